@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+
+
+class IsStaff(BasePermission):
+    message = "Only staff can do this."
+
+    def has_permission(self, request, view) -> bool:  # noqa: ANN001
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)

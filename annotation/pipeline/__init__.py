@@ -1,0 +1,1 @@
+"""Import pipeline: readers (bytes -> raw records), records (raw -> validated), images."""

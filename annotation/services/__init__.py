@@ -1,0 +1,1 @@
+"""Write-side domain logic of the annotation app (HackSoft-style services)."""

@@ -1,0 +1,386 @@
+"""Import LLaVA-style instruction data into a corpus: streaming, all-or-nothing, idempotent."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from annotation.models import Corpus, CorpusImage, ImageAsset, Item, Job
+from annotation.pipeline.images import (
+    ImageError,
+    ImageLimits,
+    ImageSource,
+    ImageStore,
+    fetch_url,
+)
+from annotation.pipeline.problems import MAX_PROBLEMS, ImportFailed, Problem
+from annotation.pipeline.readers import RawRecord, RecordReader
+from annotation.pipeline.records import (
+    ParsedRecord,
+    RecordError,
+    category_from_filename,
+    parse_record,
+    record_id,
+)
+
+BATCH_SIZE = 2000
+ProgressCallback = Callable[[int, int, str], None]
+ITEM_UPDATE_FIELDS = [
+    "image",
+    "image_path",
+    "conversations",
+    "questions",
+    "question_scores",
+    "category",
+    "extra",
+    "has_candidates",
+    "content_hash",
+]
+
+
+@dataclass
+class ImportReport:
+    corpus_id: int
+    items_read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    images_stored: int = 0
+    images_reused: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def image_limits() -> ImageLimits:
+    return ImageLimits(
+        max_pixels=settings.ARBITER_IMAGE_MAX_PIXELS,
+        max_bytes=settings.ARBITER_IMAGE_MAX_BYTES,
+        max_archive_bytes=settings.ARBITER_ARCHIVE_MAX_BYTES,
+        url_timeout=settings.ARBITER_IMAGE_URL_TIMEOUT,
+    )
+
+
+def corpus_import(
+    *,
+    corpus: Corpus,
+    source: Path,
+    images: str | Path | None = None,
+    category: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import `source` into `corpus`. Either every item is kept or none is (ImportFailed)."""
+    source = Path(source)
+    if not source.is_file():
+        raise ImportFailed([Problem("file_not_found", f"{source} does not exist or is no file")])
+    limits = image_limits()
+    try:
+        image_source = ImageSource.open(images, limits) if images else None
+    except ImageError as exc:
+        raise ImportFailed([Problem("image_source_invalid", str(exc))]) from exc
+    store = ImageStore(Path(settings.MEDIA_ROOT), limits)
+    importer = _Importer(
+        corpus=corpus,
+        image_source=image_source,
+        store=store,
+        default_category=category if category is not None else category_from_filename(source.stem),
+    )
+    try:
+        with transaction.atomic():
+            report = importer.run(RecordReader(source), progress)
+            if report.created or report.updated:
+                Corpus.objects.filter(pk=corpus.pk).update(version=F("version") + 1)
+    except BaseException:
+        _discard_orphan_files(store)
+        raise
+    finally:
+        if image_source is not None:
+            image_source.close()
+    return report
+
+
+def _discard_orphan_files(store: ImageStore) -> None:
+    # The transaction rolled back, so images first stored by this import have no row; files
+    # another import stored meanwhile (same content) keep theirs.
+    for path in list(store.created_files):
+        digest = path.stem
+        if not ImageAsset.objects.filter(sha256=digest).exists():
+            path.unlink(missing_ok=True)
+    store.created_files.clear()
+
+
+class _Importer:
+    def __init__(
+        self,
+        *,
+        corpus: Corpus,
+        image_source: ImageSource | None,
+        store: ImageStore,
+        default_category: str,
+    ) -> None:
+        self.corpus = corpus
+        self.image_source = image_source
+        self.store = store
+        self.default_category = default_category
+        self.problems: list[Problem] = []
+        self.truncated = False
+        self.seen_ids: dict[str, int] = {}
+        self.asset_by_sha: dict[str, int] = {}
+        self.report = ImportReport(corpus_id=corpus.pk)
+
+    def problem(self, problem: Problem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.truncated = True
+
+    def run(self, reader: RecordReader, progress: ProgressCallback | None) -> ImportReport:
+        batch: list[tuple[RawRecord, ParsedRecord]] = []
+        try:
+            for raw in reader:
+                self.report.items_read += 1
+                parsed = self._parse(raw)
+                if parsed is not None:
+                    batch.append((raw, parsed))
+                if len(batch) >= BATCH_SIZE:
+                    self._flush(batch)
+                    batch = []
+                    if progress:
+                        progress(reader.bytes_read, reader.size, self._message())
+                if self.truncated:
+                    break
+        except ImportFailed as exc:
+            # A syntax error ends the read; report it after the problems found before it.
+            for problem in exc.problems:
+                self.problem(problem)
+        self._flush(batch)
+        if progress:
+            progress(reader.bytes_read, reader.size, self._message())
+        if self.report.items_read == 0 and not self.problems:
+            self.problem(Problem("empty_corpus", "The file holds no records."))
+        if self.problems:
+            raise ImportFailed(self.problems, truncated=self.truncated)
+        return self.report
+
+    def _message(self) -> str:
+        return f"{self.report.items_read} items read"
+
+    def _parse(self, raw: RawRecord) -> ParsedRecord | None:
+        try:
+            parsed = parse_record(raw.value, default_category=self.default_category)
+        except RecordError as exc:
+            self.problem(
+                Problem(
+                    "invalid_record",
+                    str(exc),
+                    line=raw.line,
+                    index=raw.index,
+                    item_id=record_id(raw.value),
+                    field=exc.field,
+                )
+            )
+            return None
+        first = self.seen_ids.setdefault(parsed.external_id, raw.index)
+        if first != raw.index:
+            self.problem(
+                Problem(
+                    "duplicate_id",
+                    f"id also used by item #{first} of this file",
+                    line=raw.line,
+                    index=raw.index,
+                    item_id=parsed.external_id,
+                    field="id",
+                )
+            )
+            return None
+        return parsed
+
+    def _flush(self, batch: list[tuple[RawRecord, ParsedRecord]]) -> None:
+        if not batch:
+            return
+        image_ids = self._resolve_images(batch)
+        if self.problems:
+            return  # keep reading to report problems, but write nothing more
+        external_ids = [parsed.external_id for _, parsed in batch]
+        existing = {
+            ext: (pk, content_hash, image_id)
+            for pk, ext, content_hash, image_id in Item.objects.filter(
+                corpus=self.corpus, external_id__in=external_ids
+            ).values_list("pk", "external_id", "content_hash", "image_id")
+        }
+        to_create: list[Item] = []
+        to_update: list[Item] = []
+        for _, parsed in batch:
+            image_id = image_ids.get(parsed.image_ref) if parsed.image_ref else None
+            current = existing.get(parsed.external_id)
+            if current is not None and current[1] == parsed.content_hash and current[2] == image_id:
+                self.report.unchanged += 1
+                continue
+            item = Item(
+                corpus=self.corpus,
+                external_id=parsed.external_id,
+                image_id=image_id,
+                image_path=parsed.image_ref,
+                conversations=parsed.conversations,
+                questions=parsed.questions,
+                question_scores=parsed.question_scores,
+                category=parsed.category,
+                extra=parsed.extra,
+                has_candidates=parsed.has_candidates,
+                content_hash=parsed.content_hash,
+            )
+            if current is None:
+                to_create.append(item)
+            else:
+                item.pk = current[0]
+                to_update.append(item)
+        Item.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
+        if to_update:
+            Item.objects.bulk_update(to_update, ITEM_UPDATE_FIELDS, batch_size=500)
+        self.report.created += len(to_create)
+        self.report.updated += len(to_update)
+
+    def _resolve_images(self, batch: list[tuple[RawRecord, ParsedRecord]]) -> dict[str, int]:
+        refs = {parsed.image_ref for _, parsed in batch if parsed.image_ref}
+        if not refs:
+            return {}
+        known = dict(
+            CorpusImage.objects.filter(corpus=self.corpus, path__in=refs).values_list(
+                "path", "asset_id"
+            )
+        )
+        resolved: dict[str, int] = {}
+        new_links: list[CorpusImage] = []
+        changed_links: list[str] = []
+        for raw, parsed in batch:
+            ref = parsed.image_ref
+            if not ref or ref in resolved:
+                continue
+            try:
+                data = self._read_image(ref, already_known=ref in known)
+            except ImageError as exc:
+                self.problem(
+                    Problem(
+                        "invalid_image",
+                        f"{ref}: {exc}",
+                        line=raw.line,
+                        index=raw.index,
+                        item_id=parsed.external_id,
+                        field="image",
+                    )
+                )
+                continue
+            if data is None:
+                if ref in known:
+                    resolved[ref] = known[ref]
+                    self.report.images_reused += 1
+                    continue
+                self.problem(
+                    Problem(
+                        "missing_image",
+                        f"image {ref!r} was not found"
+                        + ("" if self.image_source else " (no image folder or archive was given)"),
+                        line=raw.line,
+                        index=raw.index,
+                        item_id=parsed.external_id,
+                        field="image",
+                    )
+                )
+                continue
+            try:
+                asset_id = self._asset_for(data)
+            except ImageError as exc:
+                self.problem(
+                    Problem(
+                        "invalid_image",
+                        f"{ref}: {exc}",
+                        line=raw.line,
+                        index=raw.index,
+                        item_id=parsed.external_id,
+                        field="image",
+                    )
+                )
+                continue
+            resolved[ref] = asset_id
+            if ref not in known:
+                new_links.append(CorpusImage(corpus=self.corpus, path=ref, asset_id=asset_id))
+            elif known[ref] != asset_id:
+                changed_links.append(ref)
+        if not self.problems:
+            CorpusImage.objects.bulk_create(new_links, batch_size=BATCH_SIZE)
+            for ref in changed_links:
+                CorpusImage.objects.filter(corpus=self.corpus, path=ref).update(
+                    asset_id=resolved[ref]
+                )
+        return resolved
+
+    def _read_image(self, ref: str, *, already_known: bool) -> bytes | None:
+        if ref.startswith(("http://", "https://")):
+            # A URL's content is fetched once per corpus; re-imports reuse the stored copy.
+            return None if already_known else fetch_url(ref, self.store.limits)
+        if self.image_source is None:
+            return None
+        return self.image_source.read(ref)
+
+    def _asset_for(self, data: bytes) -> int:
+        digest = hashlib.sha256(data).hexdigest()
+        cached = self.asset_by_sha.get(digest)
+        if cached is not None:
+            self.report.images_reused += 1
+            return cached
+        existing = ImageAsset.objects.filter(sha256=digest).values_list("pk", flat=True).first()
+        if existing is not None:
+            self.report.images_reused += 1
+        else:
+            stored = self.store.store(data)
+            asset, created = ImageAsset.objects.get_or_create(
+                sha256=stored.sha256,
+                defaults={
+                    "file": stored.file,
+                    "format": stored.format,
+                    "width": stored.width,
+                    "height": stored.height,
+                    "size_bytes": stored.size_bytes,
+                },
+            )
+            existing = asset.pk
+            if created:
+                self.report.images_stored += 1
+            else:
+                self.report.images_reused += 1
+        self.asset_by_sha[digest] = existing
+        return existing
+
+
+def corpus_import_start(
+    *,
+    corpus: Corpus,
+    source: Path,
+    images: str | Path | None = None,
+    category: str | None = None,
+    created_by=None,  # noqa: ANN001
+    dispatch: bool = True,
+) -> Job:
+    """Create the import job and, with `dispatch`, send it to the workers once committed."""
+    from annotation.services.jobs import job_create
+    from workers.tasks import corpus_import_task
+
+    job = job_create(
+        kind=Job.Kind.CORPUS_IMPORT,
+        params={
+            "corpus_id": corpus.pk,
+            "source": str(source),
+            "images": str(images) if images else "",
+            "category": category,
+        },
+        created_by=created_by,
+    )
+    if dispatch:
+        transaction.on_commit(lambda: corpus_import_task.delay(job.pk))
+    return job

@@ -1,0 +1,33 @@
+"""Celery tasks: thin wrappers that load rows by id and call a service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import shared_task
+
+from annotation.models import Corpus, Job
+from annotation.services.corpus_import import corpus_import
+from annotation.services.jobs import job_progress, job_run
+
+
+@shared_task(name="arbiter.corpus_import", acks_late=True, reject_on_worker_lost=True)
+def corpus_import_task(job_id: int) -> str:
+    def body(job: Job) -> dict:
+        params = job.params
+        corpus = Corpus.objects.get(pk=params["corpus_id"])
+
+        def progress(current: int, total: int, message: str) -> None:
+            job_progress(job_id=job.pk, current=current, total=total, message=message)
+
+        report = corpus_import(
+            corpus=corpus,
+            source=Path(params["source"]),
+            images=params.get("images") or None,
+            category=params.get("category"),
+            progress=progress,
+        )
+        return report.as_dict()
+
+    job = job_run(job_id, body)
+    return job.status if job else "missing"
