@@ -7,9 +7,102 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_storage(settings, tmp_path_factory):  # noqa: ANN001
-    """Every test writes media, artifacts and cache below its own temporary folder."""
+def _isolated_storage(request, tmp_path_factory):  # noqa: ANN001
+    """Every Django test writes media and artifacts below its own temporary folder."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
+    settings = request.getfixturevalue("settings")
     root = tmp_path_factory.mktemp("var")
     settings.MEDIA_ROOT = root / "media"
     settings.ARTIFACTS_ROOT = root / "artifacts"
     yield
+
+
+# --- integration: a real Celery worker process on the test database ----------------------------
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):  # noqa: ANN001
+    """Start `celery worker` as a separate process against the test database and broker."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from django.conf import settings as django_settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker process needs the PostgreSQL test database (make test-integration)")
+    broker = django_settings.CELERY_BROKER_URL
+    if broker.startswith("redis://"):
+        import redis
+
+        redis.Redis.from_url(broker).flushdb()
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    shared = tmp_path_factory.mktemp("worker-var")
+    env["ARBITER_MEDIA_ROOT"] = str(shared / "media")
+    env["ARBITER_ARTIFACTS_ROOT"] = str(shared / "artifacts")
+    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    log = (shared / "worker.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "cpu,gpu",
+         "--concurrency", "2", "-n", hostname, "--loglevel", "INFO"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=django_settings.BASE_DIR,
+    )
+    from workers.models import WorkerHeartbeat
+
+    deadline = time.monotonic() + 90
+    with django_db_blocker.unblock():
+        while not WorkerHeartbeat.objects.filter(hostname=hostname).exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(
+                    "celery worker did not start:\n" + (shared / "worker.log").read_text()[-3000:]
+                )
+            time.sleep(0.3)
+    worker = type(
+        "Worker",
+        (),
+        {"process": process, "hostname": hostname, "media_root": shared / "media",
+         "artifacts_root": shared / "artifacts", "log": shared / "worker.log"},
+    )
+    yield worker
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+def worker(celery_worker_process, settings):  # noqa: ANN001
+    """Per-test: point this process's storage at the worker's folders so both see the same files."""
+    settings.MEDIA_ROOT = celery_worker_process.media_root
+    settings.ARTIFACTS_ROOT = celery_worker_process.artifacts_root
+    return celery_worker_process
+
+
+def wait_for_job(job_id: int, timeout: float = 60.0):  # noqa: ANN201
+    """Poll a job row until it is finished; returns it."""
+    import time
+
+    from annotation.models import Job
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = Job.objects.get(pk=job_id)
+        if job.is_finished:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s: {job.status} {job.message}")
