@@ -10,7 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 app = Celery("arbiter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["workers"])
+# Every task module is listed, so a worker knows all tasks no matter which process sent them.
+app.conf.imports = ("workers.tasks", "workers.reward_tasks", "workers.curation_tasks")
 
 
 def _install_heartbeat() -> None:

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "curation",
     "workers",
     "frontend",
+    "webapp",
 ]
 
 MIDDLEWARE = [
@@ -182,7 +183,13 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600, "polling_interval": 0.5}
+# Redis redelivers an unacknowledged task after this long (long training jobs ack late). kombu's
+# SQLAlchemy transport passes its options straight to create_engine, so it gets none.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": 6 * 3600}
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else {}
+)
 # Seconds after which a worker that has not written a heartbeat is reported as down.
 ARBITER_WORKER_HEARTBEAT_S = 5.0
 ARBITER_WORKER_STALE_S = 20.0

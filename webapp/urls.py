@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Images are served by Django itself in the embedded mode; production puts a proxy in front.
     path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),
+    path("", include("frontend.curation_urls")),
     path("", include("frontend.urls")),
 ]

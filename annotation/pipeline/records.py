@@ -32,6 +32,11 @@ class ParsedRecord:
     extra: dict[str, Any]
     has_candidates: bool
     content_hash: str
+    # The JSON texts are made once here: they feed the hash and the database's COPY alike.
+    conversations_json: str
+    questions_json: str | None
+    question_scores_json: str | None
+    extra_json: str
 
 
 def category_from_filename(stem: str) -> str:
@@ -42,8 +47,10 @@ def category_from_filename(stem: str) -> str:
 
 def record_id(value: Any) -> str | None:
     """The record's id as text, or None when it has none (for error messages)."""
-    if isinstance(value, dict) and isinstance(value.get("id"), str | int) and not isinstance(
-        value.get("id"), bool
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("id"), str | int)
+        and not isinstance(value.get("id"), bool)
     ):
         return str(value["id"])
     return None
@@ -67,7 +74,22 @@ def parse_record(value: Any, *, default_category: str = "") -> ParsedRecord:
     has_candidates = questions is not None or any(
         isinstance(turn.get("value"), list) for turn in conversations
     )
-    canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    conversations_json = _dumps(conversations)
+    questions_json = None if questions is None else _dumps(questions)
+    scores_json = None if question_scores is None else _dumps(question_scores)
+    extra_json = _dumps(extra)
+    digest = hashlib.sha256()
+    for part in (
+        external_id,
+        image_ref,
+        category,
+        conversations_json,
+        questions_json or "",
+        scores_json or "",
+        extra_json,
+    ):
+        digest.update(part.encode())
+        digest.update(b"\x00")
     return ParsedRecord(
         external_id=external_id,
         image_ref=image_ref,
@@ -77,8 +99,16 @@ def parse_record(value: Any, *, default_category: str = "") -> ParsedRecord:
         category=category[:100],
         extra=extra,
         has_candidates=has_candidates,
-        content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+        content_hash=digest.hexdigest(),
+        conversations_json=conversations_json,
+        questions_json=questions_json,
+        question_scores_json=scores_json,
+        extra_json=extra_json,
     )
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _kind(value: Any) -> str:
@@ -136,7 +166,9 @@ def _check_conversations(turns: Any, *, has_image: bool) -> None:
         if speaker == "gpt" and isinstance(value, list):
             _check_candidates(value, turn.get("score"), where)
             continue
-        raise RecordError("'value' must be a string (or, for gpt, a list of candidates)", field=where)
+        raise RecordError(
+            "'value' must be a string (or, for gpt, a list of candidates)", field=where
+        )
     if has_image:
         if image_turns != [0] or turns[0]["value"].count(IMAGE_TOKEN) != 1:
             raise RecordError(

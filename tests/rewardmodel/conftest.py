@@ -10,7 +10,14 @@ import pytest
 from rewardmodel.features import FeatureRef
 from rewardmodel.pairs import PreferencePair
 
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"a b c cat dog sat on the mat red blue".split()]
+VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    *["a", "b", "c", "cat", "dog", "sat", "on", "the", "mat", "red", "blue"],
+]
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +28,12 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (path / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
     BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
     config = BertConfig(
-        vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64,
+        vocab_size=len(VOCAB),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
     )
     BertModel(config).save_pretrained(path)
     return path
@@ -41,7 +52,9 @@ def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         projection_dim=12,
     )  # fmt: skip
     CLIPModel(config).save_pretrained(path)
-    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(path)
+    CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    ).save_pretrained(path)
     return path
 
 

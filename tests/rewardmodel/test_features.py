@@ -44,7 +44,9 @@ class MeanColourEncoder:
     def prepare(self, batch):
         from rewardmodel.encoders.images import image_open
 
-        return torch.stack([torch.tensor(np.asarray(image_open(x), np.float32).mean((0, 1))) for x in batch])
+        return torch.stack(
+            [torch.tensor(np.asarray(image_open(x), np.float32).mean((0, 1))) for x in batch]
+        )
 
     def forward(self, prepared):
         self.encoded += len(prepared)
@@ -79,7 +81,9 @@ def test_cache_roundtrip_and_errors(tmp_path):
         cache.put_many("enc", [content_key("x")], np.zeros((1, 4)))
     with pytest.raises(ValueError, match="NaN"):
         cache.put_many("enc", [content_key("y")], np.full((1, 8), np.nan))
-    assert cache.missing("enc", [keys[0], content_key("new"), content_key("new")]) == [content_key("new")]
+    assert cache.missing("enc", [keys[0], content_key("new"), content_key("new")]) == [
+        content_key("new")
+    ]
 
 
 def _writer(root: str, start: int) -> None:
@@ -122,10 +126,15 @@ def test_featurize_encodes_only_missing_content(tmp_path):
     assert text_encoder.encoded[-1] == "green" and len(text_encoder.encoded) == 4
     assert image_encoder.encoded == 2
     # precomputed image keys resolve without the image itself
-    by_key = featurize([Example("green", image_key=refs[0].image_key)], text_encoder, image_encoder, cache)
+    by_key = featurize(
+        [Example("green", image_key=refs[0].image_key)], text_encoder, image_encoder, cache
+    )
     assert by_key[0] == more[-1]
     images, texts = load_features(
-        more, cache, text_encoder_id=text_encoder.encoder_id, image_encoder_id=image_encoder.encoder_id
+        more,
+        cache,
+        text_encoder_id=text_encoder.encoder_id,
+        image_encoder_id=image_encoder.encoder_id,
     )
     assert images.shape == (5, 3) and texts.shape == (5, 26)
     assert np.all(images[3] == 0) and images[0] @ images[1] < 0.99
@@ -139,4 +148,6 @@ def test_featurize_rejects_bad_examples(tmp_path):
     with pytest.raises(ValueError, match="cannot decode image bytes"):
         featurize([Example("x", b"not an image")], CharCountEncoder(), MeanColourEncoder(), cache)
     with pytest.raises(ValueError, match="only by image_key"):
-        featurize([Example("x", image_key="0" * 64)], CharCountEncoder(), MeanColourEncoder(), cache)
+        featurize(
+            [Example("x", image_key="0" * 64)], CharCountEncoder(), MeanColourEncoder(), cache
+        )

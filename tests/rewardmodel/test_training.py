@@ -25,7 +25,9 @@ def test_head_learns_image_text_interaction_and_splits_by_item(task):
     assert result.metrics["eval_accuracy"] > 0.8, result.metrics
     assert 0 < result.metrics["eval_ece"] < 0.5
     assert result.train_pairs + result.eval_pairs == len(pairs)
-    eval_items = {p.item_id for p in pairs if item_in_eval(p.item_id, FAST.eval_fraction, FAST.seed)}
+    eval_items = {
+        p.item_id for p in pairs if item_in_eval(p.item_id, FAST.eval_fraction, FAST.seed)
+    }
     assert result.eval_pairs == sum(p.item_id in eval_items for p in pairs)
     assert result.fingerprint == training_fingerprint(pairs)
 
@@ -56,14 +58,26 @@ def test_resume_from_checkpoint_gives_identical_weights(task, tmp_path):
 def test_criteria_rules_save_load_and_score(task, tmp_path):
     pairs, images, texts = task
     pairs = pairs[:600]
-    helpful = [PreferencePair(p.item_id, p.chosen, p.rejected, criterion="helpful") for p in pairs[:300]]
-    verdicts = [RuleVerdict(p.item_id, p.chosen, "unsafe", texts[p.chosen.text_key][0] > 1) for p in pairs]
+    helpful = [
+        PreferencePair(p.item_id, p.chosen, p.rejected, criterion="helpful") for p in pairs[:300]
+    ]
+    verdicts = [
+        RuleVerdict(p.item_id, p.chosen, "unsafe", texts[p.chosen.text_key][0] > 1) for p in pairs
+    ]
     result = train_reward_head(
-        pairs + helpful, dict_loader(images, texts), config=FAST, criteria=["helpful"],
-        rules=["unsafe"], verdicts=verdicts,
+        pairs + helpful,
+        dict_loader(images, texts),
+        config=FAST,
+        criteria=["helpful"],
+        rules=["unsafe"],
+        verdicts=verdicts,
     )
     path = reward_model_save(
-        tmp_path, result.head, text_encoder_id="t", image_encoder_id="i", metrics=result.metrics,
+        tmp_path,
+        result.head,
+        text_encoder_id="t",
+        image_encoder_id="i",
+        metrics=result.metrics,
         fingerprint=result.fingerprint,
     )
     assert path.name == "v0001"
@@ -74,11 +88,16 @@ def test_criteria_rules_save_load_and_score(task, tmp_path):
     assert loaded.data["fingerprint"] == result.fingerprint
     refs = [p.chosen for p in pairs[:50]] + [p.rejected for p in pairs[:50]]
     image, text = dict_loader(images, texts)(refs)
-    before = score_features(result.head, image, text, batch_size=7)
-    after = score_refs(loaded.head, refs, dict_loader(images, texts), chunk=33)
+    before = score_features(result.head, image, text)
+    after = score_refs(loaded.head, refs, dict_loader(images, texts))
+    chunked = score_refs(loaded.head, refs, dict_loader(images, texts), chunk=33, batch_size=7)
+    np.testing.assert_allclose(chunked.overall, before.overall, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(before.overall, after.overall)
     np.testing.assert_array_equal(before.criteria["helpful"], after.criteria["helpful"])
-    assert set(after.rules) == {"unsafe"} and ((after.rules["unsafe"] >= 0) & (after.rules["unsafe"] <= 1)).all()
+    assert (
+        set(after.rules) == {"unsafe"}
+        and ((after.rules["unsafe"] >= 0) & (after.rules["unsafe"] <= 1)).all()
+    )
     # verdict learned: violating texts get higher probabilities on average
     violated = np.array([texts[r.text_key][0] > 1 for r in refs])
     assert after.rules["unsafe"][violated].mean() > after.rules["unsafe"][~violated].mean()

@@ -1,0 +1,3 @@
+"""Pages for reward-model runs, scoring and curations."""
+
+urlpatterns: list = []

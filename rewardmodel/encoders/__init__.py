@@ -1,0 +1,64 @@
+"""Text and image encoders behind one small interface, and ``encoder_load`` to build them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from rewardmodel.encoders.base import Encoder, l2_normalise
+from rewardmodel.encoders.text import TextEncoder, default_text_encoder
+from rewardmodel.encoders.vision import EfficientNetLiteEncoder, ImageEncoder
+
+__all__ = [
+    "EfficientNetLiteEncoder",
+    "Encoder",
+    "ImageEncoder",
+    "TextEncoder",
+    "default_text_encoder",
+    "encoder_load",
+    "l2_normalise",
+]
+
+
+def encoder_load(spec: str, *, device: str | torch.device | None = None) -> Encoder:
+    """Build an encoder from a spec.
+
+    - ``"default-text"``: all-MiniLM-L6-v2 (offline, 384 dims);
+    - ``"default-image"``: EfficientNet-Lite0 (offline, 1280 dims);
+    - ``"text:NAME_OR_PATH"`` / ``"image:NAME_OR_PATH"``: explicit kind;
+    - a bare hub name or local path: the kind is read from its config (a vision or CLIP-like
+      config gives an image encoder, anything else a text encoder).
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"encoder spec must be a non-empty string, got {spec!r}")
+    spec = spec.strip()
+    if spec == "default-text":
+        return default_text_encoder(device)
+    if spec == "default-image":
+        return EfficientNetLiteEncoder(device=device)
+    if spec.startswith("text:"):
+        return TextEncoder(spec[5:], device=device)
+    if spec.startswith("image:"):
+        return ImageEncoder(spec[6:], device=device)
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(spec, local_files_only=True)
+    except OSError as exc:
+        hint = "" if Path(spec).exists() else " (not a local path either)"
+        raise ValueError(
+            f"unknown encoder spec {spec!r}{hint}: use 'default-text', 'default-image', "
+            f"a local checkpoint directory or a hub name present in the local cache"
+        ) from exc
+    model_type = str(getattr(config, "model_type", ""))
+    is_vision = (
+        hasattr(config, "vision_config")
+        or "vision" in model_type
+        or any(
+            name in model_type for name in ("vit", "convnext", "resnet", "dinov2", "efficientnet")
+        )
+    )
+    if is_vision:
+        return ImageEncoder(spec, device=device)
+    return TextEncoder(spec, device=device)

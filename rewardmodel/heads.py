@@ -1,0 +1,110 @@
+"""The fusion reward head over cached (image, text) features."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Shape of a reward head. ``criteria``: rubric criteria (one output each, trained from
+    pairs or ratings of that criterion); ``rules``: safety rules (one violation logit each)."""
+
+    image_dim: int
+    text_dim: int
+    hidden: int = 256
+    criteria: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.text_dim < 1 or self.image_dim < 0 or self.hidden < 1:
+            raise ValueError(f"bad head dims: {self}")
+        for kind, names in (("criteria", self.criteria), ("rules", self.rules)):
+            if len(set(names)) != len(names):
+                raise ValueError(f"duplicate names in {kind}: {names}")
+            if "overall" in names:
+                raise ValueError(f"'overall' is the head's main output, not one of its {kind}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["criteria"], data["rules"] = list(self.criteria), list(self.rules)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HeadConfig:
+        data = dict(data)
+        data["criteria"] = tuple(data.get("criteria", ()))
+        data["rules"] = tuple(data.get("rules", ()))
+        return cls(**data)
+
+
+class HeadOutput(NamedTuple):
+    overall: torch.Tensor  # (N,)
+    criteria: torch.Tensor  # (N, C)
+    rules: torch.Tensor  # (N, R) logits; sigmoid = probability the rule is violated
+
+
+class RewardHead(nn.Module):
+    """Project both modalities to ``hidden``, fuse ``[p_img, p_txt, p_img * p_txt]`` with an
+    MLP, and read the overall reward, one score per criterion and one logit per rule.
+
+    The elementwise product is what lets the head model image-text *interaction* (does this
+    answer match this image?); a purely additive head could only score image and text apart.
+    Text-only examples come with a zero image vector, which the product turns into "no image".
+    """
+
+    def __init__(self, config: HeadConfig) -> None:
+        super().__init__()
+        self.config = config
+        h = config.hidden
+        self.image_proj = nn.Sequential(nn.Linear(max(config.image_dim, 1), h), nn.LayerNorm(h))
+        self.text_proj = nn.Sequential(nn.Linear(config.text_dim, h), nn.LayerNorm(h))
+        self.trunk = nn.Sequential(
+            nn.Dropout(config.dropout),
+            nn.Linear(3 * h, h),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(h, h),
+            nn.GELU(),
+        )
+        self.overall = nn.Linear(h, 1)
+        # No zero-width layers: a head without criteria or rules simply has no such module.
+        self.criteria = nn.Linear(h, len(config.criteria)) if config.criteria else None
+        self.rules = nn.Linear(h, len(config.rules)) if config.rules else None
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor) -> HeadOutput:
+        if text.dim() != 2 or text.shape[1] != self.config.text_dim:
+            raise ValueError(
+                f"text features must be (N, {self.config.text_dim}), got {tuple(text.shape)}"
+            )
+        if self.config.image_dim == 0:
+            image = text.new_zeros((text.shape[0], 1))
+        elif image.shape != (text.shape[0], self.config.image_dim):
+            raise ValueError(
+                f"image features must be ({text.shape[0]}, {self.config.image_dim}), "
+                f"got {tuple(image.shape)}"
+            )
+        p_img = self.image_proj(image)
+        p_txt = self.text_proj(text)
+        hidden = self.trunk(torch.cat([p_img, p_txt, p_img * p_txt], dim=-1))
+        empty = hidden.new_zeros((hidden.shape[0], 0))
+        return HeadOutput(
+            self.overall(hidden).squeeze(-1),
+            self.criteria(hidden) if self.criteria is not None else empty,
+            self.rules(hidden) if self.rules is not None else empty,
+        )
+
+    def reward_for(self, output: HeadOutput, criterion: torch.Tensor) -> torch.Tensor:
+        """Per-row reward for a criterion index (-1 = overall, k = ``config.criteria[k]``)."""
+        if output.criteria.shape[1] == 0:
+            return output.overall
+        padded = torch.cat([output.criteria, output.overall.unsqueeze(1)], dim=1)
+        column = torch.where(criterion < 0, padded.shape[1] - 1, criterion)
+        return padded.gather(1, column.unsqueeze(1)).squeeze(1)

@@ -1,0 +1,94 @@
+"""docker-compose.yml parses, every command it runs exists, and its environment configures the
+same settings module the tests use (no Docker engine runs here, so this is what we can check)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+VENV_BIN = Path(sys.executable).parent
+
+
+def _commands(service: dict) -> list[list[str]]:
+    command = service.get("command")
+    if command is None:
+        return []
+    argv = command if isinstance(command, list) else shlex.split(command)
+    if argv[:2] == ["sh", "-c"]:
+        return [shlex.split(part) for part in argv[2].split("&&")]
+    return [argv]
+
+
+def test_compose_has_the_production_services():
+    services = COMPOSE["services"]
+    assert {"postgres", "redis", "web", "worker-cpu", "worker-gpu"} <= set(services)
+    gpu = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
+    for name in ("web", "worker-cpu", "worker-gpu"):
+        mounts = {volume.split(":")[1] for volume in services[name]["volumes"]}
+        assert {"/data/media", "/data/artifacts"} <= mounts
+
+
+@pytest.mark.parametrize("service", ["web", "worker-cpu", "worker-gpu"])
+def test_every_command_exists(service):
+    for argv in _commands(COMPOSE["services"][service]):
+        program = argv[0]
+        assert (VENV_BIN / program).exists() or shutil.which(program), program
+        if program == "python" and argv[1] == "manage.py":
+            assert argv[2] in get_commands(), argv
+        if program == "gunicorn":
+            assert argv[1] == "webapp.wsgi"
+            assert (ROOT / "webapp" / "wsgi.py").exists()
+        if program == "celery":
+            assert argv[1:3] == ["-A", "webapp"] and argv[3] == "worker"
+            queue = argv[argv.index("-Q") + 1]
+            assert queue in {"cpu", "gpu"}
+
+
+def test_dockerfile_copies_what_exists():
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), source
+
+
+def test_compose_environment_gives_production_settings(tmp_path):
+    env_spec = COMPOSE["x-arbiter-env"]
+    env = {k: str(v) for k, v in env_spec.items()}
+    env["SECRET_KEY"] = "from-the-environment"
+    env["ALLOWED_HOSTS"] = "arbiter.example.org"
+    probe = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
+        "'host': s.DATABASES['default']['HOST'], 'broker': s.CELERY_BROKER_URL, "
+        "'backend': s.CELERY_RESULT_BACKEND, 'cache': s.CACHES['default']['BACKEND'], "
+        "'gpu': s.ARBITER_GPU_QUEUE, 'media': str(s.MEDIA_ROOT), 'secret': s.SECRET_KEY, "
+        "'hosts': s.ALLOWED_HOSTS}))"
+    )
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**clean_env, **env, "DJANGO_SETTINGS_MODULE": "webapp.settings"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    settings = json.loads(result.stdout.strip().splitlines()[-1])
+    assert settings["engine"] == "django.db.backends.postgresql" and settings["host"] == "postgres"
+    assert settings["broker"] == "redis://redis:6379/0" == settings["backend"]
+    assert settings["cache"].endswith("RedisCache")
+    assert settings["gpu"] is True and settings["media"] == "/data/media"
+    assert settings["secret"] == "from-the-environment"
+    assert settings["hosts"] == ["arbiter.example.org"]

@@ -1,0 +1,76 @@
+"""The demo set-up a first run gets: users, the demo corpus, and a demo project."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+DEMO_CORPUS_NAME = "Demo: shapes and photos"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    role: str
+    is_staff: bool
+
+
+DEMO_USERS = (
+    DemoUser("admin", "arbiter-admin", "staff admin, project owner", True),
+    DemoUser("annotator1", "arbiter-annotate", "annotator", False),
+    DemoUser("annotator2", "arbiter-annotate", "annotator", False),
+)
+
+
+def demo_users_ensure() -> list:
+    User = get_user_model()
+    users = []
+    for spec in DEMO_USERS:
+        user, created = User.objects.get_or_create(username=spec.username)
+        if created:
+            user.set_password(spec.password)
+            user.is_staff = spec.is_staff
+            user.is_superuser = spec.is_staff
+            user.save()
+        users.append(user)
+    return users
+
+
+def demo_corpus_ensure(*, n_items: int = 800):  # noqa: ANN201
+    """Build the demo corpus from packaged images (not committed) and import it once."""
+    from annotation.demo import build_demo_corpus
+    from annotation.models import Corpus
+    from annotation.services.corpus_import import corpus_import
+
+    corpus, _ = Corpus.objects.get_or_create(
+        name=DEMO_CORPUS_NAME,
+        defaults={"description": "Shapes (easy-vqa) and photos (scikit-image) with injected defects."},
+    )
+    if corpus.items.exists():
+        return corpus
+    out_dir = Path(settings.VAR_DIR) / "demo"
+    demo = build_demo_corpus(out_dir, n_items=n_items, seed=0)
+    corpus_import(corpus=corpus, source=demo.corpus_path, images=demo.images_dir)
+    return corpus
+
+
+def demo_setup() -> dict:
+    with transaction.atomic():
+        users = demo_users_ensure()
+    corpus = demo_corpus_ensure()
+    project = None
+    try:
+        from annotation.services.demo import demo_project_ensure
+    except ImportError:  # the annotation engine provides the demo project
+        demo_project_ensure = None
+    if demo_project_ensure is not None:
+        project = demo_project_ensure(corpus=corpus, users=users)
+    return {"users": users, "corpus": corpus, "project": project}
