@@ -4,4 +4,12 @@ from frontend import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+    path("corpora/", views.corpora, name="corpora"),
+    path("projects/new/", views.project_create, name="project-create"),
+    path("projects/<int:project_id>/", views.project_dashboard, name="project-dashboard"),
+    path("projects/<int:project_id>/edit/", views.project_edit, name="project-edit"),
+    path("projects/<int:project_id>/annotate/", views.project_annotate, name="project-annotate"),
+    path("projects/<int:project_id>/review/", views.project_review, name="project-review"),
 ]

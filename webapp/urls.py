@@ -7,6 +7,12 @@ from rest_framework.authtoken.views import obtain_auth_token
 
 from webapp.health import healthz
 
+
+def media(request, path: str):  # noqa: ANN001, ANN201
+    # MEDIA_ROOT is read per request, not frozen at import, so it follows the live settings.
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
@@ -16,7 +22,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Images are served by Django itself in the embedded mode; production puts a proxy in front.
-    path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),
+    path("media/<path:path>", media, name="media"),
     path("", include("frontend.curation_urls")),
     path("", include("frontend.urls")),
 ]

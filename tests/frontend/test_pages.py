@@ -1,0 +1,116 @@
+"""Pages render for the right people and refuse the others (SQLite, no browser)."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from annotation.models import Item, ProjectMembership
+from annotation.services.projects import member_set, project_create
+from tests.factories import CorpusFactory, StaffFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project():
+    corpus = CorpusFactory()
+    Item.objects.create(
+        corpus=corpus,
+        external_id="1",
+        conversations=[{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}],
+        content_hash="x",
+    )
+    owner = StaffFactory(username="owner")
+    return project_create(
+        name="P",
+        corpora=[corpus],
+        created_by=owner,
+        instructions="**Be careful** <script>x</script>",
+    )
+
+
+def _member(project, role: str):  # noqa: ANN202
+    user = UserFactory()
+    member_set(project=project, user_id=user.pk, role=role)
+    return user
+
+
+def test_anonymous_is_sent_to_login(client, project):
+    response = client.get(reverse("project-annotate", args=[project.pk]))
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert client.get("/").status_code == 302
+
+
+def test_login_page_renders_and_logs_in(client):
+    UserFactory(username="ann")
+    assert b"Log in to Arbiter" in client.get("/login/").content
+    response = client.post("/login/", {"username": "ann", "password": "pass-word-123"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.post("/logout/").status_code == 302
+
+
+def test_home_lists_my_projects_only(client, project):
+    annotator = _member(project, ProjectMembership.Role.ANNOTATOR)
+    stranger = UserFactory()
+    client.force_login(annotator)
+    body = client.get("/").content.decode()
+    assert "P" in body and "Start annotating" in body and "Dashboard" not in body
+    client.force_login(stranger)
+    assert "Start annotating" not in client.get("/").content.decode()
+
+
+# role -> page -> expected status
+MATRIX = {
+    "annotator": {"annotate": 200, "review": 403, "dashboard": 403, "edit": 403},
+    "reviewer": {"annotate": 200, "review": 200, "dashboard": 403, "edit": 403},
+    "owner": {"annotate": 200, "review": 200, "dashboard": 200, "edit": 200},
+    "stranger": {"annotate": 403, "review": 403, "dashboard": 403, "edit": 403},
+}
+PAGES = {
+    "annotate": "project-annotate",
+    "review": "project-review",
+    "dashboard": "project-dashboard",
+    "edit": "project-edit",
+}
+
+
+@pytest.mark.parametrize(("role", "page"), [(role, page) for role in MATRIX for page in PAGES])
+def test_permission_matrix(client, project, role, page):
+    user = UserFactory() if role == "stranger" else _member(project, role)
+    client.force_login(user)
+    response = client.get(reverse(PAGES[page], args=[project.pk]))
+    assert response.status_code == MATRIX[role][page]
+
+
+def test_staff_pages(client, project):
+    client.force_login(UserFactory())
+    assert client.get(reverse("corpora")).status_code == 403
+    assert client.get(reverse("project-create")).status_code == 403
+    client.force_login(StaffFactory())
+    assert b"Import a corpus" in client.get(reverse("corpora")).content
+    body = client.get(reverse("project-create")).content.decode()
+    assert "Rubric preset" in body and "instruction_quality" in body
+
+
+def test_workspace_shell_has_keys_and_escaped_instructions(client, project):
+    client.force_login(_member(project, "annotator"))
+    body = client.get(reverse("project-annotate", args=[project.pk])).content.decode()
+    assert 'id="ws-config"' in body and "workspace.js" in body
+    assert "<strong>Be careful</strong>" in body
+    assert "<script>x</script>" not in body and "&lt;script&gt;" in body
+    for label in ("Submit", "Skip", "Postpone", "Undo last"):
+        assert label in body
+    assert 'id="health"' in body
+
+
+def test_dashboard_has_room_for_reward_models_and_curation(client, project):
+    client.force_login(project.created_by)
+    body = client.get(reverse("project-dashboard", args=[project.pk])).content.decode()
+    assert 'id="reward-model-runs"' in body and 'id="curation"' in body
+    assert "js/Chart.min.js" in body
+
+
+def test_unknown_project_is_404(client):
+    client.force_login(StaffFactory())
+    assert client.get(reverse("project-annotate", args=[999])).status_code == 404
