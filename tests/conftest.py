@@ -52,8 +52,22 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
     log = (shared / "worker.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "cpu,gpu",
-         "--concurrency", "2", "-n", hostname, "--loglevel", "INFO"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "webapp",
+            "worker",
+            "-Q",
+            "cpu,gpu",
+            "--concurrency",
+            "2",
+            "-n",
+            hostname,
+            "--loglevel",
+            "INFO",
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -73,8 +87,13 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     worker = type(
         "Worker",
         (),
-        {"process": process, "hostname": hostname, "media_root": shared / "media",
-         "artifacts_root": shared / "artifacts", "log": shared / "worker.log"},
+        {
+            "process": process,
+            "hostname": hostname,
+            "media_root": shared / "media",
+            "artifacts_root": shared / "artifacts",
+            "log": shared / "worker.log",
+        },
     )
     yield worker
     process.terminate()

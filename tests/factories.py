@@ -28,3 +28,26 @@ class CorpusFactory(factory.django.DjangoModelFactory):
         model = Corpus
 
     name = factory.Sequence(lambda n: f"corpus-{n}")
+
+
+# --- annotation engine -------------------------------------------------------------------------
+from annotation.models import Item  # noqa: E402
+
+
+class ItemFactory(factory.django.DjangoModelFactory):
+    """An item with one question and three candidate answers scored like formats.md."""
+
+    class Meta:
+        model = Item
+
+    corpus = factory.SubFactory(CorpusFactory)
+    external_id = factory.Sequence(lambda n: f"item-{n:06d}")
+    category = "conversation"
+    has_candidates = True
+    content_hash = factory.Sequence(lambda n: f"{n:064d}")
+    conversations = factory.LazyFunction(
+        lambda: [
+            {"from": "human", "value": "<image>\nWhat is in the park?"},
+            {"from": "gpt", "value": ["cand 0", "cand 1", "cand 2"], "score": [0.6, 0.8, 0.6]},
+        ]
+    )

@@ -52,7 +52,9 @@ def demo_corpus_ensure(*, n_items: int = 800):  # noqa: ANN201
 
     corpus, _ = Corpus.objects.get_or_create(
         name=DEMO_CORPUS_NAME,
-        defaults={"description": "Shapes (easy-vqa) and photos (scikit-image) with injected defects."},
+        defaults={
+            "description": "Shapes (easy-vqa) and photos (scikit-image) with injected defects."
+        },
     )
     if corpus.items.exists():
         return corpus

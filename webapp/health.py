@@ -23,7 +23,11 @@ def _check_database() -> dict:
             cursor.fetchone()
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         return {"ok": False, "error": str(exc)}
-    return {"ok": True, "vendor": connection.vendor, "ms": round(1000 * (time.perf_counter() - started), 1)}
+    return {
+        "ok": True,
+        "vendor": connection.vendor,
+        "ms": round(1000 * (time.perf_counter() - started), 1),
+    }
 
 
 def _check_broker() -> dict:

@@ -72,7 +72,7 @@ class CorpusDetailApi(APIView):
 
 
 class CorpusImportApi(APIView):
-    """Upload LLaVA JSON / JSONL (and optionally an image archive) and import it in the background."""
+    """Upload LLaVA JSON/JSONL (and optionally an image archive); import in the background."""
 
     permission_classes = [IsStaff]
     parser_classes = [MultiPartParser, FormParser, JSONParser]

@@ -10,3 +10,44 @@ urlpatterns = [
     path("jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel/", JobCancelApi.as_view(), name="job-cancel"),
 ]
+
+# --- annotation engine ---------------------------------------------------------------------------
+from annotation.api.annotations import AnnotationMineApi, AnnotationSubmitApi  # noqa: E402
+from annotation.api.items import ItemSuggestionsApi, ProjectItemsApi  # noqa: E402
+from annotation.api.preferences import PreferencesApi  # noqa: E402
+from annotation.api.projects import (  # noqa: E402
+    ProjectConstitutionApi,
+    ProjectDetailApi,
+    ProjectListApi,
+    ProjectMembersApi,
+    ProjectRubricApi,
+)
+from annotation.api.queue import DraftApi, ItemNextApi, ItemPostponeApi, ItemSkipApi  # noqa: E402
+from annotation.api.review import (  # noqa: E402
+    AgreementApi,
+    ProgressApi,
+    ReviewNextApi,
+    ReviewSubmitApi,
+)
+
+_P = "projects/<int:project_id>/"
+urlpatterns += [
+    path("projects/", ProjectListApi.as_view(), name="project-list"),
+    path(_P, ProjectDetailApi.as_view(), name="project-detail"),
+    path(_P + "rubric/", ProjectRubricApi.as_view(), name="project-rubric"),
+    path(_P + "constitution/", ProjectConstitutionApi.as_view(), name="project-constitution"),
+    path(_P + "members/", ProjectMembersApi.as_view(), name="project-members"),
+    path(_P + "next/", ItemNextApi.as_view(), name="project-next"),
+    path(_P + "skip/", ItemSkipApi.as_view(), name="project-skip"),
+    path(_P + "postpone/", ItemPostponeApi.as_view(), name="project-postpone"),
+    path(_P + "drafts/<int:item_id>/", DraftApi.as_view(), name="project-draft"),
+    path(_P + "annotations/", AnnotationSubmitApi.as_view(), name="project-annotations"),
+    path(_P + "annotations/mine/", AnnotationMineApi.as_view(), name="project-annotations-mine"),
+    path(_P + "agreement/", AgreementApi.as_view(), name="project-agreement"),
+    path(_P + "progress/", ProgressApi.as_view(), name="project-progress"),
+    path(_P + "review/next/", ReviewNextApi.as_view(), name="project-review-next"),
+    path(_P + "review/<int:item_id>/", ReviewSubmitApi.as_view(), name="project-review"),
+    path(_P + "items/", ProjectItemsApi.as_view(), name="project-items"),
+    path("items/<int:item_id>/suggestions/", ItemSuggestionsApi.as_view(), name="item-suggestions"),
+    path("me/preferences/", PreferencesApi.as_view(), name="me-preferences"),
+]

@@ -57,6 +57,9 @@ class CorpusImage(models.Model):
             models.UniqueConstraint(fields=["corpus", "path"], name="corpusimage_unique_path")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.corpus_id}:{self.path}"
+
 
 class Item(models.Model):
     """One instruction item: an image and a multi-turn conversation (LLaVA record)."""
@@ -84,7 +87,9 @@ class Item(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["corpus", "external_id"], name="item_unique_external_id")
+            models.UniqueConstraint(
+                fields=["corpus", "external_id"], name="item_unique_external_id"
+            )
         ]
 
     def __str__(self) -> str:

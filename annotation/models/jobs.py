@@ -45,9 +45,9 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"Job {self.pk} {self.kind} {self.status}"
+
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELLED}
-
-    def __str__(self) -> str:
-        return f"Job {self.pk} {self.kind} {self.status}"

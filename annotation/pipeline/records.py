@@ -77,7 +77,7 @@ def parse_record(value: Any, *, default_category: str = "") -> ParsedRecord:
     conversations_json = _dumps(conversations)
     questions_json = None if questions is None else _dumps(questions)
     scores_json = None if question_scores is None else _dumps(question_scores)
-    extra_json = _dumps(extra)
+    extra_json = _dumps(extra) if extra else "{}"
     digest = hashlib.sha256()
     for part in (
         external_id,

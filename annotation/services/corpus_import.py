@@ -413,9 +413,10 @@ STAGING_COLUMNS = (
     "extra, has_candidates, content_hash"
 )
 STAGING_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS arbiter_item_staging (external_id varchar(255), image_id bigint, "
-    "image_path varchar(1024), conversations jsonb, questions jsonb, question_scores jsonb, "
-    "category varchar(100), extra jsonb, has_candidates boolean, content_hash varchar(64)) "
+    "CREATE TEMP TABLE IF NOT EXISTS arbiter_item_staging (external_id varchar(255), "
+    "image_id bigint, image_path varchar(1024), conversations jsonb, questions jsonb, "
+    "question_scores jsonb, category varchar(100), extra jsonb, has_candidates boolean, "
+    "content_hash varchar(64)) "
     "ON COMMIT DROP"
 )
 UPSERT_SQL = f"""

@@ -33,9 +33,7 @@ def job_create(*, kind: str, params: dict[str, Any], created_by=None) -> Job:  #
     return Job.objects.create(kind=kind, params=params, created_by=created_by)
 
 
-def job_progress(
-    *, job_id: int, current: int, total: int | None = None, message: str = ""
-) -> None:
+def job_progress(*, job_id: int, current: int, total: int | None = None, message: str = "") -> None:
     cache.set(
         _progress_key(job_id),
         {"current": current, "total": total, "message": message[:500]},

@@ -57,8 +57,12 @@ def test_llava_json_with_folder_is_imported(tmp_path, corpus, images):
 def test_jsonl_and_candidate_rich_records(tmp_path, corpus, images):
     rich = record("r1")
     rich["conversations"][1] = {"from": "gpt", "value": ["x", "y", "z"], "score": [0.6, 0.8, 0.6]}
-    questions = {"id": "q1", "image": "a.png", "questions": [["<image>\nWhy?"], ["What?"]],
-                 "score": [0.5, 0.7]}
+    questions = {
+        "id": "q1",
+        "image": "a.png",
+        "questions": [["<image>\nWhy?"], ["What?"]],
+        "score": [0.5, 0.7],
+    }
     source = tmp_path / "data.jsonl"
     source.write_text("\n".join(json.dumps(r) for r in [record("1"), rich, questions]) + "\n")
     report = corpus_import(corpus=corpus, source=source, images=images)

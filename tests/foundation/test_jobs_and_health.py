@@ -115,9 +115,9 @@ def test_healthz_reports_missing_worker(client):
 
 
 def test_healthz_sees_a_fresh_heartbeat(client):
-    from workers.heartbeat import heartbeat_write
-
     from django.utils import timezone
+
+    from workers.heartbeat import heartbeat_write
 
     heartbeat_write(hostname="w1@test", queues=["cpu"], started_at=timezone.now())
     body = client.get("/healthz").json()

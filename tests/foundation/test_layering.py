@@ -21,8 +21,16 @@ def test_rewardmodel_never_imports_django():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             for name in names:
-                if name.split(".")[0] in {"django", "rest_framework", "annotation", "workers",
-                                          "curation", "webapp", "frontend", "celery"}:
+                if name.split(".")[0] in {
+                    "django",
+                    "rest_framework",
+                    "annotation",
+                    "workers",
+                    "curation",
+                    "webapp",
+                    "frontend",
+                    "celery",
+                }:
                     offenders.append(f"{path.relative_to(ROOT)}: {name}")
     assert offenders == []
 
@@ -30,7 +38,11 @@ def test_rewardmodel_never_imports_django():
 def _modules_after(code: str) -> set[str]:
     probe = f"{code}\nimport sys; print(' '.join(sorted(sys.modules)))"
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
         env={"DJANGO_SETTINGS_MODULE": "webapp.settings", "PATH": "/usr/bin:/bin"},
     )
     return set(result.stdout.split())

@@ -58,7 +58,9 @@ def test_failed_import_reports_problems_through_the_api(worker, tmp_path):
     assert body["status"] == "failed"
     assert body["error"]["code"] == "import_invalid"
     (problem,) = body["error"]["details"]["problems"]
-    assert problem["index"] == 1 and problem["item_id"] == "2" and problem["field"] == "conversations"
+    assert (
+        problem["index"] == 1 and problem["item_id"] == "2" and problem["field"] == "conversations"
+    )
     assert not Item.objects.filter(corpus=corpus).exists()
 
 

@@ -33,15 +33,42 @@ class Command(BaseCommand):
             call_command("demo_setup")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "cpu,gpu",
-             "--concurrency", "2", "--loglevel", "WARNING", "-n", "embedded@%h"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "webapp",
+                "worker",
+                "-Q",
+                "cpu,gpu",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "WARNING",
+                "-n",
+                "embedded@%h",
+            ],
             env=env,
         )
         bind = f"{options['host']}:{options['port']}"
         web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "webapp.wsgi", "--bind", bind,
-             "--workers", str(options["web_workers"]), "--threads", "4",
-             "--access-logfile", "-", "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "webapp.wsgi",
+                "--bind",
+                bind,
+                "--workers",
+                str(options["web_workers"]),
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--log-level",
+                "warning",
+            ],
             env=env,
         )
         url = f"http://{options['host']}:{options['port']}/"
@@ -52,7 +79,9 @@ class Command(BaseCommand):
 
             self.stdout.write("  Log in as:")
             for user in DEMO_USERS:
-                self.stdout.write(f"    {user.username:<12} password {user.password:<16} ({user.role})")
+                self.stdout.write(
+                    f"    {user.username:<12} password {user.password:<16} ({user.role})"
+                )
         self.stdout.write("  Press Ctrl+C to stop.\n")
         self._wait(worker, web)
 

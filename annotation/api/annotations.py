@@ -1,0 +1,141 @@
+"""Annotations API: submit (idempotent, revisioned) and my latest annotations."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotation.api.engine import EngineApi, item_payload, name_components
+from annotation.api.errors import ApiError, error_responses
+from annotation.api.serializers import AnswersField, ItemOutputSerializer
+from annotation.selectors.annotations import annotations_mine
+from annotation.services.submit import annotation_submit
+
+
+class AnnotationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Annotation id.")
+    item_id = serializers.IntegerField()
+    answers = AnswersField()
+    revision = serializers.IntegerField(help_text="1 for the first submit, +1 per edit.")
+    gold_feedback = AnswersField(
+        allow_null=True, help_text="Expected answers when the item is gold, else null."
+    )
+
+
+class AnnotationSubmitApi(EngineApi):
+    class InputSerializer(serializers.Serializer):
+        item_id = serializers.IntegerField(help_text="The item answered.")
+        answers = AnswersField()
+        client_key = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            help_text="A fresh UUID per submit; a retry with the same key returns the first "
+            "result (200) and writes nothing.",
+        )
+
+    OutputSerializer = AnnotationOutputSerializer
+
+    @extend_schema(
+        operation_id="project_annotation_submit",
+        summary="Submit (or edit) my answers for an item",
+        request=InputSerializer,
+        responses={
+            201: AnnotationOutputSerializer,
+            200: AnnotationOutputSerializer,
+            **error_responses(400, 401, 403, 404, 409),
+        },
+        examples=[
+            OpenApiExample(
+                "Submit",
+                value={
+                    "item_id": 17,
+                    "client_key": "5b0c3c8e-6a43-4c8f-9a55-1f1e7d0c2a10",
+                    "answers": {
+                        "faithful": True,
+                        "helpfulness": 4,
+                        "best_answer": {"turn": 1, "ranking": [[2], [0, 1]]},
+                    },
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Invalid answers",
+                value={
+                    "error": {
+                        "code": "invalid_answers",
+                        "message": "helpfulness: Give one of [1, 2, 3, 4, 5].",
+                        "details": {"answers": {"helpfulness": ["Give one of [1, 2, 3, 4, 5]."]}},
+                    }
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = annotation_submit(
+            project_id=project_id,
+            user=request.user,
+            item_id=data.validated_data["item_id"],
+            answers=data.validated_data["answers"],
+            client_key=data.validated_data.get("client_key"),
+        )
+        a = result.annotation
+        body = {
+            "id": a.pk,
+            "item_id": a.item_id,
+            "answers": a.answers,
+            "revision": a.revision,
+            "gold_feedback": result.gold_feedback,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if result.created else 200)
+
+
+class AnnotationMineApi(EngineApi):
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        item_id = serializers.IntegerField()
+        answers = AnswersField()
+        revision = serializers.IntegerField()
+        is_gold = serializers.BooleanField()
+        created_at = serializers.DateTimeField()
+        updated_at = serializers.DateTimeField()
+        item = ItemOutputSerializer(help_text="The item, to show it again (undo).")
+
+    @extend_schema(
+        operation_id="project_annotations_mine",
+        summary="My latest annotations in this project, newest first",
+        parameters=[OpenApiParameter("limit", int, description="How many (1-100, default 20).")],
+        responses={200: OutputSerializer(many=True), **error_responses(400, 401, 404)},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        self.project(project_id)
+        try:
+            limit = int(request.query_params.get("limit", 20))
+        except ValueError as exc:
+            raise ApiError("invalid_limit", "limit must be an integer.") from exc
+        if not 1 <= limit <= 100:
+            raise ApiError("invalid_limit", "limit must be between 1 and 100.")
+        rows = annotations_mine(project_id=project_id, user=request.user)[:limit]
+        return Response(
+            [
+                {
+                    "id": a.pk,
+                    "item_id": a.item_id,
+                    "answers": a.answers,
+                    "revision": a.revision,
+                    "is_gold": a.is_gold,
+                    "created_at": a.created_at,
+                    "updated_at": a.updated_at,
+                    "item": item_payload(a.item),
+                }
+                for a in rows
+            ]
+        )
+
+
+name_components(globals())

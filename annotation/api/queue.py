@@ -1,0 +1,177 @@
+"""Queue API: next item (lease), skip, postpone, draft autosave."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotation.api.engine import EngineApi, item_payload, name_components
+from annotation.api.errors import error_responses
+from annotation.api.serializers import AnswersField, ItemOutputSerializer
+from annotation.services.queue import draft_save, item_next, item_postpone, item_skip
+
+
+class AssignmentOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Assignment (lease) id.")
+    lease_expires_at = serializers.DateTimeField(help_text="Submit before this, or it returns.")
+    is_gold = serializers.BooleanField(help_text="A gold (control) item.")
+
+
+class ItemNextApi(EngineApi):
+    class InputSerializer(serializers.Serializer):
+        exclude = serializers.ListField(
+            child=serializers.IntegerField(),
+            required=False,
+            default=list,
+            max_length=2,
+            help_text="Item ids I already hold: lease another one (prefetch the next item).",
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        assignment = AssignmentOutputSerializer()
+        item = ItemOutputSerializer()
+        draft = AnswersField(allow_null=True, help_text="My autosaved answers, or null.")
+
+    @extend_schema(
+        operation_id="project_next_item",
+        summary="Lease the next item to me",
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            204: OpenApiResponse(description="Nothing left for me in this project."),
+            **error_responses(401, 403, 404),
+        },
+        examples=[
+            OpenApiExample(
+                "Leased",
+                value={
+                    "assignment": {
+                        "id": 5,
+                        "lease_expires_at": "2026-01-01T10:10:00Z",
+                        "is_gold": False,
+                    },
+                    "item": {
+                        "id": 17,
+                        "external_id": "000000215677",
+                        "image_url": "/media/images/ab/abcd.jpg",
+                        "width": 640,
+                        "height": 480,
+                        "category": "conversation",
+                        "conversations": [
+                            {"from": "human", "value": "<image>\nWhat?"},
+                            {"from": "gpt", "value": "A cat."},
+                        ],
+                        "questions": None,
+                    },
+                    "draft": None,
+                },
+                response_only=True,
+                status_codes=["200"],
+            )
+        ],
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        data = self.InputSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        lease = item_next(
+            project_id=project_id,
+            user=request.user,
+            exclude_item_ids=data.validated_data["exclude"],
+        )
+        if lease is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(
+            {
+                "assignment": {
+                    "id": lease.assignment.pk,
+                    "lease_expires_at": lease.assignment.lease_expires_at,
+                    "is_gold": lease.project_item.is_gold,
+                },
+                "item": item_payload(lease.project_item.item),
+                "draft": lease.draft,
+            }
+        )
+
+
+class ItemRefSerializer(serializers.Serializer):
+    item_id = serializers.IntegerField(help_text="The item (its id, not the assignment's).")
+
+
+class ItemStatusSerializer(serializers.Serializer):
+    item_id = serializers.IntegerField()
+    status = serializers.CharField(help_text="skipped | postponed")
+
+
+class ItemSkipApi(EngineApi):
+    InputSerializer = ItemRefSerializer
+    OutputSerializer = ItemStatusSerializer
+
+    @extend_schema(
+        operation_id="project_skip_item",
+        summary="Skip an item (per the project's skip policy)",
+        request=ItemRefSerializer,
+        responses={200: ItemStatusSerializer, **error_responses(400, 401, 404, 409)},
+        examples=[OpenApiExample("Skip", value={"item_id": 17}, request_only=True)],
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item_id = data.validated_data["item_id"]
+        assignment = item_skip(project_id=project_id, user=request.user, item_id=item_id)
+        return Response({"item_id": item_id, "status": assignment.status})
+
+
+class ItemPostponeApi(EngineApi):
+    InputSerializer = ItemRefSerializer
+    OutputSerializer = ItemStatusSerializer
+
+    @extend_schema(
+        operation_id="project_postpone_item",
+        summary="Put an item aside; it comes back after the rest",
+        request=ItemRefSerializer,
+        responses={200: ItemStatusSerializer, **error_responses(400, 401, 404, 409)},
+        examples=[OpenApiExample("Postpone", value={"item_id": 17}, request_only=True)],
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item_id = data.validated_data["item_id"]
+        assignment = item_postpone(project_id=project_id, user=request.user, item_id=item_id)
+        return Response({"item_id": item_id, "status": assignment.status})
+
+
+class DraftApi(EngineApi):
+    class InputSerializer(serializers.Serializer):
+        answers = AnswersField()
+
+    class OutputSerializer(serializers.Serializer):
+        item_id = serializers.IntegerField()
+        answers = AnswersField()
+        saved_at = serializers.DateTimeField()
+
+    @extend_schema(
+        operation_id="project_draft_save",
+        summary="Autosave my unsubmitted answers for an item",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 401, 404)},
+        examples=[
+            OpenApiExample("Draft", value={"answers": {"faithful": True}}, request_only=True)
+        ],
+    )
+    def put(self, request: Request, project_id: int, item_id: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignment = draft_save(
+            project_id=project_id,
+            user=request.user,
+            item_id=item_id,
+            answers=data.validated_data["answers"],
+        )
+        return Response(
+            {"item_id": item_id, "answers": assignment.draft, "saved_at": assignment.updated_at}
+        )
+
+
+name_components(globals())

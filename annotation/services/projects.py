@@ -1,0 +1,273 @@
+"""Writes on projects: creation, settings, rubric, constitution versions and members."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Max
+
+from annotation.models import (
+    Constitution,
+    Corpus,
+    Project,
+    ProjectItem,
+    ProjectMembership,
+    Rubric,
+    Rule,
+)
+from annotation.presets import default_constitution, rubric_preset
+from annotation.services.errors import EngineError
+from annotation.services.rubric import rubric_questions_clean
+
+# Multiplicative hashing gives a fixed pseudo-random permutation in plain integer SQL that
+# SQLite and PostgreSQL compute identically (values stay below 2**63).
+RANDOM_MULTIPLIER = 2654435761
+RANDOM_MODULUS = 2**32
+SETTINGS_FIELDS = (
+    "name",
+    "instructions",
+    "overlap",
+    "gold_rate",
+    "lease_seconds",
+    "sampling",
+    "skip_policy",
+    "gold_min_answers",
+    "gold_warn_below",
+    "gold_block_below",
+)
+
+
+class ProjectError(EngineError):
+    """A project setting, rubric, constitution or membership change is refused."""
+
+    def __init__(self, code: str, message: str, details: Any = None, status: int = 400) -> None:
+        super().__init__(code, message, status=status, details=details)
+
+
+def _check_settings(values: dict[str, Any]) -> None:
+    if "overlap" in values and not 1 <= int(values["overlap"]) <= 100:
+        raise ProjectError("invalid_overlap", "overlap must be between 1 and 100.")
+    if "gold_rate" in values and not 0.0 <= float(values["gold_rate"]) <= 1.0:
+        raise ProjectError("invalid_gold_rate", "gold_rate must be between 0 and 1.")
+    if "lease_seconds" in values and not 10 <= int(values["lease_seconds"]) <= 7 * 86400:
+        raise ProjectError("invalid_lease", "lease_seconds must be between 10 and 604800.")
+
+
+@transaction.atomic
+def project_create(
+    *,
+    name: str,
+    corpora: Sequence[Corpus],
+    created_by=None,  # noqa: ANN001
+    category_filter: Sequence[str] = (),
+    preset: str | None = "instruction_quality",
+    questions: list[dict] | None = None,
+    **settings: Any,
+) -> Project:
+    """Create a project, its rubric (a preset or given questions) and its items."""
+    unknown = set(settings) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ProjectError("unknown_setting", f"Unknown settings: {', '.join(sorted(unknown))}.")
+    _check_settings(settings)
+    if Project.objects.filter(name=name).exists():
+        raise ProjectError("conflict", f"A project named {name!r} exists.", status=409)
+    if not corpora:
+        raise ProjectError("no_corpora", "Give at least one corpus.")
+    if questions is None:
+        try:
+            questions = rubric_preset(preset or "instruction_quality")
+        except KeyError as exc:
+            raise ProjectError("unknown_preset", str(exc.args[0])) from exc
+    project = Project.objects.create(
+        name=name, created_by=created_by, category_filter=list(category_filter), **settings
+    )
+    project.corpora.set(corpora)
+    Rubric.objects.create(project=project, questions=rubric_questions_clean(questions))
+    if preset == "safety_constitution" or any(q["type"] == "rule_verdict" for q in questions):
+        constitution_set(project=project, **default_constitution(), created_by=created_by)
+    if created_by is not None:
+        ProjectMembership.objects.create(
+            project=project, user=created_by, role=ProjectMembership.Role.OWNER
+        )
+    project_items_sync(project=project)
+    return project
+
+
+def project_items_sync(*, project: Project) -> int:
+    """Add the project's missing items (its corpora, category filter) in one INSERT ... SELECT."""
+    table = ProjectItem._meta.db_table
+    corpus_ids = list(project.corpora.values_list("pk", flat=True))
+    if not corpus_ids:
+        return 0
+    params: list[Any] = [project.pk, project.overlap, RANDOM_MULTIPLIER, project.pk, RANDOM_MODULUS]
+    where = f"i.corpus_id IN ({', '.join(['%s'] * len(corpus_ids))})"
+    params += corpus_ids
+    if project.category_filter:
+        where += f" AND i.category IN ({', '.join(['%s'] * len(project.category_filter))})"
+        params += list(project.category_filter)
+    params.append(project.pk)
+    sql = (
+        f"INSERT INTO {table} (project_id, item_id, open_slots, done_count, responses, random_key, "
+        "is_gold, disagreement, adjudicated) "
+        "SELECT %s, i.id, %s, 0, 0, (i.id * %s + %s * 40503) %% %s, FALSE, 0, FALSE "
+        f"FROM annotation_item i WHERE {where} AND NOT EXISTS "
+        f"(SELECT 1 FROM {table} p WHERE p.project_id = %s AND p.item_id = i.id)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+@transaction.atomic
+def project_update(*, project: Project, **values: Any) -> Project:
+    """Change settings; a new overlap moves every item's open slots by the difference."""
+    corpora = values.pop("corpora", None)
+    category_filter = values.pop("category_filter", None)
+    unknown = set(values) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ProjectError("unknown_setting", f"Unknown settings: {', '.join(sorted(unknown))}.")
+    _check_settings(values)
+    if "name" in values and Project.objects.filter(name=values["name"]).exclude(pk=project.pk):
+        raise ProjectError("conflict", f"A project named {values['name']!r} exists.", status=409)
+    old_overlap = project.overlap
+    for field, value in values.items():
+        setattr(project, field, value)
+    if category_filter is not None:
+        project.category_filter = list(category_filter)
+    project.save()
+    if project.overlap != old_overlap:
+        _overlap_change(project=project, old=old_overlap)
+    if corpora is not None:
+        project.corpora.set(corpora)
+    if corpora is not None or category_filter is not None:
+        project_items_sync(project=project)
+    return project
+
+
+def _overlap_change(*, project: Project, old: int) -> None:
+    # open_slots = overlap - slots held; recomputed from held slots so it never goes negative.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ProjectItem._meta.db_table} SET open_slots = CASE WHEN "
+            "%s - (SELECT COUNT(*) FROM annotation_assignment a WHERE a.project_item_id = "
+            f"{ProjectItem._meta.db_table}.id AND a.holds_slot) > 0 THEN %s - (SELECT COUNT(*) "
+            "FROM annotation_assignment a WHERE a.project_item_id = "
+            f"{ProjectItem._meta.db_table}.id AND a.holds_slot) ELSE 0 END "
+            "WHERE project_id = %s AND NOT is_gold",
+            [project.overlap, project.overlap, project.pk],
+        )
+
+
+def rubric_set(*, project: Project, questions: list[dict]) -> Rubric:
+    clean = rubric_questions_clean(questions)
+    rubric, _ = Rubric.objects.update_or_create(project=project, defaults={"questions": clean})
+    project.rubric = rubric  # callers holding this project see the new rubric at once
+    return rubric
+
+
+_SEVERITIES = {choice for choice, _ in Rule.Severity.choices}
+
+
+@transaction.atomic
+def constitution_set(
+    *,
+    project: Project,
+    rules: list[dict],
+    name: str = "",
+    created_by=None,  # noqa: ANN001
+) -> Constitution:
+    """Store a new version of the project's constitution (older versions stay)."""
+    errors: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for position, rule in enumerate(rules or []):
+        where = f"rules[{position}]"
+        if not isinstance(rule, dict):
+            errors[where] = ["Each rule is an object."]
+            continue
+        problems = []
+        key = rule.get("key")
+        if (
+            not isinstance(key, str)
+            or not key
+            or not key.replace("_", "").replace("-", "").isalnum()
+        ):
+            problems.append("`key` is required: letters, digits, '_' or '-'.")
+        elif key in seen:
+            problems.append(f"Duplicate key {key!r}.")
+        if not str(rule.get("text") or "").strip():
+            problems.append("`text` is required.")
+        if not str(rule.get("category") or "").strip():
+            problems.append("`category` is required.")
+        if rule.get("severity", "high") not in _SEVERITIES:
+            problems.append(f"`severity` must be one of {', '.join(sorted(_SEVERITIES))}.")
+        pre = rule.get("preconditions", [])
+        if not isinstance(pre, list) or not all(isinstance(p, str) for p in pre):
+            problems.append("`preconditions` is a list of yes/no checks (strings).")
+        if problems:
+            errors[key if isinstance(key, str) and key and key not in seen else where] = problems
+        else:
+            seen.add(key)
+    if not rules:
+        errors["rules"] = ["Give at least one rule."]
+    if errors:
+        raise ProjectError("invalid_constitution", "The constitution is invalid.", errors)
+    latest = (
+        Constitution.objects.select_for_update()
+        .filter(project=project)
+        .aggregate(v=Max("version"))["v"]
+    )
+    constitution = Constitution.objects.create(
+        project=project, version=(latest or 0) + 1, name=name, created_by=created_by
+    )
+    Rule.objects.bulk_create(
+        Rule(
+            constitution=constitution,
+            position=position,
+            key=rule["key"],
+            text=rule["text"],
+            objectified=rule.get("objectified", ""),
+            preconditions=rule.get("preconditions", []),
+            category=rule["category"],
+            severity=rule.get("severity", "high"),
+        )
+        for position, rule in enumerate(rules)
+    )
+    return constitution
+
+
+def member_set(
+    *, project: Project, user_id: int | None = None, username: str | None = None, role: str
+) -> ProjectMembership:
+    User = get_user_model()
+    user = (
+        User.objects.filter(pk=user_id).first()
+        if user_id
+        else (User.objects.filter(username=username).first() if username else None)
+    )
+    if user is None:
+        raise ProjectError("user_not_found", "No such user.")
+    if role not in ProjectMembership.Role.values:
+        raise ProjectError(
+            "invalid_role", f"role must be one of {', '.join(ProjectMembership.Role.values)}."
+        )
+    membership, _ = ProjectMembership.objects.update_or_create(
+        project=project, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+def member_remove(*, project: Project, user_id: int) -> None:
+    membership = ProjectMembership.objects.filter(project=project, user_id=user_id).first()
+    if membership is None:
+        raise ProjectError("not_a_member", "This user is not a member of the project.")
+    if (
+        membership.role == ProjectMembership.Role.OWNER
+        and not ProjectMembership.objects.filter(project=project, role=ProjectMembership.Role.OWNER)
+        .exclude(pk=membership.pk)
+        .exists()
+    ):
+        raise ProjectError("last_owner", "A project keeps at least one owner.")
+    membership.delete()

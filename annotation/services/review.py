@@ -1,0 +1,94 @@
+"""Review: conflicting items first, with every answer side by side, and adjudication."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from annotation.models import Adjudication, Annotation, Project, ProjectItem
+from annotation.selectors.agreement_math import item_disagreement
+from annotation.services.errors import EngineError
+from annotation.services.rubric import answers_clean, rule_keys_for
+
+
+def review_next(*, project: Project, after_item_id: int | None = None) -> dict[str, Any] | None:
+    """The unadjudicated item with at least two answers and the most disagreement."""
+    qs = ProjectItem.objects.filter(project=project, done_count__gte=2, adjudicated=False)
+    if after_item_id:
+        qs = qs.exclude(item_id=after_item_id)
+    pitem = qs.select_related("item__image").order_by("-disagreement", "id").first()
+    if pitem is None:
+        return None
+    return review_item(project=project, pitem=pitem)
+
+
+def review_item(*, project: Project, pitem: ProjectItem) -> dict[str, Any]:
+    annotations = list(
+        Annotation.objects.filter(project_item=pitem).select_related("user").order_by("created_at")
+    )
+    questions = project.rubric.questions
+    human = [a.answers for a in annotations if a.source == Annotation.Source.HUMAN]
+    per_question = {}
+    for q in questions:
+        values = [a.get(q["key"]) for a in human if a.get(q["key"]) is not None]
+        per_question[q["key"]] = {
+            "answers": len(values),
+            "disagreement": item_disagreement([q], human) if len(values) > 1 else 0.0,
+        }
+    return {
+        "project_item": pitem,
+        "annotations": annotations,
+        "agreement": {
+            "disagreement": item_disagreement(questions, human),
+            "per_question": per_question,
+        },
+    }
+
+
+@transaction.atomic
+def adjudication_save(
+    *,
+    project: Project,
+    item_id: int,
+    reviewer,
+    answers: dict[str, Any],
+    note: str = "",  # noqa: ANN001
+) -> Adjudication:
+    pitem = (
+        ProjectItem.objects.select_for_update()
+        .select_related("item")
+        .filter(project=project, item_id=item_id)
+        .first()
+    )
+    if pitem is None:
+        raise EngineError("not_found", "This item is not in the project.", status=404)
+    clean = answers_clean(
+        questions=project.rubric.questions,
+        answers=answers,
+        item=pitem.item,
+        rule_keys=rule_keys_for(project),
+        partial=True,
+    )
+    adjudication = Adjudication.objects.filter(project_item=pitem).first()
+    if adjudication is None:
+        adjudication = Adjudication.objects.create(
+            project_item=pitem, reviewer=reviewer, answers=clean, note=note
+        )
+    else:
+        # Keep what the previous reviewer decided; nothing is silently overwritten.
+        adjudication.history = [
+            *adjudication.history,
+            {
+                "reviewer_id": adjudication.reviewer_id,
+                "answers": adjudication.answers,
+                "note": adjudication.note,
+                "at": adjudication.updated_at.isoformat(),
+            },
+        ]
+        adjudication.reviewer = reviewer
+        adjudication.answers = clean
+        adjudication.note = note
+        adjudication.save()
+    ProjectItem.objects.filter(pk=pitem.pk).update(adjudicated=True)
+    return adjudication
