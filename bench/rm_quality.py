@@ -1,10 +1,17 @@
 """Quality experiment: does a head trained on noisy simulated annotations find the clean items?
 
-Builds the demo corpus (hidden ground truth), simulates annotators (15% flips), turns their
-ratings into cross-item preference pairs, featurises with the offline default encoders,
-trains the default head and reports on held-out items: pairwise accuracy against the ground
-truth and against the noisy labels, the annotators' agreement, and the precision of the top
-10% by reward vs the base rate. Prints one JSON line.
+Builds the demo corpus (hidden ground truth), simulates annotators (15% flips) and trains the
+default offline model (all-MiniLM-L6-v2 per (question, answer) turn + EfficientNet-Lite0 with
+a colour histogram) on their judgments only:
+- cross-item pairs from the annotators' mean item scores (rating +/- faithful), at turn level;
+- within-item pairs between candidates, from the annotators' rankings and the corpus's own
+  candidate scores (imported human judgments).
+An item's reward is the minimum over its turns (a candidate turn counts with its best
+candidate, by the model). On held-out items (never in any training pair) it reports pairwise
+accuracy against the hidden ground truth (clean vs defective items, and per defect kind;
+candidates of different true quality), against the noisy labels, the annotators' agreement,
+and the precision of the top 10% by reward vs the base rate. Prints one JSON line.
+Corpus and features are kept under --work-dir, so a rerun only trains.
 Usage: .venv/bin/python bench/rm_quality.py [--items 800] [--image-size 128]
 """
 
@@ -12,37 +19,44 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
-import tempfile
 import time
+from collections import defaultdict
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from annotation.demo.builder import build_demo_corpus
+from annotation.demo.defects import DEFECT_KINDS
 from annotation.demo.simulate import load_ground_truth, simulate_judgments
+from rewardmodel.conversation import (
+    aggregate_item_scores,
+    candidate_pairs,
+    item_turn_pairs,
+    records_turn_examples,
+)
 from rewardmodel.encoders import EfficientNetLiteEncoder, default_text_encoder
-from rewardmodel.evaluation import item_in_eval
-from rewardmodel.features import Example, FeatureCache, cache_feature_loader, featurize
+from rewardmodel.encoders.composite import ImageWithColourEncoder, TurnTextEncoder
+from rewardmodel.evaluation import item_in_eval, pairwise_accuracy
+from rewardmodel.features import FeatureCache, cache_feature_loader, featurize
 from rewardmodel.pairs import PreferencePair
 from rewardmodel.scoring import score_refs
 from rewardmodel.training import TrainConfig, train_reward_head
 
-
-def _record_text(record: dict) -> str:
-    parts = []
-    for turn in record["conversations"]:
-        value = turn["value"]
-        if isinstance(value, list):  # candidate-rich turn: the item shows its first candidate
-            value = value[0]
-        speaker = "Q" if turn["from"] == "human" else "A"
-        parts.append(f"{speaker}: {value.replace('<image>', '').strip()}")
-    return "\n".join(parts)
+TEST_FRACTION = 0.25
+TEST_SALT = 1000  # the test split uses its own hash seed, apart from the trainer's val split
 
 
 def _annotator_score(judgment) -> float:
     return judgment.rating + (1.0 if judgment.faithful else -1.0)
+
+
+def _auc(good: list[float], bad: list[float]) -> float | None:
+    if not good or not bad:
+        return None
+    g, b = np.asarray(good)[:, None], np.asarray(bad)[None, :]
+    return float(((g > b).sum() + 0.5 * (g == b).sum()) / (g.size * b.size))
 
 
 def main() -> None:
@@ -50,65 +64,126 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=800)
     parser.add_argument("--annotators", type=int, default=3)
     parser.add_argument("--pairs-per-item", type=int, default=12)
+    parser.add_argument("--min-gap", type=float, default=2.0)
     parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--weight-decay", type=float, default=1e-2)
+    parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work-dir", default="/tmp/rm_quality")
     args = parser.parse_args()
+    torch.set_num_threads(2)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as root:
-        corpus = build_demo_corpus(Path(root) / "demo", n_items=args.items, seed=args.seed)
-        records = json.loads(corpus.corpus_path.read_text())
-        truth = load_ground_truth(corpus.ground_truth_path)
-        judgments = simulate_judgments(
-            corpus.ground_truth_path, n_annotators=args.annotators, flip_rate=0.15, seed=args.seed
-        )
-        ids = [r["id"] for r in records]
-        examples = [Example(_record_text(r), corpus.images_dir / r["image"]) for r in records]
-        text_encoder = default_text_encoder("cpu")
-        image_encoder = EfficientNetLiteEncoder(image_size=args.image_size, device="cpu")
-        cache = FeatureCache(Path(root) / "features")
-        refs = featurize(examples, text_encoder, image_encoder, cache, batch_size=32)
-        ref_of = dict(zip(ids, refs, strict=True))
-        featurized = time.perf_counter()
+    work = Path(args.work_dir)
+    corpus_dir = work / f"demo-{args.items}-{args.seed}"
+    if (corpus_dir / "ground_truth.json").exists():
+        corpus_path, truth_path = corpus_dir / "corpus.json", corpus_dir / "ground_truth.json"
+        images_dir = corpus_dir / "images"
+    else:
+        corpus = build_demo_corpus(corpus_dir, n_items=args.items, seed=args.seed)
+        corpus_path, truth_path = corpus.corpus_path, corpus.ground_truth_path
+        images_dir = corpus.images_dir
+    records = json.loads(corpus_path.read_text())
+    truth = load_ground_truth(truth_path)
+    judgments = simulate_judgments(
+        truth_path, n_annotators=args.annotators, flip_rate=0.15, seed=args.seed
+    )
+    ids = [str(r["id"]) for r in records]
+    specs, examples = records_turn_examples(records, images_dir)
+    text_encoder = TurnTextEncoder(default_text_encoder("cpu"))
+    image_encoder = ImageWithColourEncoder(
+        EfficientNetLiteEncoder(image_size=args.image_size, device="cpu")
+    )
+    cache = FeatureCache(work / "features")
+    refs = featurize(examples, text_encoder, image_encoder, cache, batch_size=64)
+    featurized = time.perf_counter()
 
-        config = TrainConfig(eval_fraction=0.25, seed=args.seed, epochs=30, hidden=128,
-                             dropout=0.2, weight_decay=5e-2, lr=1e-3)  # fmt: skip
-        held_out = {i for i in ids if item_in_eval(i, config.eval_fraction, config.seed)}
-        rng = random.Random(args.seed)
-        pairs: list[PreferencePair] = []
-        for annotator in range(args.annotators):
-            score = {i: _annotator_score(judgments[(i, annotator)]) for i in ids}
-            for item in ids:
-                for other in rng.sample(ids, args.pairs_per_item):
-                    if score[item] > score[other] and (item in held_out) == (other in held_out):
-                        pairs.append(PreferencePair(item, ref_of[item], ref_of[other],
-                                                    source=f"annotator-{annotator}",
-                                                    rejected_item_id=other))  # fmt: skip
-        load = cache_feature_loader(
-            cache,
-            text_encoder_id=text_encoder.encoder_id,
-            image_encoder_id=image_encoder.encoder_id,
-        )
-        result = train_reward_head(pairs, load, config=config)
-        trained = time.perf_counter()
-        rewards = score_refs(result.head, refs, load).overall
-    reward = dict(zip(ids, rewards, strict=True))
+    held_out = {i for i in ids if item_in_eval(i, TEST_FRACTION, TEST_SALT + args.seed)}
+    train_ids = [i for i in ids if i not in held_out]
+    K = args.annotators
+    consensus = {i: float(np.mean([_annotator_score(judgments[(i, k)]) for k in range(K)]))
+                 for i in ids}  # fmt: skip
+    # candidate consensus: mean tier position over annotators (lower = better), negated
+    cand_value: dict[tuple[str, int], float] = {}
+    for i in ids:
+        ranks = [judgments[(i, k)].ranking for k in range(K)]
+        if ranks[0] is None:
+            continue
+        for k_rank in ranks:
+            for tier_index, tier in enumerate(k_rank):
+                for c in tier:
+                    cand_value[(i, c)] = cand_value.get((i, c), 0.0) - tier_index / K
+    by_item: dict[str, list[int]] = defaultdict(list)
+    for n, spec in enumerate(specs):
+        by_item[spec.item_id].append(n)
+    item_sides = {}
+    pairs: list[PreferencePair] = []
+    for i in train_ids:
+        rows = by_item[i]
+        plain = [refs[n] for n in rows if specs[n].candidate is None]
+        cands = [n for n in rows if specs[n].candidate is not None]
+        if cands:
+            # the item as curated: its best candidate by the annotators' consensus
+            best = max(cands, key=lambda n: cand_value[(i, specs[n].candidate)])
+            plain.append(refs[best])
+            values = [cand_value[(i, specs[n].candidate)] for n in cands]
+            cand_refs = [refs[n] for n in cands]
+            pairs += candidate_pairs(i, cand_refs, values, min_gap=0.5, source="ranking")
+            scores = [specs[n].score for n in cands]
+            if all(s is not None for s in scores):
+                pairs += candidate_pairs(i, cand_refs, scores, min_gap=0.3, source="import")  # type: ignore[arg-type]
+        item_sides[i] = plain
+    pairs += item_turn_pairs({i: consensus[i] for i in train_ids}, item_sides,
+                             min_gap=args.min_gap, others_per_item=args.pairs_per_item,
+                             seed=args.seed)  # fmt: skip
+    load = cache_feature_loader(
+        cache, text_encoder_id=text_encoder.encoder_id, image_encoder_id=image_encoder.encoder_id
+    )
+    config = TrainConfig(eval_fraction=0.1, seed=args.seed, epochs=args.epochs,
+                         hidden=args.hidden, dropout=args.dropout,
+                         weight_decay=args.weight_decay, lr=args.lr)  # fmt: skip
+    result = train_reward_head(pairs, load, config=config)
+    trained = time.perf_counter()
+    turn_reward = score_refs(result.head, refs, load).overall
+    reward = aggregate_item_scores(specs, turn_reward)
 
     test = sorted(held_out)
-    clean = [i for i in test if truth[i]["clean"]]
-    dirty = [i for i in test if not truth[i]["clean"]]
-    truth_acc = float(np.mean([reward[c] > reward[d] for c in clean for d in dirty]))
+    clean = [reward[i] for i in test if truth[i]["clean"]]
+    dirty = [reward[i] for i in test if not truth[i]["clean"]]
+    per_defect = {}
+    for kind in DEFECT_KINDS:
+        bad = [reward[i] for i in test if kind in truth[i]["defects"]]
+        acc = _auc(clean, bad)
+        if acc is not None:
+            per_defect[kind] = {"acc": round(acc, 4), "items": len(bad)}
+    cand_hits: list[tuple[float, float]] = []
+    for i in test:
+        quality = truth[i].get("candidates", {}).get("quality")
+        if not quality:
+            continue
+        score_of = {specs[n].candidate: turn_reward[n] for n in by_item[i]
+                    if specs[n].candidate is not None}  # fmt: skip
+        for a, b in combinations(range(len(quality)), 2):
+            if quality[a] != quality[b]:
+                hi, lo = (a, b) if quality[a] > quality[b] else (b, a)
+                cand_hits.append((score_of[hi], score_of[lo]))
     noisy_hits = []
-    for annotator in range(args.annotators):
+    for annotator in range(K):
         score = {i: _annotator_score(judgments[(i, annotator)]) for i in test}
         for a, b in combinations(test, 2):
             if score[a] != score[b]:
                 better, worse = (a, b) if score[a] > score[b] else (b, a)
                 noisy_hits.append(reward[better] > reward[worse])
-    verdicts = {i: [judgments[(i, k)].rating >= 4 for k in range(args.annotators)] for i in ids}
+    verdicts = {i: [judgments[(i, k)].rating >= 4 for k in range(K)] for i in ids}
     agreement = float(np.mean([v[a] == v[b] for v in verdicts.values()
-                               for a, b in combinations(range(args.annotators), 2)]))  # fmt: skip
+                               for a, b in combinations(range(K), 2)]))  # fmt: skip
     ranked = sorted(test, key=lambda i: -reward[i])
     top = ranked[: max(1, len(ranked) // 10)]
+    sources: dict[str, int] = defaultdict(int)
+    for p in pairs:
+        sources[p.source] += 1
     print(
         json.dumps(
             {
@@ -116,13 +191,20 @@ def main() -> None:
                 "items": len(ids),
                 "held_out_items": len(test),
                 "train_pairs": result.train_pairs,
-                "pairwise_acc_vs_truth": round(truth_acc, 4),
+                "pairs_by_source": dict(sources),
+                "pairwise_acc_vs_truth": round(_auc(clean, dirty) or 0.0, 4),
+                "candidate_acc_vs_truth": round(pairwise_accuracy(*np.asarray(cand_hits).T), 4)
+                if cand_hits
+                else None,  # fmt: skip
+                "per_defect_acc_vs_truth": per_defect,
                 "pairwise_acc_vs_noisy_labels": round(float(np.mean(noisy_hits)), 4),
                 "annotator_agreement": round(agreement, 4),
                 "top10pct_precision_clean": round(
                     float(np.mean([truth[i]["clean"] for i in top])), 4
                 ),
                 "base_rate_clean": round(len(clean) / len(test), 4),
+                "val_acc_noisy_pairs": result.metrics.get("eval_accuracy"),
+                "train_acc": result.metrics.get("train_accuracy"),
                 "featurize_s": round(featurized - started, 1),
                 "train_s": round(trained - featurized, 1),
             }
