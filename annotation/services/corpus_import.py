@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,6 +45,15 @@ ITEM_UPDATE_FIELDS = [
     "has_candidates",
     "content_hash",
 ]
+
+
+@dataclass
+class _ParsedChunk:
+    records: list[tuple[RawRecord, ParsedRecord]]
+    problems: list[Problem]
+    items_read: int
+    bytes_read: int
+    last: bool = False
 
 
 @dataclass
@@ -142,41 +154,79 @@ class _Importer:
             self.truncated = True
 
     def run(self, reader: RecordReader, progress: ProgressCallback | None) -> ImportReport:
-        batch: list[tuple[RawRecord, ParsedRecord]] = []
-        try:
-            for raw in reader:
-                self.report.items_read += 1
-                parsed = self._parse(raw)
-                if parsed is not None:
-                    batch.append((raw, parsed))
-                if len(batch) >= BATCH_SIZE:
-                    self._flush(batch)
-                    batch = []
-                    if progress:
-                        progress(reader.bytes_read, reader.size, self._message())
-                if self.truncated:
-                    break
-        except ImportFailed as exc:
-            # A syntax error ends the read; report it after the problems found before it.
-            for problem in exc.problems:
+        for chunk in self._parsed_chunks(reader):
+            self.report.items_read += chunk.items_read
+            for problem in chunk.problems:
                 self.problem(problem)
-        self._flush(batch)
-        if progress:
-            progress(reader.bytes_read, reader.size, self._message())
+            self._flush(chunk.records)
+            if progress:
+                progress(chunk.bytes_read, reader.size, self._message())
+            if self.truncated:
+                break
         if self.report.items_read == 0 and not self.problems:
             self.problem(Problem("empty_corpus", "The file holds no records."))
         if self.problems:
             raise ImportFailed(self.problems, truncated=self.truncated)
         return self.report
 
+    def _parsed_chunks(self, reader: RecordReader) -> Iterator[_ParsedChunk]:
+        """Parse and validate in a background thread while this one writes to the database.
+
+        Parsing is pure Python and the writes mostly wait on the database server, so the two
+        overlap on a 2-core machine. Only this thread touches the database connection, which
+        keeps the whole import inside the caller's transaction.
+        """
+        chunks: queue.Queue = queue.Queue(maxsize=4)
+        stop = threading.Event()
+
+        def produce() -> None:
+            records: list[tuple[RawRecord, ParsedRecord]] = []
+            problems: list[Problem] = []
+            read = 0
+            try:
+                for raw in reader:
+                    if stop.is_set():
+                        return
+                    read += 1
+                    parsed = self._parse(raw, problems)
+                    if parsed is not None:
+                        records.append((raw, parsed))
+                    if len(records) >= BATCH_SIZE or len(problems) >= MAX_PROBLEMS:
+                        chunks.put(_ParsedChunk(records, problems, read, reader.bytes_read))
+                        records, problems, read = [], [], 0
+            except ImportFailed as exc:
+                # A syntax error ends the read; it is reported after the problems before it.
+                problems.extend(exc.problems)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+                chunks.put(exc)
+                return
+            chunks.put(_ParsedChunk(records, problems, read, reader.bytes_read, last=True))
+
+        thread = threading.Thread(target=produce, name="arbiter-import-parse", daemon=True)
+        thread.start()
+        try:
+            while True:
+                chunk = chunks.get()
+                if isinstance(chunk, BaseException):
+                    raise chunk
+                yield chunk
+                if chunk.last:
+                    break
+        finally:
+            stop.set()
+            while thread.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    chunks.get(timeout=0.05)
+            thread.join()
+
     def _message(self) -> str:
         return f"{self.report.items_read} items read"
 
-    def _parse(self, raw: RawRecord) -> ParsedRecord | None:
+    def _parse(self, raw: RawRecord, problems: list[Problem]) -> ParsedRecord | None:
         try:
             parsed = parse_record(raw.value, default_category=self.default_category)
         except RecordError as exc:
-            self.problem(
+            problems.append(
                 Problem(
                     "invalid_record",
                     str(exc),
@@ -189,7 +239,7 @@ class _Importer:
             return None
         first = self.seen_ids.setdefault(parsed.external_id, raw.index)
         if first != raw.index:
-            self.problem(
+            problems.append(
                 Problem(
                     "duplicate_id",
                     f"id also used by item #{first} of this file",
