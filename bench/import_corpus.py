@@ -20,10 +20,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._db import machine, setup_django  # noqa: E402
 
-WORDS = (
-    "the a man woman dog cat street car bus table kitchen window person people standing sitting "
-    "holding wearing next to in front of behind near large small red blue white black green "
-    "image shows appears there is are likely because which suggests scene background"
+WORDS = " ".join(
+    [
+        "the a man woman dog cat street car bus table kitchen window person people standing",
+        "sitting holding wearing next to in front of behind near large small red blue white",
+        "black green image shows appears there is are likely because which suggests scene",
+        "background",
+    ]
 ).split()
 
 

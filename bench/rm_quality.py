@@ -40,6 +40,11 @@ from rewardmodel.encoders import EfficientNetLiteEncoder, default_text_encoder
 from rewardmodel.encoders.composite import ImageWithColourEncoder, TurnTextEncoder
 from rewardmodel.evaluation import item_in_eval, pairwise_accuracy
 from rewardmodel.features import FeatureCache, cache_feature_loader, featurize
+from rewardmodel.item_training import (
+    ItemTrainConfig,
+    item_pairs_from_scores,
+    train_item_reward_head,
+)
 from rewardmodel.pairs import PreferencePair
 from rewardmodel.scoring import score_refs
 from rewardmodel.training import TrainConfig, train_reward_head
@@ -72,6 +77,11 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=1e-2)
     parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trainer", choices=("item", "turn"), default="item",
+                        help="item: min-over-turns item pairs (multiple-instance), early "
+                             "stopping; turn: item labels spread over every turn")  # fmt: skip
+    parser.add_argument("--temperature", type=float, default=0.1)
+    parser.add_argument("--patience", type=int, default=15)
     parser.add_argument("--work-dir", default="/tmp/rm_quality")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -135,16 +145,29 @@ def main() -> None:
             if all(s is not None for s in scores):
                 pairs += candidate_pairs(i, cand_refs, scores, min_gap=0.3, source="import")  # type: ignore[arg-type]
         item_sides[i] = plain
-    pairs += item_turn_pairs({i: consensus[i] for i in train_ids}, item_sides,
-                             min_gap=args.min_gap, others_per_item=args.pairs_per_item,
-                             seed=args.seed)  # fmt: skip
     load = cache_feature_loader(
         cache, text_encoder_id=text_encoder.encoder_id, image_encoder_id=image_encoder.encoder_id
     )
-    config = TrainConfig(eval_fraction=0.1, seed=args.seed, epochs=args.epochs,
-                         hidden=args.hidden, dropout=args.dropout,
-                         weight_decay=args.weight_decay, lr=args.lr)  # fmt: skip
-    result = train_reward_head(pairs, load, config=config)
+    if args.trainer == "item":
+        item_pairs = item_pairs_from_scores({i: consensus[i] for i in train_ids},
+                                            min_gap=args.min_gap,
+                                            others_per_item=args.pairs_per_item, seed=args.seed)  # fmt: skip
+        item_config = ItemTrainConfig(seed=args.seed, epochs=args.epochs, hidden=args.hidden,
+                                      dropout=args.dropout, weight_decay=args.weight_decay,
+                                      lr=args.lr, temperature=args.temperature,
+                                      patience=args.patience)  # fmt: skip
+        result = train_item_reward_head(item_sides, item_pairs, load, turn_pairs=pairs,
+                                        config=item_config)  # fmt: skip
+        n_item_pairs = len(item_pairs)
+    else:
+        pairs += item_turn_pairs({i: consensus[i] for i in train_ids}, item_sides,
+                                 min_gap=args.min_gap, others_per_item=args.pairs_per_item,
+                                 seed=args.seed)  # fmt: skip
+        config = TrainConfig(eval_fraction=0.1, seed=args.seed, epochs=args.epochs,
+                             hidden=args.hidden, dropout=args.dropout,
+                             weight_decay=args.weight_decay, lr=args.lr)  # fmt: skip
+        result = train_reward_head(pairs, load, config=config)
+        n_item_pairs = 0
     trained = time.perf_counter()
     turn_reward = score_refs(result.head, refs, load).overall
     reward = aggregate_item_scores(specs, turn_reward)
@@ -184,6 +207,8 @@ def main() -> None:
     sources: dict[str, int] = defaultdict(int)
     for p in pairs:
         sources[p.source] += 1
+    if n_item_pairs:
+        sources["rating-difference (items)"] = n_item_pairs
     print(
         json.dumps(
             {
@@ -205,6 +230,8 @@ def main() -> None:
                 "base_rate_clean": round(len(clean) / len(test), 4),
                 "val_acc_noisy_pairs": result.metrics.get("eval_accuracy"),
                 "train_acc": result.metrics.get("train_accuracy"),
+                "trainer": args.trainer,
+                "best_step": result.metrics.get("best_step"),
                 "featurize_s": round(featurized - started, 1),
                 "train_s": round(trained - featurized, 1),
             }

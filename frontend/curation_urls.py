@@ -1,3 +1,15 @@
 """Pages for reward-model runs, scoring and curations."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from frontend import curation_views as views
+
+urlpatterns = [
+    path(
+        "projects/<int:project_id>/reward-models/",
+        views.reward_model_runs,
+        name="reward-model-runs",
+    ),
+    path("reward-models/<int:run_id>/", views.reward_model_run, name="reward-model-run"),
+    path("projects/<int:project_id>/curation/", views.curations, name="curations"),
+]

@@ -16,6 +16,15 @@ def _isolated_storage(request, tmp_path_factory):  # noqa: ANN001
     root = tmp_path_factory.mktemp("var")
     settings.MEDIA_ROOT = root / "media"
     settings.ARTIFACTS_ROOT = root / "artifacts"
+    if "filebased" in settings.CACHES["default"]["BACKEND"]:
+        # Job ids restart in every test database: a cache shared between tests would carry one
+        # test's progress or cancel flag over to another's job of the same id.
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": str(root),
+            }
+        }
     yield
 
 

@@ -75,4 +75,20 @@ def demo_setup() -> dict:
         demo_project_ensure = None
     if demo_project_ensure is not None:
         project = demo_project_ensure(corpus=corpus, users=users)
+        demo_simulated_annotations_ensure()
     return {"users": users, "corpus": corpus, "project": project}
+
+
+def demo_simulated_annotations_ensure() -> int:
+    """Fill the simulated-annotators project once, from the demo's hidden ground truth."""
+    from annotation.models import Annotation, Project
+    from annotation.services.demo import SIMULATED_PROJECT
+    from curation.services.demo_annotations import demo_annotations_simulate
+
+    project = Project.objects.filter(name=SIMULATED_PROJECT).first()
+    ground_truth = Path(settings.VAR_DIR) / "demo" / "ground_truth.json"
+    if project is None or not ground_truth.exists():
+        return 0
+    if Annotation.objects.filter(project=project).exists():
+        return 0
+    return demo_annotations_simulate(project=project, ground_truth=ground_truth).annotations

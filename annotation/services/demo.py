@@ -9,6 +9,7 @@ from django.db import transaction
 from annotation.models import Corpus, Project, ProjectMembership
 from annotation.services.projects import member_set, project_create
 
+SIMULATED_PROJECT = "Demo: simulated annotators"
 DEMO_PROJECTS = (
     {
         "name": "Demo: instruction quality",
@@ -20,6 +21,16 @@ DEMO_PROJECTS = (
             "no objects that are not there, nothing cut off or off-topic. Then rate how helpful, "
             "clear and detailed it is. Where an item shows several candidate answers, rank them "
             "best first (ties allowed)."
+        ),
+    },
+    {
+        "name": SIMULATED_PROJECT,
+        "preset": "instruction_quality",
+        "overlap": 3,
+        "gold_rate": 0.0,
+        "instructions": (
+            "Answered by three simulated annotators (each judgment flipped at random 15% of the "
+            "time), so a reward model can be trained and the corpus curated right away."
         ),
     },
     {
@@ -41,6 +52,8 @@ def demo_project_ensure(*, corpus: Corpus, users: Sequence) -> Project:  # noqa:
             project = Project.objects.filter(name=spec["name"]).first()
             if project is None:
                 project = project_create(corpora=[corpus], created_by=owner, **spec)
+                if spec["name"] == SIMULATED_PROJECT:
+                    continue  # its annotators are the simulated ones
                 for user in annotators:
                     member_set(
                         project=project, user_id=user.pk, role=ProjectMembership.Role.ANNOTATOR

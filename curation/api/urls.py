@@ -1,1 +1,49 @@
-urlpatterns: list = []
+from django.urls import path
+
+from curation.api.curations import (
+    DatasetDetailApi,
+    DatasetDiffApi,
+    DatasetExportApi,
+    ExportDownloadApi,
+    ProjectCurationApi,
+    ProjectDatasetListApi,
+    RewardModelScoreApi,
+)
+from curation.api.reward_models import (
+    ProjectRewardModelsApi,
+    RewardModelDetailApi,
+    RewardModelPromoteApi,
+)
+
+urlpatterns = [
+    path(
+        "projects/<int:project_id>/reward-models/",
+        ProjectRewardModelsApi.as_view(),
+        name="reward-model-list",
+    ),
+    path("reward-models/<int:run_id>/", RewardModelDetailApi.as_view(), name="reward-model-detail"),
+    path(
+        "reward-models/<int:run_id>/promote/",
+        RewardModelPromoteApi.as_view(),
+        name="reward-model-promote",
+    ),
+    path(
+        "reward-models/<int:run_id>/scorings/",
+        RewardModelScoreApi.as_view(),
+        name="reward-model-score",
+    ),
+    path(
+        "projects/<int:project_id>/curations/", ProjectCurationApi.as_view(), name="curation-create"
+    ),
+    path(
+        "projects/<int:project_id>/datasets/", ProjectDatasetListApi.as_view(), name="dataset-list"
+    ),
+    path("datasets/<int:dataset_id>/", DatasetDetailApi.as_view(), name="dataset-detail"),
+    path(
+        "datasets/<int:dataset_id>/diff/<int:other_id>/",
+        DatasetDiffApi.as_view(),
+        name="dataset-diff",
+    ),
+    path("datasets/<int:dataset_id>/exports/", DatasetExportApi.as_view(), name="dataset-export"),
+    path("exports/<int:export_id>/download/", ExportDownloadApi.as_view(), name="export-download"),
+]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import authenticate
 
-from annotation.models import Corpus, Item, Project, ProjectItem
+from annotation.models import Annotation, Corpus, Item, Project, ProjectItem
 from webapp.demo import DEMO_CORPUS_NAME, DEMO_USERS, demo_corpus_ensure, demo_setup
 
 pytestmark = pytest.mark.django_db
@@ -27,9 +27,16 @@ def test_demo_setup_builds_everything_once(settings, tmp_path):
     assert (tmp_path / "demo" / "ground_truth.json").exists(), "kept for the curation reports"
     assert result["project"] is not None
     names = set(Project.objects.values_list("name", flat=True))
-    assert {"Demo: instruction quality", "Demo: safety constitution"} <= names
+    assert {
+        "Demo: instruction quality",
+        "Demo: safety constitution",
+        "Demo: simulated annotators",
+    } <= names
+    simulated = Project.objects.get(name="Demo: simulated annotators")
+    assert Annotation.objects.filter(project=simulated).count() == 60 * 3
     assert ProjectItem.objects.filter(project=result["project"]).count() == 60
     # a second run changes nothing
     demo_setup()
-    assert Corpus.objects.count() == 1 and Project.objects.count() == 2
+    assert Corpus.objects.count() == 1 and Project.objects.count() == 3
+    assert Annotation.objects.count() == 60 * 3
     assert Item.objects.count() == 60

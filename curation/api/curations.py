@@ -1,0 +1,278 @@
+"""Scoring a corpus, previewing and committing curations, dataset versions and their exports."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api.errors import ApiError, error_responses
+from annotation.api.jobs import JobOutputSerializer
+from annotation.models import Corpus
+from curation.api.common import api_error, project_for
+from curation.api.reward_models import _run_for
+from curation.models import ActiveRewardModel, DatasetVersion, Export, RewardModelRun, ScoringRun
+from curation.services.curation import curation_commit, curation_evaluate, dataset_diff, public
+from curation.services.errors import CurationError
+from curation.services.export import export_file_path, export_start
+from curation.services.scoring import DEFAULT_SHARD_SIZE, scoring_start
+
+
+class ScoringOutputSerializer(serializers.ModelSerializer):
+    job = JobOutputSerializer()
+
+    class Meta:
+        model = ScoringRun
+        fields = [
+            "id",
+            "run",
+            "corpus",
+            "corpus_version",
+            "shard_size",
+            "n_shards",
+            "job",
+            "created_at",
+        ]
+
+
+class RewardModelScoreApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        corpus_id = serializers.IntegerField(help_text="Corpus to score.")
+        shard_size = serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=1_000_000,
+            default=DEFAULT_SHARD_SIZE,
+            help_text="Items per shard (one Celery task each).",
+        )
+
+    @extend_schema(
+        operation_id="reward_model_score_corpus",
+        summary="Score a corpus with this model (sharded across workers)",
+        request=InputSerializer,
+        responses={202: ScoringOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, run_id: int) -> Response:
+        run = _run_for(request, run_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        corpus = get_object_or_404(Corpus, pk=data.validated_data["corpus_id"])
+        try:
+            scoring = scoring_start(
+                run=run,
+                corpus=corpus,
+                user=request.user,
+                shard_size=data.validated_data["shard_size"],
+            )
+        except CurationError as exc:
+            raise api_error(exc) from exc
+        scoring.job.refresh_from_db()
+        return Response(ScoringOutputSerializer(scoring).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DatasetOutputSerializer(serializers.ModelSerializer):
+    exports = serializers.SerializerMethodField(
+        help_text="Exports of this version with their jobs."
+    )
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "id",
+            "project",
+            "number",
+            "name",
+            "policy",
+            "run",
+            "corpus_versions",
+            "statistics",
+            "n_items",
+            "created_at",
+            "exports",
+        ]
+
+    def get_exports(self, dataset: DatasetVersion) -> list[dict]:
+        return ExportOutputSerializer(dataset.exports.select_related("job"), many=True).data
+
+
+class ProjectCurationApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        policy = serializers.JSONField(
+            help_text='Steps of rewardmodel.selection (e.g. [{"op": "top_fraction", "score": '
+            '"overall", "fraction": 0.1}]), a preset name ("align2llava", "top10") or '
+            '[{"preset": ...}, ...steps]. Flags: unsafe, unsafe_model, unsafe_human, rule:<key>.'
+        )
+        model_run_id = serializers.IntegerField(
+            required=False, help_text="Model version; default: the active one."
+        )
+        commit = serializers.BooleanField(default=False, help_text="False: preview only.")
+        name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+        seed = serializers.IntegerField(
+            required=False, default=0, help_text="Random baseline seed."
+        )
+
+    @extend_schema(
+        operation_id="curation_create",
+        summary="Preview a selection policy, or commit it as a new immutable dataset version",
+        request=InputSerializer,
+        responses={
+            200: OpenApiTypes.OBJECT,
+            201: DatasetOutputSerializer,
+            **error_responses(400, 401, 403, 404, 409),
+        },
+        examples=[
+            OpenApiExample(
+                "Align²LLaVA preview", value={"policy": "align2llava"}, request_only=True
+            )
+        ],
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for(request, project_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        run_id = (
+            values.get("model_run_id")
+            or ActiveRewardModel.objects.filter(project=project)
+            .values_list("run_id", flat=True)
+            .first()
+        )
+        if run_id is None:
+            raise ApiError(
+                "no_model", "Give model_run_id or promote a model first.", status_code=409
+            )
+        run = get_object_or_404(RewardModelRun, pk=run_id, project=project)
+        try:
+            if values["commit"]:
+                dataset = curation_commit(
+                    project=project,
+                    run=run,
+                    policy=values["policy"],
+                    name=values.get("name", ""),
+                    user=request.user,
+                    seed=values["seed"],
+                )
+                return Response(
+                    DatasetOutputSerializer(dataset).data, status=status.HTTP_201_CREATED
+                )
+            evaluation = curation_evaluate(
+                project=project, run=run, policy=values["policy"], seed=values["seed"]
+            )
+        except CurationError as exc:
+            raise api_error(exc) from exc
+        return Response(public(evaluation))
+
+
+def _dataset_for(request: Request, dataset_id: int) -> DatasetVersion:
+    dataset = get_object_or_404(DatasetVersion, pk=dataset_id)
+    project_for(request, dataset.project_id)
+    return dataset
+
+
+class ProjectDatasetListApi(APIView):
+    @extend_schema(
+        operation_id="dataset_list",
+        summary="Dataset versions of a project",
+        responses={200: DatasetOutputSerializer(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_for(request, project_id)
+        datasets = DatasetVersion.objects.filter(project=project)
+        return Response(DatasetOutputSerializer(datasets, many=True).data)
+
+
+class DatasetDetailApi(APIView):
+    @extend_schema(
+        operation_id="dataset_retrieve",
+        summary="A dataset version and its exports",
+        responses={200: DatasetOutputSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, dataset_id: int) -> Response:
+        return Response(DatasetOutputSerializer(_dataset_for(request, dataset_id)).data)
+
+
+class DatasetDiffApi(APIView):
+    @extend_schema(
+        operation_id="dataset_diff",
+        summary="Items added and removed between two versions",
+        responses={200: OpenApiTypes.OBJECT, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, dataset_id: int, other_id: int) -> Response:
+        first, second = _dataset_for(request, dataset_id), _dataset_for(request, other_id)
+        return Response(dataset_diff(first=first, second=second))
+
+
+class ExportOutputSerializer(serializers.ModelSerializer):
+    job = JobOutputSerializer()
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Export
+        fields = [
+            "id",
+            "dataset",
+            "format",
+            "include_images",
+            "job",
+            "manifest",
+            "size_bytes",
+            "created_at",
+            "download_url",
+        ]
+
+    def get_download_url(self, export: Export) -> str:
+        return f"/api/v1/exports/{export.pk}/download/"
+
+
+class DatasetExportApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        format = serializers.ChoiceField(
+            choices=Export.Format.choices, help_text="llava_json, jsonl or parquet."
+        )
+        include_images = serializers.BooleanField(default=False, help_text="Also write images.tar.")
+
+    @extend_schema(
+        operation_id="dataset_export",
+        summary="Export a dataset version (background job)",
+        request=InputSerializer,
+        responses={202: ExportOutputSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, dataset_id: int) -> Response:
+        dataset = _dataset_for(request, dataset_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        export = export_start(
+            dataset=dataset,
+            format=data.validated_data["format"],
+            include_images=data.validated_data["include_images"],
+            user=request.user,
+        )
+        export.job.refresh_from_db()
+        return Response(ExportOutputSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDownloadApi(APIView):
+    @extend_schema(
+        operation_id="export_download",
+        summary="Download an export's data file (or ?file=manifest.json / images.tar)",
+        parameters=[OpenApiParameter("file", str, required=False)],
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            **error_responses(401, 403, 404, 409),
+        },
+    )
+    def get(self, request: Request, export_id: int):  # noqa: ANN201
+        export = get_object_or_404(Export.objects.select_related("job"), pk=export_id)
+        project_for(request, export.dataset.project_id)
+        try:
+            path = export_file_path(export=export, name=request.query_params.get("file"))
+        except CurationError as exc:
+            raise api_error(exc) from exc
+        return FileResponse(
+            path.open("rb"), as_attachment=True, filename=f"dataset-{export.dataset_id}-{path.name}"
+        )

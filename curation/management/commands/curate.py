@@ -1,0 +1,143 @@
+"""Headless pipeline: import -> (train) -> score -> select -> export, with progress output.
+
+    manage.py curate --corpus data.json --images images/ --project NAME \
+        [--train] [--model RUN_ID] --policy align2llava --format llava_json --out DIR
+
+Tasks run in this process (Celery eager mode); nothing else needs to be running.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation.models import Corpus, Job, Project
+
+
+class Command(BaseCommand):
+    help = "Run import, optional training, scoring, selection and export without a worker."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("--corpus", help="LLaVA JSON/JSONL file to import (optional).")
+        parser.add_argument("--images", help="Image folder or archive for the import.")
+        parser.add_argument("--corpus-name", help="Corpus name (default: the file name).")
+        parser.add_argument("--project", required=True, help="Project name (created if missing).")
+        parser.add_argument("--train", action="store_true", help="Train a model on the project.")
+        parser.add_argument("--hyperparameters", default="{}", help="JSON object for training.")
+        parser.add_argument("--model", type=int, help="Reward-model run id (default: active/new).")
+        parser.add_argument("--policy", default="align2llava", help="Preset name or JSON steps.")
+        parser.add_argument(
+            "--format", default="llava_json", choices=["llava_json", "jsonl", "parquet"]
+        )
+        parser.add_argument("--images-bundle", action="store_true", help="Also write images.tar.")
+        parser.add_argument("--out", required=True, help="Folder to copy the export into.")
+
+    def _step(self, text: str) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING(f"==> {text}"))
+
+    def _check(self, job: Job, what: str) -> None:
+        job.refresh_from_db()
+        if job.status != Job.Status.SUCCEEDED:
+            raise CommandError(
+                f"{what} {job.status}: {job.message} {json.dumps(job.error or {})[:800]}"
+            )
+
+    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003, C901
+        from annotation.pipeline.problems import ImportFailed
+        from annotation.services.corpus_import import corpus_import
+        from annotation.services.projects import project_create
+        from curation.models import ActiveRewardModel, RewardModelRun
+        from curation.services.curation import curation_commit
+        from curation.services.errors import CurationError
+        from curation.services.export import export_start
+        from curation.services.reward_models import reward_model_run_start
+        from curation.services.scoring import scoring_start
+        from webapp.celery import app
+
+        app.conf.task_always_eager = True
+        try:
+            policy = json.loads(options["policy"])
+        except json.JSONDecodeError:
+            policy = options["policy"]
+        try:
+            corpus = None
+            if options["corpus"]:
+                source = Path(options["corpus"])
+                if not source.is_file():
+                    raise CommandError(f"No corpus file {source}.")
+                name = options["corpus_name"] or source.stem
+                self._step(f"Importing {source} into corpus {name!r}")
+                corpus, _ = Corpus.objects.get_or_create(name=name)
+                report = corpus_import(
+                    corpus=corpus,
+                    source=source,
+                    images=options["images"],
+                    progress=lambda c, t, m: None,
+                )
+                self.stdout.write(f"    {json.dumps(report.as_dict())[:300]}")
+            project = Project.objects.filter(name=options["project"]).first()
+            if project is None:
+                if corpus is None:
+                    raise CommandError("The project does not exist; give --corpus to create it.")
+                project = project_create(name=options["project"], corpora=[corpus])
+                self.stdout.write(f"    created project {project.pk}")
+            elif corpus is not None and not project.corpora.filter(pk=corpus.pk).exists():
+                raise CommandError(f"Corpus {corpus.name!r} is not in project {project.name!r}.")
+            if options["train"]:
+                self._step("Training a reward model")
+                run = reward_model_run_start(
+                    project=project,
+                    user=None,
+                    hyperparameters=json.loads(options["hyperparameters"]),
+                )
+                self._check(run.job, "training")
+                run.refresh_from_db()
+                self.stdout.write(
+                    f"    run {run.pk}: held-out accuracy {run.metrics.get('eval_accuracy')}"
+                )
+            elif options["model"]:
+                run = RewardModelRun.objects.filter(pk=options["model"], project=project).first()
+                if run is None:
+                    raise CommandError(f"No reward-model run {options['model']} in this project.")
+            else:
+                active = ActiveRewardModel.objects.filter(project=project).first()
+                if active is None:
+                    raise CommandError("No active model: pass --train or --model.")
+                run = active.run
+            for corpus_row in project.corpora.all():
+                self._step(f"Scoring corpus {corpus_row.name!r} with run {run.pk}")
+                scoring = scoring_start(run=run, corpus=corpus_row)
+                self._check(scoring.job, "scoring")
+                self.stdout.write(f"    {scoring.job.result}")
+            self._step("Selecting")
+            dataset = curation_commit(project=project, run=run, policy=policy)
+            stats = dataset.statistics
+            self.stdout.write(
+                f"    dataset v{dataset.number}: {dataset.n_items} of "
+                f"{stats['items_scored']} items; random baseline mean score "
+                f"{stats['random_baseline']['mean_score']} vs "
+                f"{stats['selected']['mean_score']}"
+            )
+            self._step(f"Exporting ({options['format']})")
+            export = export_start(
+                dataset=dataset, format=options["format"], include_images=options["images_bundle"]
+            )
+            self._check(export.job, "export")
+            export.refresh_from_db()
+        except CurationError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
+        except ImportFailed as exc:
+            raise CommandError(f"import failed: {exc}") from exc
+        from django.conf import settings
+
+        out = Path(options["out"])
+        out.mkdir(parents=True, exist_ok=True)
+        source_dir = Path(settings.ARTIFACTS_ROOT) / export.path
+        for name in [*export.manifest["files"], "manifest.json"]:
+            shutil.copy2(source_dir / name, out / name)
+        self.stdout.write(
+            self.style.SUCCESS(f"Wrote {export.manifest['records']} records to {out}")
+        )

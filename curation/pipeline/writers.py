@@ -1,0 +1,139 @@
+"""Streaming dataset writers: LLaVA JSON array, JSONL and Parquet, each hashing as it writes.
+
+Records arrive one at a time from a server-side cursor; no writer holds more than one Parquet
+row group in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, BinaryIO
+
+PARQUET_ROW_GROUP = 10_000
+
+
+class HashingFile:
+    """A binary file that keeps a running sha256 and byte count of what was written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: BinaryIO = path.open("wb", buffering=1 << 20)
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self._handle.write(data)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {"sha256": self.sha256.hexdigest(), "bytes": self.size}
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"sha256": digest.hexdigest(), "bytes": path.stat().st_size}
+
+
+class LlavaJsonWriter:
+    """One JSON array: exactly what LLaVA's `--data_path` reads (id, image?, conversations)."""
+
+    suffix = ".json"
+
+    def __init__(self, path: Path) -> None:
+        self.file = HashingFile(path)
+        self.count = 0
+        self.file.write(b"[")
+
+    def write(self, record_json: str, record: dict[str, Any]) -> None:
+        self.file.write((",\n" if self.count else "\n").encode() + record_json.encode("utf-8"))
+        self.count += 1
+
+    def close(self) -> dict[str, Any]:
+        self.file.write(b"\n]\n")
+        self.file.close()
+        return self.file.describe()
+
+
+class JsonlWriter(LlavaJsonWriter):
+    suffix = ".jsonl"
+
+    def __init__(self, path: Path) -> None:
+        self.file = HashingFile(path)
+        self.count = 0
+
+    def write(self, record_json: str, record: dict[str, Any]) -> None:
+        self.file.write(record_json.encode("utf-8") + b"\n")
+        self.count += 1
+
+    def close(self) -> dict[str, Any]:
+        self.file.close()
+        return self.file.describe()
+
+
+class ParquetWriter:
+    suffix = ".parquet"
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.path = path
+        self.schema = pa.schema(
+            [
+                ("id", pa.string()),
+                ("image", pa.string()),
+                (
+                    "conversations",
+                    pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())])),
+                ),
+                ("category", pa.string()),
+                ("score", pa.float64()),
+            ]
+        )
+        self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+        self.rows: list[dict[str, Any]] = []
+        self.count = 0
+
+    def write(self, record_json: str, record: dict[str, Any]) -> None:
+        if "conversations" not in record:
+            record = json.loads(record_json)
+        self.rows.append(record)
+        self.count += 1
+        if len(self.rows) >= PARQUET_ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.rows:
+            table = self.pa.Table.from_pylist(
+                [
+                    {
+                        "id": r["id"],
+                        "image": r.get("image"),
+                        "conversations": r["conversations"],
+                        "category": r.get("category"),
+                        "score": r.get("score"),
+                    }
+                    for r in self.rows
+                ],
+                schema=self.schema,
+            )
+            self.writer.write_table(table, row_group_size=PARQUET_ROW_GROUP)
+            self.rows = []
+
+    def close(self) -> dict[str, Any]:
+        self._flush()
+        self.writer.close()
+        return file_digest(self.path)
+
+
+WRITERS = {"llava_json": LlavaJsonWriter, "jsonl": JsonlWriter, "parquet": ParquetWriter}

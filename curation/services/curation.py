@@ -1,0 +1,258 @@
+"""Curation: apply a selection policy to a project's scored items, preview it, commit it.
+
+A committed curation is an immutable DatasetVersion. Every preview and commit reports a random
+baseline of the same size beside the selection, so the policy's effect is visible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Max
+
+from annotation.models import Corpus, Project
+from curation.models import DatasetItem, DatasetVersion, RewardModelRun
+from curation.selectors.scores import (
+    MODEL_VIOLATION_THRESHOLD,
+    ScoreTable,
+    human_unsafe_items,
+    item_summaries,
+    project_score_table,
+)
+from curation.services.errors import CurationError
+
+HISTOGRAM_BINS = 20
+SAMPLE_ITEMS = 8
+# Named presets expand to policy steps; "align2llava" is the Align²LLaVA cascade (per category,
+# top 30% by question score, then top 30% of those by answer score).
+PRESETS: dict[str, list[dict[str, Any]]] = {
+    "align2llava": [
+        {"op": "exclude_flags", "flags": ["unsafe"]},
+        {"op": "align2llava", "question_score": "question", "answer_score": "answer"},
+    ],
+    "top10": [
+        {"op": "exclude_flags", "flags": ["unsafe"]},
+        {"op": "top_fraction", "score": "overall", "fraction": 0.1},
+    ],
+}
+
+
+def policy_expand(policy: Any) -> list[dict[str, Any]]:
+    """A policy is a list of steps, a preset name, or a list mixing steps and {"preset": name}."""
+    from rewardmodel.selection import PolicyError, policy_validate
+
+    if isinstance(policy, str):
+        policy = [{"preset": policy}]
+    if not isinstance(policy, list) or not policy:
+        raise CurationError(
+            "invalid_policy", "policy must be a non-empty list of steps or a preset name."
+        )
+    steps: list[dict[str, Any]] = []
+    for step in policy:
+        if isinstance(step, dict) and "preset" in step:
+            if step["preset"] not in PRESETS:
+                raise CurationError(
+                    "invalid_policy",
+                    f"Unknown preset {step['preset']!r}; known: {', '.join(sorted(PRESETS))}.",
+                )
+            steps.extend(PRESETS[step["preset"]])
+        else:
+            steps.append(step)
+    try:
+        return policy_validate(steps)
+    except PolicyError as exc:
+        raise CurationError("invalid_policy", str(exc)) from exc
+
+
+def _needs_embeddings(steps: list[dict[str, Any]]) -> bool:
+    return any(step["op"] in ("dedup", "diversity") for step in steps)
+
+
+def _embeddings(run: RewardModelRun, item_ids: np.ndarray) -> np.ndarray:
+    """[image | text] features of each item, from the feature cache (featurised if missing)."""
+    from annotation.models import Item
+    from curation.services.features import feature_loader, featurize_many
+    from curation.services.model_cache import encoder_specs, run_artifact
+    from curation.services.training_inputs import side_featurizable
+
+    artifact = run_artifact(run)
+    text_spec, image_spec = encoder_specs(run)
+    items = Item.objects.select_related("image").in_bulk(item_ids.tolist())
+    things = [side_featurizable(items[int(i)], None, None) for i in item_ids]
+    refs = featurize_many(things, text_encoder=text_spec, image_encoder=image_spec)
+    load = feature_loader(
+        text_encoder_id=artifact.text_encoder_id, image_encoder_id=artifact.image_encoder_id
+    )
+    image, text = load(refs)
+    return np.concatenate([image, text], axis=1)
+
+
+def _inputs(table: ScoreTable, run: RewardModelRun, project_id: int, steps: list[dict]):  # noqa: ANN202
+    from rewardmodel.selection import SelectionInputs
+
+    scores: dict[str, np.ndarray] = {"overall": table.overall, **table.criteria}
+    # The Align²LLaVA cascade reads a question score and an answer score: the answerability
+    # criterion stands for the question when the rubric has one, the overall reward otherwise.
+    scores.setdefault("question", table.criteria.get("answerability", table.overall))
+    scores.setdefault("answer", table.overall)
+    unsafe_model = np.zeros(len(table), dtype=bool)
+    flags: dict[str, np.ndarray] = {}
+    for name, probability in table.rules.items():
+        flags[f"rule:{name}"] = probability >= MODEL_VIOLATION_THRESHOLD
+        unsafe_model |= flags[f"rule:{name}"]
+    unsafe_human = np.isin(table.item_ids, list(human_unsafe_items(project_id=project_id)))
+    flags.update(
+        unsafe_model=unsafe_model, unsafe_human=unsafe_human, unsafe=unsafe_model | unsafe_human
+    )
+    embeddings = _embeddings(run, table.item_ids) if _needs_embeddings(steps) else None
+    return SelectionInputs(
+        scores=scores, categories=table.categories, embeddings=embeddings, flags=flags
+    )
+
+
+def _histogram(values: np.ndarray, edges: np.ndarray) -> list[int]:
+    return (
+        np.histogram(values, bins=edges)[0].astype(int).tolist()
+        if len(values)
+        else [0] * (len(edges) - 1)
+    )
+
+
+def _by_category(categories: np.ndarray) -> dict[str, int]:
+    labels, counts = np.unique(categories.astype(str), return_counts=True)
+    return {str(k): int(v) for k, v in zip(labels, counts, strict=True)}
+
+
+def _describe(table: ScoreTable, indices: np.ndarray, flags: np.ndarray) -> dict[str, Any]:
+    values = table.overall[indices]
+    return {
+        "count": int(len(indices)),
+        "by_category": _by_category(table.categories[indices]),
+        "mean_score": round(float(values.mean()), 4) if len(values) else None,
+        "flagged_unsafe": int(flags[indices].sum()),
+    }
+
+
+def curation_evaluate(
+    *, project: Project, run: RewardModelRun, policy: Any, seed: int = 0
+) -> dict[str, Any]:
+    """Everything a preview shows: counts, per-step log, histograms, samples and the baseline."""
+    from rewardmodel.selection import PolicyError, random_baseline, select
+
+    steps = policy_expand(policy)
+    table = project_score_table(project_id=project.pk, run=run)
+    if len(table) == 0:
+        raise CurationError(
+            "not_scored",
+            "No item of this project is scored by this model yet; score first.",
+            status=409,
+        )
+    inputs = _inputs(table, run, project.pk, steps)
+    try:
+        result = select(steps, inputs)
+    except PolicyError as exc:
+        raise CurationError("invalid_policy", str(exc)) from exc
+    chosen = result.indices
+    baseline = random_baseline(len(table), len(chosen), seed=seed)
+    unsafe = inputs.flags["unsafe"]
+    low, high = float(table.overall.min()), float(table.overall.max())
+    edges = np.linspace(low, high if high > low else low + 1.0, HISTOGRAM_BINS + 1)
+    top = chosen[np.argsort(-table.overall[chosen], kind="stable")[:SAMPLE_ITEMS]]
+    summaries = item_summaries([int(table.item_ids[i]) for i in top])
+    return {
+        "policy": steps,
+        "model_run_id": run.pk,
+        "items_in_project": table.n_project_items,
+        "items_scored": len(table),
+        "unscored": table.n_project_items - len(table),
+        "steps": result.log,
+        "selected": _describe(table, chosen, unsafe),
+        "random_baseline": {**_describe(table, baseline, unsafe), "seed": seed},
+        "all": _describe(table, np.arange(len(table)), unsafe),
+        "histogram": {
+            "edges": [round(float(e), 4) for e in edges],
+            "all": _histogram(table.overall, edges),
+            "selected": _histogram(table.overall[chosen], edges),
+        },
+        "samples": [
+            {
+                **summaries.get(int(table.item_ids[i]), {}),
+                "score": round(float(table.overall[i]), 4),
+            }
+            for i in top
+        ],
+        "_item_ids": table.item_ids[chosen],
+        "_scores": table.overall[chosen],
+        "_baseline_ids": table.item_ids[baseline],
+    }
+
+
+def public(evaluation: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in evaluation.items() if not k.startswith("_")}
+
+
+def curation_commit(
+    *,
+    project: Project,
+    run: RewardModelRun,
+    policy: Any,
+    name: str = "",
+    user=None,
+    seed: int = 0,  # noqa: ANN001
+) -> DatasetVersion:
+    evaluation = curation_evaluate(project=project, run=run, policy=policy, seed=seed)
+    corpus_versions = {
+        str(pk): version
+        for pk, version in Corpus.objects.filter(projects=project).values_list("pk", "version")
+    }
+    statistics = {k: v for k, v in public(evaluation).items() if k not in ("policy", "samples")}
+    with transaction.atomic():
+        # Lock the project row so two commits cannot take the same version number.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        number = (
+            DatasetVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0
+        ) + 1
+        dataset = DatasetVersion.objects.create(
+            project=project,
+            number=number,
+            name=name or f"{project.name} v{number}",
+            policy=evaluation["policy"],
+            run=run,
+            corpus_versions=corpus_versions,
+            statistics=statistics,
+            n_items=len(evaluation["_item_ids"]),
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        DatasetItem.objects.bulk_create(
+            [
+                DatasetItem(dataset=dataset, item_id=int(item_id), score=float(score))
+                for item_id, score in zip(
+                    evaluation["_item_ids"], evaluation["_scores"], strict=True
+                )
+            ],
+            batch_size=5000,
+        )
+    return dataset
+
+
+def dataset_diff(
+    *, first: DatasetVersion, second: DatasetVersion, sample: int = 20
+) -> dict[str, Any]:
+    a = set(first.members.values_list("item_id", flat=True))
+    b = set(second.members.values_list("item_id", flat=True))
+    only_a, only_b = sorted(a - b), sorted(b - a)
+    return {
+        "dataset": first.pk,
+        "other": second.pk,
+        "common": len(a & b),
+        "only_in_dataset": len(only_a),
+        "only_in_other": len(only_b),
+        "jaccard": round(len(a & b) / len(a | b), 4) if a | b else 1.0,
+        "sample_only_in_dataset": only_a[:sample],
+        "sample_only_in_other": only_b[:sample],
+        "policy_changed": first.policy != second.policy,
+        "model_changed": first.run_id != second.run_id,
+        "corpus_versions": {"dataset": first.corpus_versions, "other": second.corpus_versions},
+    }

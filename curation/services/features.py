@@ -1,0 +1,124 @@
+"""Featurisation of database items through the library's on-disk feature cache.
+
+Images come from ImageAsset files under MEDIA_ROOT (their sha256 is the cache key, so a fully
+cached corpus is resolved without opening a file); texts from the item's conversation.
+Encoders are loaded lazily, once per process, and only when something is missing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+# The library (and torch with it) is imported inside the functions: the web process imports
+# this module through the API and must stay free of torch.
+
+
+def content_key(text: str) -> str:
+    """Same key as `rewardmodel.features.content_key` for text (sha256 of UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Featurizable:
+    """A text to score or train on, with the image it is about (if any)."""
+
+    text: str
+    image_key: str | None = None  # ImageAsset.sha256
+    image_file: str | None = None  # ImageAsset.file, relative to MEDIA_ROOT
+
+    @property
+    def ref(self) -> Any:  # rewardmodel.features.FeatureRef
+        from rewardmodel.features import FeatureRef
+
+        return FeatureRef(self.image_key, content_key(self.text))
+
+
+def feature_cache_root() -> Path:
+    return Path(settings.ARTIFACTS_ROOT) / "features"
+
+
+@functools.lru_cache(maxsize=4)
+def _cache(root: str) -> Any:
+    from rewardmodel.features import FeatureCache
+
+    return FeatureCache(root)
+
+
+def feature_cache() -> Any:  # rewardmodel.features.FeatureCache
+    return _cache(str(feature_cache_root()))
+
+
+@functools.lru_cache(maxsize=4)
+def encoder_get(spec: str):  # noqa: ANN201 - an Encoder
+    """Encoders are expensive to build: one per spec and process."""
+    from rewardmodel.encoders import encoder_load
+
+    return encoder_load(spec)
+
+
+@functools.lru_cache(maxsize=16)
+def encoder_id_of(spec: str) -> str:
+    """The cache id an encoder spec writes under (loads the encoder once to learn it)."""
+    known = {
+        "default-text": "text:all-MiniLM-L6-v2:mean:256",
+        "default-image": "image:efficientnet-lite0:avgpool:224",
+    }
+    if spec in known:
+        return known[spec]
+    if spec.startswith("cached:"):
+        # Features put into the cache by another tool under this exact id (benchmarks, imports).
+        return spec[len("cached:") :]
+    return encoder_get(spec).encoder_id
+
+
+def featurize_many(
+    things: Sequence[Featurizable], *, text_encoder: str, image_encoder: str | None
+) -> list[Any]:
+    """Make sure every text and image is in the cache; returns their refs (FeatureRef)."""
+    from rewardmodel.features import Example, featurize
+
+    cache = feature_cache()
+    refs = [thing.ref for thing in things]
+    text_id = encoder_id_of(text_encoder)
+    missing_text = set(cache.missing(text_id, [r.text_key for r in refs]))
+    image_id = encoder_id_of(image_encoder) if image_encoder else None
+    missing_images: set[str] = set()
+    if image_id is not None:
+        missing_images = set(
+            cache.missing(image_id, [r.image_key for r in refs if r.image_key is not None])
+        )
+    if not missing_text and not missing_images:
+        return refs
+    media = Path(settings.MEDIA_ROOT)
+    todo = [
+        Example(
+            text=thing.text,
+            image=(media / thing.image_file) if thing.image_key in missing_images else None,
+            image_key=thing.image_key if image_id is not None else None,
+        )
+        for thing, ref in zip(things, refs, strict=True)
+        if ref.text_key in missing_text or ref.image_key in missing_images
+    ]
+    featurize(
+        todo,
+        encoder_get(text_encoder),
+        encoder_get(image_encoder) if image_id is not None else None,
+        cache,
+        batch_size=32,
+    )
+    return refs
+
+
+def feature_loader(*, text_encoder_id: str, image_encoder_id: str | None) -> Any:
+    from rewardmodel.features import cache_feature_loader
+
+    return cache_feature_loader(
+        feature_cache(), text_encoder_id=text_encoder_id, image_encoder_id=image_encoder_id
+    )

@@ -1,0 +1,177 @@
+"""Scoring (sharded chord), curation preview/commit/diff and exports, in-process on SQLite."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from annotation.models import Item, Job
+from curation.models import DatasetVersion, Export, ItemScore, ScoringShard
+from curation.services.reward_models import reward_model_run_start
+from curation.services.scoring import scoring_shard_execute
+from tests.curation.helpers import GOOD
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+def _client(user) -> Client:  # noqa: ANN001
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def trained(project, staff, small_hyper, eager, django_capture_on_commit_callbacks):  # noqa: ANN001, ANN201
+    with django_capture_on_commit_callbacks(execute=True):
+        run = reward_model_run_start(project=project, user=staff, hyperparameters=small_hyper)
+    run.refresh_from_db()
+    assert run.job.status == Job.Status.SUCCEEDED
+    return run
+
+
+def test_score_curate_export_end_to_end(
+    project, staff, trained, django_capture_on_commit_callbacks, settings
+):  # noqa: ANN001
+    client = _client(staff)
+    corpus = project.corpora.get()
+    n_items = corpus.items.count()
+    # when: scoring in shards of 50
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/api/v1/reward-models/{trained.pk}/scorings/",
+            {"corpus_id": corpus.pk, "shard_size": 50},
+            content_type="application/json",
+        )
+    assert response.status_code == 202, response.json()
+    job = Job.objects.get(pk=response.json()["job"]["id"])
+    # then: every item scored once, progress complete
+    assert job.status == Job.Status.SUCCEEDED, job.message
+    assert job.result["items_scored"] == n_items == job.progress_current
+    assert response.json()["n_shards"] == -(-n_items // 50)
+    assert ItemScore.objects.filter(run=trained).count() == n_items
+    rich = ItemScore.objects.filter(run=trained, item__has_candidates=True).select_related("item")
+    picked_good = [
+        s.item.conversations[1]["value"][s.best_candidates["1"]] in GOOD
+        for s in rich
+        if any(v in GOOD for v in s.item.conversations[1]["value"])
+    ]
+    assert sum(picked_good) / len(picked_good) > 0.9
+
+    # a redelivered shard is a no-op; a shard run again after a crash upserts, no duplicates
+    scoring = trained.scorings.get()
+    assert scoring_shard_execute(scoring=scoring, index=0)["skipped"] is True
+    ScoringShard.objects.filter(scoring=scoring, index=0).update(done=False)
+    scoring_shard_execute(scoring=scoring, index=0)
+    assert ItemScore.objects.filter(run=trained).count() == n_items
+
+    # preview: nothing committed, counts + histogram + samples + random baseline
+    url = f"/api/v1/projects/{project.pk}/curations/"
+    policy = [
+        {"op": "top_fraction", "score": "overall", "fraction": 0.2, "per_category": True},
+        {"op": "dedup", "threshold": 0.999},
+    ]
+    preview = client.post(
+        url, {"policy": policy, "model_run_id": trained.pk}, content_type="application/json"
+    ).json()
+    assert not DatasetVersion.objects.exists()
+    assert preview["items_scored"] == n_items
+    assert preview["random_baseline"]["count"] == preview["selected"]["count"] > 0
+    assert sum(preview["histogram"]["all"]) == n_items
+    assert sum(preview["histogram"]["selected"]) == preview["selected"]["count"]
+    assert preview["samples"] and "question" in preview["samples"][0]
+    # identical texts collapse under dedup
+    assert preview["steps"][1]["after"] < preview["steps"][1]["before"]
+    assert preview["selected"]["mean_score"] >= preview["random_baseline"]["mean_score"]
+
+    # commit two versions and diff them
+    created = client.post(
+        url,
+        {"policy": "top10", "model_run_id": trained.pk, "commit": True},
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.json()
+    first = created.json()
+    second = client.post(
+        url,
+        {
+            "policy": [{"op": "top_fraction", "score": "overall", "fraction": 0.3}],
+            "model_run_id": trained.pk,
+            "commit": True,
+        },
+        content_type="application/json",
+    ).json()
+    assert (first["number"], second["number"]) == (1, 2)
+    assert first["corpus_versions"] == {str(corpus.pk): corpus.version}
+    diff = client.get(f"/api/v1/datasets/{first['id']}/diff/{second['id']}/").json()
+    assert diff["common"] == first["n_items"] and diff["only_in_other"] == (
+        second["n_items"] - first["n_items"]
+    )
+
+    # export in every format and load each with `datasets`
+    import datasets
+
+    for fmt in ("llava_json", "jsonl", "parquet"):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                f"/api/v1/datasets/{second['id']}/exports/",
+                {"format": fmt},
+                content_type="application/json",
+            )
+        assert response.status_code == 202
+        export = Export.objects.get(pk=response.json()["id"])
+        assert export.job.status == Job.Status.SUCCEEDED, export.job.error
+        download = client.get(f"/api/v1/exports/{export.pk}/download/")
+        assert download.status_code == 200
+        body = b"".join(download.streaming_content)
+        manifest = export.manifest
+        name = next(iter(manifest["files"]))
+        import hashlib
+
+        assert hashlib.sha256(body).hexdigest() == manifest["files"][name]["sha256"]
+        assert manifest["records"] == second["n_items"]
+        path = Path(settings.ARTIFACTS_ROOT) / export.path / name
+        builder = "parquet" if fmt == "parquet" else "json"
+        loaded = datasets.load_dataset(
+            builder, data_files=str(path), split="train", cache_dir=str(path.parent / "hf")
+        )
+        assert len(loaded) == second["n_items"]
+        for row in loaded:
+            assert all(isinstance(turn["value"], str) for turn in row["conversations"])
+        if fmt == "llava_json":
+            records = json.loads(body)
+            assert isinstance(records, list)
+            assert set(records[0]) == {"id", "conversations"}  # text-only items: no image key
+            rich_ids = set(
+                Item.objects.filter(has_candidates=True).values_list("external_id", flat=True)
+            )
+            answers = [r["conversations"][1]["value"] for r in records if r["id"] in rich_ids]
+            assert answers and sum(a in GOOD for a in answers) / len(answers) > 0.9
+
+
+def test_bad_policy_is_400(project, staff, trained) -> None:  # noqa: ANN001
+    response = _client(staff).post(
+        f"/api/v1/projects/{project.pk}/curations/",
+        {
+            "policy": [{"op": "top_fraction", "score": "overall", "fraction": 2}],
+            "model_run_id": trained.pk,
+        },
+        content_type="application/json",
+    )
+    assert response.status_code in (400, 409)
+    assert response.json()["error"]["code"] in ("invalid_policy", "not_scored")
+
+
+def test_images_bundle(tmp_path, settings) -> None:  # noqa: ANN001
+    from curation.services.export import _write_images
+
+    media = Path(settings.MEDIA_ROOT)
+    (media / "ab").mkdir(parents=True)
+    (media / "ab" / "x.png").write_bytes(b"png")
+    info = _write_images(tmp_path / "images.tar", {"coco/x.png": "ab/x.png"})
+    with tarfile.open(tmp_path / "images.tar") as tar:
+        assert tar.getnames() == ["coco/x.png"]
+    assert info["bytes"] > 0 and len(info["sha256"]) == 64
