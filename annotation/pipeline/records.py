@@ -78,18 +78,18 @@ def parse_record(value: Any, *, default_category: str = "") -> ParsedRecord:
     questions_json = None if questions is None else _dumps(questions)
     scores_json = None if question_scores is None else _dumps(question_scores)
     extra_json = _dumps(extra) if extra else "{}"
-    digest = hashlib.sha256()
-    for part in (
-        external_id,
-        image_ref,
-        category,
-        conversations_json,
-        questions_json or "",
-        scores_json or "",
-        extra_json,
-    ):
-        digest.update(part.encode())
-        digest.update(b"\x00")
+    canonical = "\x00".join(
+        (
+            external_id,
+            image_ref,
+            category,
+            conversations_json,
+            questions_json or "",
+            scores_json or "",
+            extra_json,
+        )
+    )
+    digest = hashlib.sha256(canonical.encode())
     return ParsedRecord(
         external_id=external_id,
         image_ref=image_ref,
@@ -107,8 +107,12 @@ def parse_record(value: Any, *, default_category: str = "") -> ParsedRecord:
     )
 
 
+# One encoder for every record: json.dumps with options builds a new encoder on each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _kind(value: Any) -> str:
