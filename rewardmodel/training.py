@@ -40,6 +40,12 @@ class TrainConfig:
     eval_every: int = 50  # steps between validation accuracies reported to the callback
     checkpoint_every: int = 100  # steps between checkpoints (when a directory is given)
     keep_checkpoints: int = 2
+    # Opt-in early stopping on the validation pairs (evaluated every ``eval_every`` steps):
+    # ``keep_best`` returns the weights with the best validation accuracy instead of the last
+    # ones; ``patience`` also stops after that many evaluations without improvement. On
+    # noisy labels the head overfits long before the schedule ends.
+    keep_best: bool = False
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -53,6 +59,7 @@ class TrainConfig:
             "eval_every": self.eval_every >= 1,
             "checkpoint_every": self.checkpoint_every >= 1,
             "keep_checkpoints": self.keep_checkpoints >= 1,
+            "patience": self.patience is None or self.patience >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -254,10 +261,13 @@ def train_reward_head(
 
     step = 0
     history: list[dict[str, float]] = []
+    early = (config.keep_best or config.patience is not None) and len(eval_idx) > 0
+    # best validation accuracy so far, its weights and the evaluations since it improved
+    best: dict[str, Any] = {"acc": -1.0, "state": None, "step": 0, "stale": 0}
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     run_key = {
         "fingerprint": fingerprint,
-        "config": asdict(config),
+        "config": _config_key(config),
         "criteria": criteria,
         "rules": rules,
     }
@@ -272,8 +282,11 @@ def train_reward_head(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, history = int(state["step"]), list(state["history"])
+        if "best" in state:
+            best = state["best"]
 
     def checkpoint() -> None:
+        extra = {"best": best} if early else {}
         if ckpt_dir is not None:
             _save_checkpoint(
                 ckpt_dir,
@@ -285,6 +298,7 @@ def train_reward_head(
                     "scheduler": scheduler.state_dict(),
                     "step": step,
                     "history": history,
+                    **extra,
                 },
                 config.keep_checkpoints,
             )
@@ -293,6 +307,8 @@ def train_reward_head(
     cancelled = False
     head.train()
     while step < total:
+        if early and config.patience is not None and best["stale"] >= config.patience:
+            break  # a run resumed from the checkpoint written when it stopped early
         # A per-step seed for dropout makes every step independent of what ran before it,
         # which is what makes resume-from-checkpoint bit-identical.
         with torch.random.fork_rng(devices=[]):
@@ -327,6 +343,12 @@ def train_reward_head(
         step += 1
         if len(eval_idx) and (step % config.eval_every == 0 or step == total):
             val_acc = pairwise_accuracy(*_pair_scores(head, data, eval_idx))
+            if early:
+                if val_acc > best["acc"]:
+                    state_copy = {k: v.detach().clone() for k, v in head.state_dict().items()}
+                    best.update(acc=val_acc, state=state_copy, step=step, stale=0)
+                else:
+                    best["stale"] += 1
         if step % log_every == 0 or step == total:
             history.append(
                 {
@@ -344,9 +366,17 @@ def train_reward_head(
             checkpoint()
         if cancelled:
             break
+        if early and config.patience is not None and best["stale"] >= config.patience:
+            if ckpt_dir is not None:
+                checkpoint()
+            break
 
+    if early and best["state"] is not None:
+        head.load_state_dict(best["state"])
     head.eval()
     metrics = _final_metrics(head, data, train_idx, eval_idx, pairs, criteria)
+    if early:
+        metrics["best_step"] = best["step"]
     return TrainResult(
         head=head,
         metrics=metrics,
@@ -358,6 +388,19 @@ def train_reward_head(
         eval_pairs=len(eval_idx),
         history=history,
     )
+
+
+def _config_key(config: TrainConfig) -> dict[str, Any]:
+    """The config as it identifies a run in checkpoints.
+
+    Fields added later are left out while at their defaults, so a checkpoint written before
+    they existed still resumes.
+    """
+    key = asdict(config)
+    for name, default in (("keep_best", False), ("patience", None)):
+        if key[name] == default:
+            del key[name]
+    return key
 
 
 def _in_eval(item_id: str, config: TrainConfig) -> bool:

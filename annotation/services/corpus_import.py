@@ -33,6 +33,7 @@ from annotation.pipeline.records import (
 )
 
 BATCH_SIZE = 2000
+ANALYZE_AFTER = 10_000
 ProgressCallback = Callable[[int, int, str], None]
 ITEM_UPDATE_FIELDS = [
     "image",
@@ -114,6 +115,11 @@ def corpus_import(
     finally:
         if image_source is not None:
             image_source.close()
+    if connection.vendor == "postgresql" and report.created + report.updated >= ANALYZE_AFTER:
+        # Fresh statistics, so that queries over the new items (a project created from this
+        # corpus right away) are planned for their real size rather than for an empty corpus.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE annotation_item")
     return report
 
 

@@ -108,13 +108,14 @@ def project_items_sync(*, project: Project) -> int:
     if project.category_filter:
         where += f" AND i.category IN ({', '.join(['%s'] * len(project.category_filter))})"
         params += list(project.category_filter)
-    params.append(project.pk)
+    # ON CONFLICT rather than NOT EXISTS: right after a big import the planner's statistics
+    # still see an empty corpus, and an anti-join planned for one row turns quadratic.
     sql = (
         f"INSERT INTO {table} (project_id, item_id, open_slots, done_count, responses, random_key, "
         "is_gold, disagreement, adjudicated) "
         "SELECT %s, i.id, %s, 0, 0, (i.id * %s + %s * 40503) %% %s, FALSE, 0, FALSE "
-        f"FROM annotation_item i WHERE {where} AND NOT EXISTS "
-        f"(SELECT 1 FROM {table} p WHERE p.project_id = %s AND p.item_id = i.id)"
+        f"FROM annotation_item i WHERE {where} "
+        "ON CONFLICT (project_id, item_id) DO NOTHING"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -124,3 +124,28 @@ def test_cross_item_pairs_and_bad_input(task):
     with pytest.raises(ValueError, match="nothing to train"):
         train_reward_head([], dict_loader(images, texts))
     assert isinstance(FeatureRef(None, "k"), FeatureRef)
+
+
+def test_early_stopping_keeps_the_best_weights(task):
+    pairs, images, texts = task
+    load = dict_loader(images, texts)
+    config = TrainConfig(
+        epochs=12, batch_size=128, hidden=64, eval_every=5, lr=3e-3, keep_best=True, patience=3
+    )
+    result = train_reward_head(pairs, load, config=config)
+    best = max(h["val_acc"] for h in result.history if "val_acc" in h)
+    # the returned weights are the best evaluated ones (history logs every 10 steps, so its
+    # maximum is a lower bound of the best)
+    assert result.metrics["eval_accuracy"] >= best - 1e-9
+    assert 0 < result.metrics["best_step"] <= result.steps <= result.total_steps
+
+
+def test_new_config_fields_at_defaults_keep_the_checkpoint_key():
+    from dataclasses import asdict
+
+    from rewardmodel.training import _config_key
+
+    assert _config_key(FAST) == {
+        k: v for k, v in asdict(FAST).items() if k not in ("keep_best", "patience")
+    }
+    assert _config_key(TrainConfig(keep_best=True))["keep_best"] is True
