@@ -10,6 +10,7 @@ since ImageNet-pooled features carry colour only weakly and colour is what many 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Sequence
@@ -98,10 +99,13 @@ class TurnTextEncoder:
         pairs = [split_turn_text(text) for text in batch]
         questions = [q or "(no question)" for q, _ in pairs]
         answers = [a or "(no answer)" for _, a in pairs]
-        stats = torch.tensor(
-            [turn_statistics(q, a, self._tokenizer) for q, a in pairs], dtype=torch.float32
-        ).reshape(len(pairs), N_TURN_STATS)
-        return self.base.prepare(questions), self.base.prepare(answers), stats
+        # The statistics use the base encoder's tokenizer, which is not safe to share between
+        # the featurize threads: hold the base's lock for all of it.
+        with getattr(self.base, "lock", contextlib.nullcontext()):
+            stats = torch.tensor(
+                [turn_statistics(q, a, self._tokenizer) for q, a in pairs], dtype=torch.float32
+            ).reshape(len(pairs), N_TURN_STATS)
+            return self.base.prepare(questions), self.base.prepare(answers), stats
 
     @torch.inference_mode()
     def forward(self, prepared: tuple[Any, Any, torch.Tensor]) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class TextEncoder:
                 f"or a model already in the local cache): {exc}"
             ) from exc
         self.model.eval().to(self.device)
+        self.lock = threading.RLock()
         self.dim = int(self.model.config.hidden_size)
         short = Path(self.name_or_path).name or self.name_or_path
         self.encoder_id = encoder_id or (
@@ -69,13 +71,16 @@ class TextEncoder:
         for text in batch:
             if not isinstance(text, str):
                 raise TypeError(f"text encoder inputs must be str, not {type(text).__name__}")
-        return self.tokenizer(
-            list(batch),
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-        )
+        # A fast tokenizer keeps its padding/truncation settings in shared state: calls from the
+        # featurize thread pool must not interleave, or a batch comes back unevenly padded.
+        with self.lock:
+            return self.tokenizer(
+                list(batch),
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
 
     @torch.inference_mode()
     def forward(self, prepared: Any) -> torch.Tensor:
