@@ -6,6 +6,8 @@ import random
 from pathlib import Path
 
 from annotation.models import Corpus, Item
+from tests.tiny_models import SPECIAL_TOKENS
+from tests.tiny_models import tiny_bert as tiny_bert_with
 
 GOOD = ["the red cat sat on the mat", "a red cat sat on a mat", "the cat sat on the red mat"]
 BAD = ["blue dog blue dog", "the dog blue", "dog dog on blue"]
@@ -35,21 +37,7 @@ VOCAB = [
 
 def tiny_bert(path: Path) -> Path:
     """A random-init 2-layer BERT whose vocabulary covers the test texts."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
-    config = BertConfig(
-        vocab_size=len(VOCAB),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    BertModel(config).save_pretrained(path)
-    return path
+    return tiny_bert_with(path, VOCAB[len(SPECIAL_TOKENS) :])
 
 
 def candidate_corpus(name: str, n_items: int = 120, seed: int = 0) -> Corpus:

@@ -9,6 +9,7 @@ import pytest
 
 from rewardmodel.features import FeatureRef
 from rewardmodel.pairs import PreferencePair
+from tests.tiny_models import SPECIAL_TOKENS, tiny_bert
 
 VOCAB = [
     "[PAD]",
@@ -22,21 +23,7 @@ VOCAB = [
 
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    path = tmp_path_factory.mktemp("tiny-bert")
-    (path / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
-    config = BertConfig(
-        vocab_size=len(VOCAB),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    BertModel(config).save_pretrained(path)
-    return path
+    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"), VOCAB[len(SPECIAL_TOKENS) :])
 
 
 @pytest.fixture(scope="session")
