@@ -36,7 +36,6 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """Start `celery worker` as a separate process against the test database and broker."""
     import os
     import subprocess
-    import sys
     import time
     import uuid
 
@@ -58,25 +57,12 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     shared = tmp_path_factory.mktemp("worker-var")
     env["ARBITER_MEDIA_ROOT"] = str(shared / "media")
     env["ARBITER_ARTIFACTS_ROOT"] = str(shared / "artifacts")
+    from workers.queues import worker_argv
+
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
     log = (shared / "worker.log").open("w")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "webapp",
-            "worker",
-            "-Q",
-            "cpu,gpu",
-            "--concurrency",
-            "2",
-            "-n",
-            hostname,
-            "--loglevel",
-            "INFO",
-        ],
+        worker_argv(hostname=hostname, loglevel="INFO"),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

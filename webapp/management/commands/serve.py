@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from workers.queues import worker_argv
+
 
 class Command(BaseCommand):
     help = "Start the web server and a Celery worker; set up the demo on first run."
@@ -33,22 +35,7 @@ class Command(BaseCommand):
             call_command("demo_setup")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "webapp",
-                "worker",
-                "-Q",
-                "cpu,gpu",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "WARNING",
-                "-n",
-                "embedded@%h",
-            ],
+            worker_argv(hostname="embedded@%h", loglevel="WARNING"),
             env=env,
         )
         bind = f"{options['host']}:{options['port']}"
