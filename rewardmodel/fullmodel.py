@@ -183,3 +183,28 @@ def train_full_reward_model(
             if progress is not None and progress(step, config.steps, losses[-1]) is False:
                 break
     return losses
+
+
+@torch.no_grad()
+def score_full_reward_model(
+    model: CausalLMRewardModel,
+    tokenizer: object,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 32,
+    max_length: int = 512,
+    bf16: bool = True,
+) -> list[float]:
+    """Reward of each text, in input order (bf16 autocast on CUDA)."""
+    device = next(model.parameters()).device
+    use_bf16 = bf16 and device.type == "cuda"
+    model.eval()
+    rewards: list[float] = []
+    for start in range(0, len(texts), batch_size):
+        encoded = tokenizer(list(texts[start : start + batch_size]), padding=True,
+                            truncation=True, max_length=max_length,
+                            return_tensors="pt").to(device)  # fmt: skip
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            batch = model(encoded["input_ids"], encoded["attention_mask"]).float()
+        rewards.extend(batch.cpu().tolist())
+    return rewards

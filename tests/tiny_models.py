@@ -8,14 +8,27 @@ from pathlib import Path
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
+def bert_tokenizer(vocab: Sequence[str]) -> object:
+    """A WordPiece tokenizer over exactly `vocab`.
+
+    The vocabulary is passed as a mapping: transformers 5 silently ignores ``vocab_file=``,
+    which leaves every word unknown.
+    """
+    from transformers import BertTokenizerFast
+
+    tokenizer = BertTokenizerFast(vocab={word: i for i, word in enumerate(vocab)})
+    known = tokenizer(vocab[-1], add_special_tokens=False)["input_ids"]
+    assert known == [len(vocab) - 1], f"tokenizer lost its vocabulary: {known}"
+    return tokenizer
+
+
 def tiny_bert(path: Path, words: Sequence[str]) -> Path:
     """A 2-layer BERT whose vocabulary is the special tokens plus `words`, saved to `path`."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers import BertConfig, BertModel
 
     vocab = [*SPECIAL_TOKENS, *words]
     path.mkdir(parents=True, exist_ok=True)
-    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    bert_tokenizer(vocab).save_pretrained(path)
     config = BertConfig(
         vocab_size=len(vocab),
         hidden_size=32,

@@ -5,9 +5,11 @@ from rewardmodel.fullmodel import (
     FullModelConfig,
     full_reward_model_load,
     gguf_to_safetensors,
+    score_full_reward_model,
     smollm2_gguf_path,
     train_full_reward_model,
 )
+from tests.tiny_models import bert_tokenizer
 
 from .conftest import VOCAB
 
@@ -21,11 +23,10 @@ PAIRS = [
 
 @pytest.fixture(scope="module")
 def tiny_llama_dir(tmp_path_factory):
-    from transformers import BertTokenizerFast, LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     path = tmp_path_factory.mktemp("tiny-llama")
-    (path / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    bert_tokenizer(VOCAB).save_pretrained(path)
     config = LlamaConfig(
         vocab_size=len(VOCAB), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
@@ -59,6 +60,19 @@ def test_training_lowers_the_loss(tiny_llama_dir, lora):
     losses = train_full_reward_model(model, tokenizer, PAIRS, config=config)
     assert len(losses) == 12
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.05, losses
+
+
+def test_scoring_matches_the_forward_and_ranks_what_training_taught(tiny_llama_dir):
+    config = FullModelConfig(lr=5e-3, steps=12, batch_size=4)
+    model, tokenizer = full_reward_model_load(tiny_llama_dir, config=config)
+    train_full_reward_model(model, tokenizer, PAIRS, config=config)
+    chosen = [c for c, _, _ in PAIRS]
+    rejected = [r for _, r, _ in PAIRS]
+    scores = score_full_reward_model(model, tokenizer, chosen + rejected, batch_size=3)
+    assert len(scores) == 8
+    one = score_full_reward_model(model, tokenizer, [rejected[1]])
+    assert one[0] == pytest.approx(scores[5], abs=1e-5)  # batching and order do not matter
+    assert sum(c > r for c, r in zip(scores[:4], scores[4:], strict=True)) == 4
 
 
 def test_bad_inputs(tiny_llama_dir, tmp_path):
