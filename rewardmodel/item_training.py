@@ -13,9 +13,14 @@ first layers), so ``score_features``/``reward_model_save`` work on it unchanged.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,7 +30,12 @@ from rewardmodel.features import FeatureLoader, FeatureRef
 from rewardmodel.heads import HeadConfig, RewardHead
 from rewardmodel.losses import bradley_terry_loss
 from rewardmodel.pairs import PreferencePair, training_fingerprint
-from rewardmodel.training import TrainResult
+from rewardmodel.training import (
+    ProgressCallback,
+    TrainResult,
+    _checkpoints,
+    _save_checkpoint,
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,12 @@ def train_item_reward_head(
     *,
     turn_pairs: Sequence[PreferencePair] = (),
     config: ItemTrainConfig | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = True,
+    progress: ProgressCallback | None = None,
+    log_every: int = 10,
+    checkpoint_every: int = 100,
+    keep_checkpoints: int = 2,
 ) -> TrainResult:
     """Train a ``RewardHead`` whose item reward (soft-min over ``item_sides``) fits the pairs.
 
@@ -119,6 +135,11 @@ def train_item_reward_head(
     best-ranked candidate). ``turn_pairs``: turn-level pairs (e.g. ``candidate_pairs``).
     A fraction of items (``config.eval_fraction``, by item hash) is held out for validation;
     the weights with the best validation accuracy are returned.
+
+    As ``training.train_reward_head``: with ``checkpoint_dir``, a checkpoint is written every
+    ``checkpoint_every`` steps and (``resume=True``) training continues from the last one,
+    bit-identical to an uninterrupted run; ``progress(step, total, loss, val_acc)`` is called
+    every ``log_every`` steps, and returning False stops after a checkpoint (``cancelled``).
     """
     config = config or ItemTrainConfig()
     if not item_pairs and not turn_pairs:
@@ -226,9 +247,48 @@ def train_item_reward_head(
 
     best_acc, best_state, best_step, stale = -1.0, copy.deepcopy(head.state_dict()), 0, 0
     history: list[dict[str, float]] = []
-    head.train()
     step = 0
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    run_key = _run_key(item_sides, item_pairs, turn_pairs, config)
+    if ckpt_dir is not None and resume and (found := _checkpoints(ckpt_dir)):
+        state = torch.load(found[-1][1], map_location="cpu", weights_only=False)
+        if state["run_key"] != run_key:
+            raise ValueError(
+                f"checkpoint {found[-1][1]} belongs to a different run (other data or config); "
+                "use a fresh checkpoint directory or resume=False"
+            )
+        head.load_state_dict(state["head"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        generator.set_state(state["generator"])
+        step, history = int(state["step"]), list(state["history"])
+        best_acc, best_state = state["best_acc"], state["best_state"]
+        best_step, stale = state["best_step"], state["stale"]
+
+    def checkpoint() -> None:
+        if ckpt_dir is None:
+            return
+        state = {
+            "run_key": run_key,
+            "head": head.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": torch.get_rng_state(),
+            "generator": generator.get_state(),
+            "step": step,
+            "history": history,
+            "best_acc": best_acc,
+            "best_state": best_state,
+            "best_step": best_step,
+            "stale": stale,
+        }
+        _save_checkpoint(ckpt_dir, step, state, keep_checkpoints)
+
+    val_acc: float | None = history[-1].get("val_acc") if history else None
+    cancelled = stopped = False
+    head.train()
     while step < total:
+        if config.patience is not None and stale >= config.patience:
+            break  # resumed from the checkpoint written when the run stopped early
         loss = torch.zeros(())
         if len(item_train):
             pick = item_train_t[torch.randint(len(item_train), (config.batch_size,),
@@ -249,7 +309,7 @@ def train_item_reward_head(
         optimizer.step()
         step += 1
         if step % config.eval_every == 0 or step == total:
-            val = accuracy(item_eval, turn_eval)
+            val = val_acc = accuracy(item_eval, turn_eval)
             history.append({"step": step, "loss": float(loss.detach()),
                             **({"val_acc": val} if val is not None else {})})  # fmt: skip
             if val is None:
@@ -263,8 +323,14 @@ def train_item_reward_head(
                 )
             else:
                 stale += 1
-                if config.patience is not None and stale >= config.patience:
-                    break
+                stopped = config.patience is not None and stale >= config.patience
+        report = progress is not None and (step % log_every == 0 or step == total or stopped)
+        if report and progress(step, total, float(loss.detach()), val_acc) is False:
+            cancelled = step < total and not stopped
+        if step % checkpoint_every == 0 or step == total or stopped or cancelled:
+            checkpoint()
+        if stopped or cancelled:
+            break
     head.load_state_dict(best_state)
     head.eval()
     metrics: dict[str, float | int | None] = {
@@ -280,10 +346,30 @@ def train_item_reward_head(
         metrics=metrics,
         steps=step,
         total_steps=total,
-        cancelled=False,
+        cancelled=cancelled,
         # identifies the turn-level data only; item pairs have no feature refs of their own
         fingerprint=training_fingerprint(turn_pairs, (), ()),
         train_pairs=len(item_train) + len(turn_train),
         eval_pairs=len(item_eval) + len(turn_eval),
         history=history,
     )
+
+
+def _run_key(
+    item_sides: Mapping[str, Sequence[FeatureRef]],
+    item_pairs: Sequence[ItemPair],
+    turn_pairs: Sequence[PreferencePair],
+    config: ItemTrainConfig,
+) -> dict[str, Any]:
+    """What identifies a run in its checkpoints: the data (items, pairs) and the config."""
+    digest = hashlib.sha256()
+    for item in sorted(item_sides):
+        refs = [[r.image_key, r.text_key] for r in item_sides[item]]
+        digest.update(json.dumps([item, refs], separators=(",", ":")).encode())
+    for p in item_pairs:
+        digest.update(json.dumps([p.chosen, p.rejected, p.margin], separators=(",", ":")).encode())
+    return {
+        "items": digest.hexdigest(),
+        "turns": training_fingerprint(turn_pairs, (), ()),
+        "config": asdict(config),
+    }
