@@ -222,10 +222,19 @@ def _release_slots(per_item: Counter) -> None:
         ProjectItem.objects.filter(pk__in=sorted(ids)).update(open_slots=F("open_slots") + count)
 
 
-def _own_assignment(*, project_id: int, user, item_id: int) -> Assignment:  # noqa: ANN001
+def _own_assignment(
+    *,
+    project_id: int,
+    user,  # noqa: ANN001
+    item_id: int,
+    with_item: bool = False,
+) -> Assignment:
+    # Answers are checked against the item, so submit and autosave join it here rather than
+    # paying a second query for it.
+    related = "project_item__item" if with_item else "project_item"
     assignment = (
         Assignment.objects.select_for_update(of=("self",))
-        .select_related("project_item")
+        .select_related(related)
         .filter(project_id=project_id, user=user, project_item__item_id=item_id)
         .first()
     )
@@ -293,7 +302,9 @@ def draft_save(*, project_id: int, user, item_id: int, answers: dict[str, Any]) 
     """Autosave unsubmitted answers (checked loosely: required answers may be missing)."""
     with transaction.atomic():
         membership = membership_for_work(project_id=project_id, user=user)
-        assignment = _own_assignment(project_id=project_id, user=user, item_id=item_id)
+        assignment = _own_assignment(
+            project_id=project_id, user=user, item_id=item_id, with_item=True
+        )
         item = assignment.project_item.item
         answers_clean(
             questions=membership.project.rubric.questions,
