@@ -1,8 +1,14 @@
 """Saving and loading trained reward models as versioned directories.
 
 ``root/v0001/`` holds ``model.safetensors`` (head weights), ``config.json`` (head shape,
-encoder ids, criteria, rules, format version), ``metrics.json`` and ``data.json`` (training
-data fingerprint and counts). Versions are never overwritten: each save takes the next number.
+encoder ids, criteria, rules, recipe, format version), ``metrics.json`` and ``data.json``
+(training data fingerprint and counts). Versions are never overwritten: each save takes the
+next number.
+
+The recipe says what the head scores and how its scores make an item's: ``unit`` "item" (the
+whole conversation as one text) or "turn" (one (question, answer) turn per row; the item's
+reward is the minimum over its turns, a candidate turn counting with its best candidate, its
+rule probabilities the maximum). A config without a recipe is an item-unit model.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +27,14 @@ from safetensors.torch import load_file, save_file
 from rewardmodel.heads import HeadConfig, RewardHead
 
 FORMAT_VERSION = 1
+WHOLE_ITEM_RECIPE: dict[str, Any] = {"trainer": "pairs", "unit": "item"}
+TURN_RECIPE: dict[str, Any] = {
+    "trainer": "item",
+    "unit": "turn",
+    "turns": "min",
+    "candidates": "max",
+    "rules": "max",
+}
 VERSION_RE = re.compile(r"^v(\d{4,})$")
 
 
@@ -32,6 +46,7 @@ class RewardModelArtifact:
     image_encoder_id: str | None
     metrics: dict[str, Any]
     data: dict[str, Any]
+    recipe: dict[str, Any] = field(default_factory=lambda: dict(WHOLE_ITEM_RECIPE))
 
     @property
     def version(self) -> int:
@@ -53,6 +68,7 @@ def reward_model_save(
     metrics: dict[str, Any] | None = None,
     fingerprint: str,
     data_info: dict[str, Any] | None = None,
+    recipe: dict[str, Any] | None = None,
 ) -> Path:
     """Write the next version under ``root`` and return its directory.
 
@@ -71,6 +87,7 @@ def reward_model_save(
             "head": head.config.to_json(),
             "text_encoder_id": text_encoder_id,
             "image_encoder_id": image_encoder_id,
+            "recipe": recipe or WHOLE_ITEM_RECIPE,
         }
         (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
         (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2, sort_keys=True))
@@ -114,4 +131,5 @@ def reward_model_load(path: str | os.PathLike[str]) -> RewardModelArtifact:
         image_encoder_id=config["image_encoder_id"],
         metrics=json.loads((path / "metrics.json").read_text()),
         data=json.loads((path / "data.json").read_text()),
+        recipe=config.get("recipe") or dict(WHOLE_ITEM_RECIPE),
     )
