@@ -61,12 +61,23 @@ class RunOutputSerializer(serializers.ModelSerializer):
 
 
 class HyperparametersSerializer(serializers.Serializer):
+    trainer = serializers.ChoiceField(
+        choices=["item", "pairs"],
+        required=False,
+        help_text="'item' (default): one score per (question, answer) turn, trained on item "
+        "judgments through the minimum over turns, an item scored by its worst turn; 'pairs': "
+        "the whole conversation as one text, trained on pairs, ratings and verdicts. Omitted "
+        "parameters take the recipe's defaults; a parameter of the other recipe is a 400.",
+    )
     lr = serializers.FloatField(
         required=False, min_value=1e-6, max_value=1.0, help_text="AdamW learning rate."
     )
     epochs = serializers.IntegerField(required=False, min_value=1, max_value=1000)
     max_steps = serializers.IntegerField(
-        required=False, min_value=1, allow_null=True, help_text="Overrides epochs when set."
+        required=False,
+        min_value=1,
+        allow_null=True,
+        help_text="Overrides epochs when set ('pairs' only).",
     )
     batch_size = serializers.IntegerField(required=False, min_value=1, max_value=65536)
     weight_decay = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
@@ -82,19 +93,48 @@ class HyperparametersSerializer(serializers.Serializer):
     )
     hidden = serializers.IntegerField(required=False, min_value=4, max_value=8192)
     dropout = serializers.FloatField(required=False, min_value=0.0, max_value=0.9)
-    rating_weight = serializers.FloatField(required=False, min_value=0.0)
-    rule_weight = serializers.FloatField(required=False, min_value=0.0)
+    rating_weight = serializers.FloatField(required=False, min_value=0.0, help_text="'pairs'.")
+    rule_weight = serializers.FloatField(required=False, min_value=0.0, help_text="'pairs'.")
+    temperature = serializers.FloatField(
+        required=False,
+        min_value=1e-3,
+        max_value=10.0,
+        help_text="'item': soft-minimum temperature over turns in training (small = hard min).",
+    )
+    patience = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="'item': stop after this many validations without improvement (0: never); "
+        "the best weights are kept.",
+    )
+    candidate_weight = serializers.FloatField(
+        required=False, min_value=0.0, help_text="'item': weight of the in-item candidate pairs."
+    )
+    item_min_gap = serializers.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="'item': two items form a pair when their scores (mean of their rescaled "
+        "ratings, yes/no answers and rule compliance, in [0, 1]) differ by at least this.",
+    )
+    item_pairs_per_item = serializers.IntegerField(
+        required=False, min_value=1, max_value=1000, help_text="'item': others drawn per item."
+    )
     eval_every = serializers.IntegerField(required=False, min_value=1)
     checkpoint_every = serializers.IntegerField(required=False, min_value=1)
     text_encoder = serializers.CharField(
-        required=False, max_length=500, help_text="'default-text', 'text:PATH' or a local path."
+        required=False,
+        max_length=500,
+        help_text="'default-turn-text' ('item' default), 'turn:SPEC'; 'default-text' ('pairs' "
+        "default), 'text:PATH' or a local path.",
     )
     image_encoder = serializers.CharField(
         required=False,
         allow_blank=True,
         allow_null=True,
         max_length=500,
-        help_text="'default-image', 'image:PATH'; empty: text only.",
+        help_text="'default-image-colour' ('item' default), 'colour:SPEC'; 'default-image' "
+        "('pairs' default), 'image:PATH'; empty: text only.",
     )
 
 

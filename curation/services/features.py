@@ -63,15 +63,41 @@ def encoder_get(spec: str):  # noqa: ANN201 - an Encoder
     return encoder_load(spec)
 
 
+# Ids and widths of the offline default encoders, so that their cache ids are known without
+# loading a model (a fully cached corpus is then scored without one).
+_DEFAULT_BASES = {
+    "default-text": ("text:all-MiniLM-L6-v2:mean:256", 384),
+    "default-image": ("image:efficientnet-lite0:avgpool:224", 1280),
+    "default-image-128": ("image:efficientnet-lite0:avgpool:128", 1280),
+}
+
+
+@dataclass(frozen=True)
+class _IdOnly:
+    """Stands in for a base encoder when only a composite encoder's id is wanted."""
+
+    encoder_id: str
+    dim: int
+
+
+def _composite_id(spec: str) -> str:
+    # The composite classes derive their id from the base's id (and their own settings):
+    # building one around a stand-in gives exactly the id the real encoder writes under.
+    from rewardmodel.encoders.composite import ImageWithColourEncoder, TurnTextEncoder
+
+    if spec == "default-turn-text":
+        return TurnTextEncoder(_IdOnly(*_DEFAULT_BASES["default-text"])).encoder_id
+    return ImageWithColourEncoder(_IdOnly(*_DEFAULT_BASES["default-image-128"])).encoder_id
+
+
 @functools.lru_cache(maxsize=16)
 def encoder_id_of(spec: str) -> str:
-    """The cache id an encoder spec writes under (loads the encoder once to learn it)."""
-    known = {
-        "default-text": "text:all-MiniLM-L6-v2:mean:256",
-        "default-image": "image:efficientnet-lite0:avgpool:224",
-    }
-    if spec in known:
-        return known[spec]
+    """The cache id an encoder spec writes under (loads the encoder once to learn it, except
+    for the offline defaults)."""
+    if spec in ("default-text", "default-image"):
+        return _DEFAULT_BASES[spec][0]
+    if spec in ("default-turn-text", "default-image-colour"):
+        return _composite_id(spec)
     if spec.startswith("cached:"):
         # Features put into the cache by another tool under this exact id (benchmarks, imports).
         return spec[len("cached:") :]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +19,78 @@ from curation.models import ActiveRewardModel, RewardModelRun, RewardModelStep
 from curation.selectors.agreement import annotator_agreement
 from curation.selectors.training_data import project_training_data, rubric_criteria
 from curation.services.errors import CurationError
-from curation.services.features import encoder_id_of, feature_loader
+from curation.services.recipes import in_eval
 
-# What a caller may set, with its type and allowed range: (type, default, min, max).
-HYPERPARAMETERS: dict[str, tuple[type, Any, float | None, float | None]] = {
-    "lr": (float, 2e-3, 1e-6, 1.0),
-    "epochs": (int, 8, 1, 1000),
-    "max_steps": (int, None, 1, 1_000_000),
-    "batch_size": (int, 256, 1, 65536),
-    "weight_decay": (float, 1e-2, 0.0, 1.0),
-    "seed": (int, 0, 0, 2**31 - 1),
-    "center_coef": (float, 1e-2, 0.0, 10.0),
-    "eval_fraction": (float, 0.1, 0.0, 0.9),
-    "hidden": (int, 256, 4, 8192),
-    "dropout": (float, 0.1, 0.0, 0.9),
-    "rating_weight": (float, 1.0, 0.0, 100.0),
-    "rule_weight": (float, 1.0, 0.0, 100.0),
-    "eval_every": (int, 50, 1, 1_000_000),
-    "checkpoint_every": (int, 100, 1, 1_000_000),
+# The training recipes: "item" (the default) scores (question, answer) turns and trains on
+# item-level judgments through the minimum over turns (see `item_recipe`); "pairs" scores the
+# whole conversation as one text and trains on the selector's pairs, ratings and verdicts.
+TRAINERS = ("item", "pairs")
+DEFAULT_TRAINER = "item"
+# What a caller may set, with its type and allowed range: (type, min, max).
+HYPERPARAMETERS: dict[str, tuple[type, float | None, float | None]] = {
+    "lr": (float, 1e-6, 1.0),
+    "epochs": (int, 1, 1000),
+    "max_steps": (int, 1, 1_000_000),
+    "batch_size": (int, 1, 65536),
+    "weight_decay": (float, 0.0, 1.0),
+    "seed": (int, 0, 2**31 - 1),
+    "center_coef": (float, 0.0, 10.0),
+    "eval_fraction": (float, 0.0, 0.9),
+    "hidden": (int, 4, 8192),
+    "dropout": (float, 0.0, 0.9),
+    "rating_weight": (float, 0.0, 100.0),
+    "rule_weight": (float, 0.0, 100.0),
+    "eval_every": (int, 1, 1_000_000),
+    "checkpoint_every": (int, 1, 1_000_000),
+    "temperature": (float, 1e-3, 10.0),
+    "patience": (int, 0, 1_000_000),
+    "candidate_weight": (float, 0.0, 100.0),
+    "item_min_gap": (float, 0.0, 1.0),
+    "item_pairs_per_item": (int, 1, 1000),
 }
-ENCODER_DEFAULTS = {"text_encoder": "default-text", "image_encoder": "default-image"}
+# Each recipe's own parameters and defaults. The item recipe's mirror
+# `rewardmodel.item_training.ItemTrainConfig` (a test keeps them equal); `patience` 0 turns
+# early stopping off; `item_min_gap` is on the item-score scale [0, 1].
+TRAINER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "item": {
+        "lr": 3e-4,
+        "epochs": 60,
+        "batch_size": 256,
+        "weight_decay": 0.05,
+        "seed": 0,
+        "center_coef": 1e-2,
+        "eval_fraction": 0.15,
+        "hidden": 32,
+        "dropout": 0.5,
+        "temperature": 0.3,
+        "candidate_weight": 1.0,
+        "patience": 15,
+        "eval_every": 10,
+        "checkpoint_every": 100,
+        "item_min_gap": 0.3,
+        "item_pairs_per_item": 12,
+    },
+    "pairs": {
+        "lr": 2e-3,
+        "epochs": 8,
+        "max_steps": None,
+        "batch_size": 256,
+        "weight_decay": 1e-2,
+        "seed": 0,
+        "center_coef": 1e-2,
+        "eval_fraction": 0.1,
+        "hidden": 256,
+        "dropout": 0.1,
+        "rating_weight": 1.0,
+        "rule_weight": 1.0,
+        "eval_every": 50,
+        "checkpoint_every": 100,
+    },
+}
+ENCODER_DEFAULTS = {
+    "item": {"text_encoder": "default-turn-text", "image_encoder": "default-image-colour"},
+    "pairs": {"text_encoder": "default-text", "image_encoder": "default-image"},
+}
 CHECKPOINT_RE = re.compile(r"^step-(\d{8})\.pt$")
 
 
@@ -47,11 +98,24 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     """Defaults filled in; CurationError lists every bad field with a clear message."""
     raw = dict(raw or {})
     errors: dict[str, list[str]] = {}
-    clean: dict[str, Any] = {}
-    unknown = set(raw) - set(HYPERPARAMETERS) - set(ENCODER_DEFAULTS)
-    for name in sorted(unknown):
-        errors[name] = [f"Unknown hyper-parameter; known: {', '.join(sorted(HYPERPARAMETERS))}."]
-    for name, (kind, default, low, high) in HYPERPARAMETERS.items():
+    trainer = raw.pop("trainer", DEFAULT_TRAINER)
+    if trainer not in TRAINERS:
+        errors["trainer"] = [
+            "Must be 'item' (per-turn features trained on item judgments, the default) or "
+            "'pairs' (whole-item features trained on pairs, ratings and verdicts)."
+        ]
+        trainer = DEFAULT_TRAINER
+    clean: dict[str, Any] = {"trainer": trainer}
+    defaults = TRAINER_DEFAULTS[trainer]
+    encoders = ENCODER_DEFAULTS[trainer]
+    for name in sorted(set(raw) - set(defaults) - set(encoders)):
+        if name in HYPERPARAMETERS:
+            errors[name] = [f"Not used by the '{trainer}' trainer."]
+        else:
+            known = ", ".join(sorted(["trainer", *defaults, *encoders]))
+            errors[name] = [f"Unknown hyper-parameter; known: {known}."]
+    for name, default in defaults.items():
+        kind, low, high = HYPERPARAMETERS[name]
         value = raw.get(name, default)
         if value is None:
             clean[name] = None
@@ -71,13 +135,13 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
             errors[name] = [f"Must be between {low} and {high}."]
             continue
         clean[name] = value
-    for name, default in ENCODER_DEFAULTS.items():
+    for name, default in encoders.items():
         value = raw.get(name, default)
         if name == "image_encoder" and value in (None, ""):
             clean[name] = ""  # a text-only model
             continue
         if not isinstance(value, str) or not value.strip() or len(value) > 500:
-            errors[name] = ["Must be an encoder spec such as 'default-text' or a local path."]
+            errors[name] = [f"Must be an encoder spec such as {default!r} or a local path."]
             continue
         clean[name] = value.strip()
     if errors:
@@ -88,14 +152,16 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     return clean
 
 
-def _train_config(hyper: dict[str, Any]):  # noqa: ANN202 - TrainConfig
-    from rewardmodel.training import TrainConfig
+def _train_config(hyper: dict[str, Any]):  # noqa: ANN202 - TrainConfig or ItemTrainConfig
+    from curation.services.item_recipe import item_train_config
+    from curation.services.pair_recipe import pair_train_config
 
-    names = {f.name for f in fields(TrainConfig)}
-    try:
-        return TrainConfig(**{k: v for k, v in hyper.items() if k in names and v is not None})
-    except ValueError as exc:
-        raise CurationError("validation_error", str(exc)) from exc
+    return item_train_config(hyper) if trainer_of(hyper) == "item" else pair_train_config(hyper)
+
+
+def trainer_of(hyper: dict[str, Any]) -> str:
+    """The recipe of a run's hyper-parameters (runs from before recipes trained on pairs)."""
+    return hyper.get("trainer", "pairs")
 
 
 def run_dir(run: RewardModelRun) -> Path:
@@ -179,9 +245,9 @@ def _checkpoint_step(directory: Path) -> int:
 
 def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     """The job body: data -> features -> training (checkpointed) -> artifact and metrics."""
-    from curation.services.training_inputs import library_inputs
+    from curation.services.item_recipe import item_recipe_train
+    from curation.services.pair_recipe import pair_recipe_train
     from rewardmodel.artifacts import reward_model_save
-    from rewardmodel.training import train_reward_head
 
     hyper = run.hyperparameters
     job_id = run.job_id
@@ -192,19 +258,6 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     imported_scores_to_annotations(project=run.project)
     data = project_training_data(project=run.project)
     criteria = rubric_criteria(run.project)
-    image_encoder = hyper["image_encoder"] or None
-    job_progress(job_id=job_id, current=0, total=None, message="Featurising (cached).")
-    inputs = library_inputs(
-        data, criteria=criteria, text_encoder=hyper["text_encoder"], image_encoder=image_encoder
-    )
-    if not inputs.pairs and not inputs.ratings and not inputs.verdicts:
-        raise CurationError(
-            "no_training_data",
-            "The project has no preference pairs, ratings or verdicts to train on yet.",
-        )
-    text_id = encoder_id_of(hyper["text_encoder"])
-    image_id = encoder_id_of(image_encoder) if image_encoder else None
-    load = feature_loader(text_encoder_id=text_id, image_encoder_id=image_id)
     checkpoints = run_dir(run) / "checkpoints"
     resumed_from = _checkpoint_step(checkpoints)
 
@@ -222,50 +275,42 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
         )
         return not job_cancel_requested(job_id)
 
-    log_every = max(1, min(50, config.checkpoint_every, config.eval_every))
-    result = train_reward_head(
-        inputs.pairs,
-        load,
-        config=config,
-        criteria=inputs.criteria,
-        rules=inputs.rules,
-        ratings=inputs.ratings,
-        verdicts=inputs.verdicts,
-        checkpoint_dir=checkpoints,
-        resume=True,
-        progress=progress,
-        log_every=log_every,
+    job_progress(job_id=job_id, current=0, total=None, message="Featurising (cached).")
+    train = item_recipe_train if trainer_of(hyper) == "item" else pair_recipe_train
+    trained = train(
+        data=data, criteria=criteria, hyper=hyper, checkpoint_dir=checkpoints, progress=progress
     )
-    if result.cancelled:
+    if trained.cancelled:
         raise JobCancelled()
-    metrics = dict(result.metrics)
-    metrics.update(_spearman_on_eval(result.head, inputs, load, config))
+    metrics = trained.metrics
     eval_items = [
         int(item_id)
         for item_id in data.answers_by_item
-        if _in_eval(str(item_id), config.eval_fraction, config.seed)
+        if in_eval(str(item_id), config.eval_fraction, config.seed)
     ]
     questions = list(run.project.rubric.questions) if hasattr(run.project, "rubric") else []
     agreement = annotator_agreement(data.answers_by_item, questions, eval_items)
     path = reward_model_save(
         run_dir(run) / "model",
-        result.head,
-        text_encoder_id=text_id,
-        image_encoder_id=image_id,
+        trained.head,
+        text_encoder_id=trained.text_encoder_id,
+        image_encoder_id=trained.image_encoder_id,
         metrics=metrics,
-        fingerprint=result.fingerprint,
+        fingerprint=trained.fingerprint,
         data_info={
             **data.summary(),
-            "train_pairs": result.train_pairs,
-            "eval_pairs": result.eval_pairs,
+            **trained.data_info,
+            "train_pairs": trained.train_pairs,
+            "eval_pairs": trained.eval_pairs,
             "seed": config.seed,
         },
+        recipe=trained.recipe,
     )
     run.metrics = _json_safe(metrics)
     run.human_agreement = agreement
-    run.criteria = list(inputs.criteria)
-    run.rules = list(inputs.rules)
-    run.data_fingerprint = result.fingerprint
+    run.criteria = trained.criteria
+    run.rules = trained.rules
+    run.data_fingerprint = trained.fingerprint
     run.data_summary = data.summary()
     run.artifact_path = str(path.relative_to(settings.ARTIFACTS_ROOT))
     run.finished_at = timezone.now()
@@ -273,36 +318,11 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     run.save()
     return {
         "run_id": run.pk,
-        "steps": result.steps,
+        "steps": trained.steps,
         "resumed_from_step": resumed_from,
         "eval_accuracy": metrics.get("eval_accuracy"),
         "artifact": run.artifact_path,
     }
-
-
-def _in_eval(item_id: str, fraction: float, seed: int) -> bool:
-    from rewardmodel.evaluation import item_in_eval
-
-    return item_in_eval(item_id, fraction, seed)
-
-
-def _spearman_on_eval(head, inputs, load, config) -> dict[str, Any]:  # noqa: ANN001
-    """Per-criterion Spearman between predicted criterion scores and held-out ratings."""
-    from rewardmodel.evaluation import spearman
-    from rewardmodel.scoring import score_features
-
-    held = [r for r in inputs.ratings if _in_eval(r.item_id, config.eval_fraction, config.seed)]
-    if not held:
-        return {}
-    image, text = load([r.ref for r in held])
-    scores = score_features(head, image, text)
-    out: dict[str, float | None] = {}
-    for name in inputs.criteria:
-        rows = [i for i, r in enumerate(held) if r.criterion == name]
-        if len(rows) >= 2:
-            value = spearman(scores.criteria[name][rows], np.asarray([held[i].value for i in rows]))
-            out[name] = None if math.isnan(value) else round(value, 4)
-    return {"eval_spearman_by_criterion": out}
 
 
 def _json_safe(value: Any) -> Any:

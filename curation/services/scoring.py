@@ -2,6 +2,8 @@
 
 Each shard is a contiguous range of item ids. A shard is idempotent (scores are upserted on
 (model, item)) and resumable (a finished shard is marked done and skipped when redelivered).
+A model's recipe (in its artifact) says what it scores: whole items, or (question, answer)
+turns whose scores make the item's (`rewardmodel.item_outputs.aggregate_turn_scores`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from curation.services.errors import CurationError
 from curation.services.features import Featurizable, featurize_many
 from curation.services.model_cache import encoder_specs, run_artifact
 from curation.services.texts import candidate_text, candidate_turns, item_text
+from curation.services.turns import items_turn_specs
 
 DEFAULT_SHARD_SIZE = 5000
 WRITE_BATCH = 2000
@@ -86,8 +89,6 @@ def _item_things(items: list[Item]) -> tuple[list[Featurizable], list[tuple[int,
 
 
 def scoring_shard_execute(*, scoring: ScoringRun, index: int) -> dict[str, Any]:
-    from rewardmodel.scoring import score_refs
-
     shard = ScoringShard.objects.get(scoring=scoring, index=index)
     if shard.done:
         return {"shard": index, "skipped": True}
@@ -108,31 +109,8 @@ def scoring_shard_execute(*, scoring: ScoringRun, index: int) -> dict[str, Any]:
         .only("pk", "conversations", "questions", "has_candidates", "image__sha256", "image__file")
         .order_by("pk")
     )
-    things, candidates = _item_things(items)
-    refs = featurize_many(things, text_encoder=text_spec, image_encoder=image_spec)
-    from curation.services.features import feature_loader
-
-    load = feature_loader(
-        text_encoder_id=artifact.text_encoder_id, image_encoder_id=artifact.image_encoder_id
-    )
-    scores = score_refs(artifact.head, refs, load)
-    best: dict[int, dict[str, tuple[float, int]]] = {}
-    for offset, (item_index, turn, k) in enumerate(candidates):
-        value = float(scores.overall[len(items) + offset])
-        current = best.setdefault(item_index, {}).get(str(turn))
-        if current is None or value > current[0]:
-            best[item_index][str(turn)] = (value, k)
-    rows = [
-        ItemScore(
-            run_id=run.pk,
-            item_id=item.pk,
-            overall=float(scores.overall[i]),
-            criteria={name: round(float(v[i]), 5) for name, v in scores.criteria.items()},
-            rules={name: round(float(v[i]), 5) for name, v in scores.rules.items()},
-            best_candidates={t: k for t, (_, k) in best.get(i, {}).items()},
-        )
-        for i, item in enumerate(items)
-    ]
+    score = _score_turns if artifact.recipe.get("unit") == "turn" else _score_items
+    rows = score(run, artifact, items, text_spec, image_spec)
     with transaction.atomic():
         ItemScore.objects.bulk_create(
             rows,
@@ -148,6 +126,64 @@ def scoring_shard_execute(*, scoring: ScoringRun, index: int) -> dict[str, Any]:
                 message=f"Scored shard {index + 1} of {scoring.n_shards}.",
             )
     return {"shard": index, "items": len(items)}
+
+
+def _loader(artifact):  # noqa: ANN001, ANN202
+    from curation.services.features import feature_loader
+
+    return feature_loader(
+        text_encoder_id=artifact.text_encoder_id, image_encoder_id=artifact.image_encoder_id
+    )
+
+
+def _score_items(run, artifact, items, text_spec, image_spec) -> list[ItemScore]:  # noqa: ANN001
+    """Whole-item models: the item's text, and each candidate in its dialogue so far."""
+    from rewardmodel.scoring import score_refs
+
+    things, candidates = _item_things(items)
+    refs = featurize_many(things, text_encoder=text_spec, image_encoder=image_spec)
+    scores = score_refs(artifact.head, refs, _loader(artifact))
+    best: dict[int, dict[str, tuple[float, int]]] = {}
+    for offset, (item_index, turn, k) in enumerate(candidates):
+        value = float(scores.overall[len(items) + offset])
+        current = best.setdefault(item_index, {}).get(str(turn))
+        if current is None or value > current[0]:
+            best[item_index][str(turn)] = (value, k)
+    return [
+        ItemScore(
+            run_id=run.pk,
+            item_id=item.pk,
+            overall=float(scores.overall[i]),
+            criteria={name: round(float(v[i]), 5) for name, v in scores.criteria.items()},
+            rules={name: round(float(v[i]), 5) for name, v in scores.rules.items()},
+            best_candidates={t: k for t, (_, k) in best.get(i, {}).items()},
+        )
+        for i, item in enumerate(items)
+    ]
+
+
+def _score_turns(run, artifact, items, text_spec, image_spec) -> list[ItemScore]:  # noqa: ANN001
+    """Turn-level models: every turn and candidate scored, aggregated to the item."""
+    from rewardmodel.item_outputs import aggregate_turn_scores
+    from rewardmodel.scoring import score_refs
+
+    specs, things = items_turn_specs(items)
+    refs = featurize_many(things, text_encoder=text_spec, image_encoder=image_spec)
+    per_item = aggregate_turn_scores(specs, score_refs(artifact.head, refs, _loader(artifact)))
+    rows = []
+    for item in items:
+        scores = per_item[str(item.pk)]
+        rows.append(
+            ItemScore(
+                run_id=run.pk,
+                item_id=item.pk,
+                overall=scores.overall,
+                criteria={name: round(v, 5) for name, v in scores.criteria.items()},
+                rules={name: round(v, 5) for name, v in scores.rules.items()},
+                best_candidates={str(t): k for t, k in scores.best_candidates.items()},
+            )
+        )
+    return rows
 
 
 def scoring_finish(*, scoring: ScoringRun) -> Job:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.curation.helpers import candidate_corpus, tiny_bert
+from tests.curation.helpers import candidate_corpus, rate_plain_items, tiny_bert
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +39,40 @@ def project(db, staff):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
+def rated_project(db, staff):  # noqa: ANN001, ANN201
+    """Candidate items plus 240 plain items rated by three noisy simulated annotators."""
+    from annotation.services.projects import project_create
+
+    corpus = candidate_corpus("rated", n_items=120, n_plain=240)
+    project = project_create(name="rated", corpora=[corpus], created_by=staff)
+    rate_plain_items(project)
+    return project
+
+
+@pytest.fixture
 def small_hyper(tiny_text_encoder: str) -> dict:
+    """The default (item) recipe, small: turn features from the tiny BERT, no image."""
     return {
+        "text_encoder": "turn:" + tiny_text_encoder,
+        "image_encoder": "",
+        "hidden": 32,
+        "dropout": 0.1,
+        "epochs": 120,
+        "batch_size": 64,
+        "lr": 5e-3,
+        "eval_fraction": 0.25,
+        "eval_every": 20,
+        "checkpoint_every": 40,
+        "patience": 0,
+        "seed": 1,
+    }
+
+
+@pytest.fixture
+def small_pair_hyper(tiny_text_encoder: str) -> dict:
+    """The pair recipe, small: whole-item texts through the tiny BERT."""
+    return {
+        "trainer": "pairs",
         "text_encoder": tiny_text_encoder,
         "image_encoder": "",
         "hidden": 32,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from annotation.models import Corpus, Item
+from annotation.models import Annotation, Corpus, Item, Project, ProjectItem
 from tests.tiny_models import SPECIAL_TOKENS
 from tests.tiny_models import tiny_bert as tiny_bert_with
 
@@ -40,8 +40,11 @@ def tiny_bert(path: Path) -> Path:
     return tiny_bert_with(path, VOCAB[len(SPECIAL_TOKENS) :])
 
 
-def candidate_corpus(name: str, n_items: int = 120, seed: int = 0) -> Corpus:
-    """Text-only candidate-rich items: 'good' candidates score higher than 'bad' ones."""
+def candidate_corpus(
+    name: str, n_items: int = 120, seed: int = 0, n_plain: int | None = None
+) -> Corpus:
+    """Text-only candidate-rich items: 'good' candidates score higher than 'bad' ones; then
+    `n_plain` (default half as many) items with one plain answer, good or bad."""
     rng = random.Random(seed)
     corpus = Corpus.objects.create(name=name, version=1)
     items = []
@@ -75,7 +78,39 @@ def candidate_corpus(name: str, n_items: int = 120, seed: int = 0) -> Corpus:
             category="conversation",
             content_hash=f"{i + 10**6:064x}",
         )
-        for i in range(n_items // 2)
+        for i in range(n_items // 2 if n_plain is None else n_plain)
     ]
     Item.objects.bulk_create(items + plain)
     return corpus
+
+
+def rate_plain_items(project: Project, n_annotators: int = 3, flip: float = 0.1) -> int:
+    """Simulated annotators answer the instruction-quality rubric for the plain items: a good
+    answer is faithful and rated 4-5, a bad one 1-2; each answer is flipped with `flip`."""
+    from django.contrib.auth import get_user_model
+
+    rng = random.Random(1)
+    users = [
+        get_user_model().objects.create(username=f"rater-{project.pk}-{k}")
+        for k in range(n_annotators)
+    ]
+    rows = []
+    pitems = ProjectItem.objects.filter(project=project, item__has_candidates=False)
+    for pitem in pitems.select_related("item"):
+        good = pitem.item.conversations[1]["value"] in GOOD
+        for user in users:
+            faithful = good != (rng.random() < flip)
+            rating = rng.choice((4, 5) if good != (rng.random() < flip) else (1, 2))
+            answers = {"faithful": faithful, "no_hallucination": faithful, "answerable": True}
+            answers.update(helpfulness=rating, clarity=rating, detail=rating)
+            rows.append(
+                Annotation(
+                    project=project,
+                    project_item=pitem,
+                    item_id=pitem.item_id,
+                    user=user,
+                    answers=answers,
+                )
+            )
+    Annotation.objects.bulk_create(rows)
+    return len(rows)

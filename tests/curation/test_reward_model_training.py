@@ -1,4 +1,7 @@
-"""Training runs end to end in-process: pairs from imported scores -> features -> head."""
+"""Training runs end to end in-process: the selector's data -> features -> head -> artifact.
+
+The default (item) recipe and the pair recipe both run here on a tiny random BERT.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from django.test import Client
 from annotation.models import Job
 from curation.models import RewardModelRun
 from curation.services.errors import CurationError
+from curation.services.model_cache import run_artifact
 from curation.services.reward_models import hyperparameters_clean, reward_model_run_start
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -19,16 +23,24 @@ def _client(user) -> Client:  # noqa: ANN001
     return client
 
 
-def test_training_learns_and_records_curve(
-    project, staff, small_hyper, eager, django_capture_on_commit_callbacks
-):  # noqa: ANN001
-    # when
-    with django_capture_on_commit_callbacks(execute=True):
-        run = reward_model_run_start(project=project, user=staff, hyperparameters=small_hyper)
+def _train(project, staff, hyper, capture) -> RewardModelRun:  # noqa: ANN001
+    with capture(execute=True):
+        run = reward_model_run_start(project=project, user=staff, hyperparameters=hyper)
     run.refresh_from_db()
     job = Job.objects.get(pk=run.job_id)
-    # then: the job succeeded, learned (well above chance) and left a curve and an artifact
     assert job.status == Job.Status.SUCCEEDED, job.error
+    return run
+
+
+@pytest.mark.parametrize("recipe", ["item", "pairs"])
+def test_training_learns_and_records_curve(
+    project, staff, small_hyper, small_pair_hyper, recipe, eager, django_capture_on_commit_callbacks
+):  # noqa: ANN001
+    # when: candidate pairs from imported scores only
+    hyper = small_hyper if recipe == "item" else small_pair_hyper
+    run = _train(project, staff, hyper, django_capture_on_commit_callbacks)
+    # then: it learned (well above chance) and left a curve and an artifact
+    assert run.hyperparameters["trainer"] == recipe
     assert run.metrics["eval_accuracy"] > 0.85
     assert run.metrics["eval_pairs"] > 20
     assert run.data_summary["pairs_by_source"]["import"] > 100
@@ -37,6 +49,30 @@ def test_training_learns_and_records_curve(
     assert any(v is not None for v in run.steps.values_list("val_accuracy", flat=True))
     assert run.artifact_path and not run.in_progress
     assert len(run.data_fingerprint) == 64
+    unit = run_artifact(run).recipe["unit"]
+    assert unit == {"item": "turn", "pairs": "item"}[recipe]
+
+
+def test_item_recipe_learns_from_item_ratings(
+    rated_project, staff, small_hyper, eager, django_capture_on_commit_callbacks
+):  # noqa: ANN001
+    # given: plain items rated by noisy annotators, candidate items with imported scores
+    hyper = {**small_hyper, "epochs": 15}
+    # when
+    run = _train(rated_project, staff, hyper, django_capture_on_commit_callbacks)
+    # then: held-out items are ordered as their ratings say, beside the annotators' agreement
+    metrics = run.metrics
+    sources = metrics["train_pairs_by_source"]
+    assert sources["rating-difference (items)"] > 500 and sources["import"] > 100
+    assert metrics["eval_item_pair_accuracy"] > 0.8
+    assert metrics["eval_candidate_pair_accuracy"] > 0.85
+    assert metrics["eval_spearman_by_criterion"]["helpfulness"] > 0.5
+    assert 0.5 < run.human_agreement["agreement"] <= 1.0
+    assert run.criteria == ["faithfulness", "hallucination", "answerability", "helpfulness",
+                            "clarity", "detail"]  # fmt: skip
+    artifact = run_artifact(run)
+    assert artifact.recipe["unit"] == "turn" and artifact.recipe["turns"] == "min"
+    assert artifact.head.config.criteria == tuple(run.criteria)
 
 
 def test_same_seed_reproduces_the_run(
@@ -72,6 +108,8 @@ def test_second_run_while_one_is_in_progress_is_409(project, staff, client):  # 
         ({"batch_size": "big"}, "batch_size"),
         ({"eval_fraction": 0.95}, "eval_fraction"),
         ({"warmup": 3}, "warmup"),
+        ({"trainer": "deep"}, "trainer"),
+        ({"max_steps": 10}, "max_steps"),
     ],
 )
 def test_bad_hyperparameters_are_400_with_the_field(project, staff, hyper, field):  # noqa: ANN001
@@ -89,9 +127,28 @@ def test_bad_hyperparameters_are_400_with_the_field(project, staff, hyper, field
 
 def test_hyperparameters_clean_fills_defaults() -> None:
     clean = hyperparameters_clean({"seed": 3})
-    assert clean["seed"] == 3 and clean["epochs"] == 8 and clean["text_encoder"] == "default-text"
+    assert clean["seed"] == 3 and clean["epochs"] == 60 and clean["patience"] == 15
     with pytest.raises(CurationError):
         hyperparameters_clean({"hidden": 2.5})
+
+
+def test_each_recipe_has_its_own_defaults_and_parameters() -> None:
+    from rewardmodel.item_training import ItemTrainConfig
+
+    item = hyperparameters_clean({})
+    assert item["trainer"] == "item" and item["text_encoder"] == "default-turn-text"
+    assert item["image_encoder"] == "default-image-colour"
+    # the product's defaults are the library's tuned ones
+    library = ItemTrainConfig()
+    for name, value in item.items():
+        if hasattr(library, name):
+            assert getattr(library, name) == value, name
+    pairs = hyperparameters_clean({"trainer": "pairs"})
+    assert pairs["epochs"] == 8 and pairs["text_encoder"] == "default-text"
+    with pytest.raises(CurationError, match="max_steps: Not used by the 'item' trainer"):
+        hyperparameters_clean({"max_steps": 10})
+    with pytest.raises(CurationError, match="temperature: Not used by the 'pairs' trainer"):
+        hyperparameters_clean({"trainer": "pairs", "temperature": 0.5})
 
 
 def test_list_detail_promote_and_permissions(
@@ -105,7 +162,7 @@ def test_list_detail_promote_and_permissions(
     client = _client(staff)
     detail = client.get(f"/api/v1/reward-models/{run.pk}/").json()
     assert detail["job"]["status"] == "succeeded"
-    assert detail["curve"][-1]["step"] == 120
+    assert detail["curve"][-1]["step"] == detail["job"]["result"]["steps"] == 120
     assert "eval_accuracy" in detail["metrics"] and "agreement" in detail["human_agreement"]
     listing = client.get(f"/api/v1/projects/{project.pk}/reward-models/").json()
     assert [r["id"] for r in listing] == [run.pk]

@@ -1,4 +1,5 @@
-"""Training, scoring and export in a real Celery worker; a SIGKILLed training run resumes."""
+"""Training (the default item recipe), scoring and export in a real Celery worker; a SIGKILLed
+training run resumes from its checkpoint."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from annotation.models import Job
 from annotation.services.projects import project_create
 from curation.models import ItemScore, RewardModelStep
 from tests.conftest import wait_for_job
-from tests.curation.helpers import candidate_corpus, tiny_bert
+from tests.curation.helpers import candidate_corpus, rate_plain_items, tiny_bert
 from tests.factories import StaffFactory
 from workers.reward_tasks import worker_pid_key
 
@@ -26,9 +27,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(t
 def setup(worker, tmp_path):  # noqa: ANN001, ANN201
     staff = StaffFactory()
     project = project_create(name="rm-int", corpora=[candidate_corpus("rm-int")], created_by=staff)
+    rate_plain_items(project)
     client = APIClient()
     client.force_authenticate(staff)
-    encoder = "text:" + str(tiny_bert(Path(tmp_path) / "bert"))
+    encoder = "turn:text:" + str(tiny_bert(Path(tmp_path) / "bert"))
     return staff, project, client, encoder
 
 
@@ -38,10 +40,11 @@ def test_killed_worker_run_resumes_from_checkpoint(setup):  # noqa: ANN001
         "text_encoder": encoder,
         "image_encoder": "",
         "hidden": 16,
-        "max_steps": 1200,
+        "epochs": 150,
         "batch_size": 32,
         "eval_every": 200,
         "checkpoint_every": 100,
+        "patience": 0,
         "seed": 5,
     }
     response = client.post(
@@ -61,9 +64,10 @@ def test_killed_worker_run_resumes_from_checkpoint(setup):  # noqa: ANN001
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.attempts >= 2
     assert job.result["resumed_from_step"] >= 200
+    assert job.result["steps"] > job.result["resumed_from_step"]
     assert cache.get(worker_pid_key(run_id)) != pid
     steps = list(RewardModelStep.objects.filter(run_id=run_id).values_list("step", flat=True))
-    assert steps[-1] == 1200 and len(steps) == len(set(steps))
+    assert steps[-1] == job.result["steps"] and len(steps) == len(set(steps))
 
 
 def test_train_score_export_in_worker(setup):  # noqa: ANN001
@@ -72,7 +76,7 @@ def test_train_score_export_in_worker(setup):  # noqa: ANN001
         "text_encoder": encoder,
         "image_encoder": "",
         "hidden": 32,
-        "max_steps": 100,
+        "epochs": 20,
         "batch_size": 64,
         "seed": 1,
     }
@@ -89,6 +93,9 @@ def test_train_score_export_in_worker(setup):  # noqa: ANN001
     job = wait_for_job(scoring["job"]["id"], timeout=180)
     assert job.status == Job.Status.SUCCEEDED, job.message
     assert ItemScore.objects.filter(run_id=run["id"]).count() == corpus.items.count()
+    # scored per turn: every candidate item names its best candidate
+    rich = ItemScore.objects.filter(run_id=run["id"], item__has_candidates=True)
+    assert rich.exists() and all("1" in s.best_candidates for s in rich)
     dataset = client.post(
         f"/api/v1/projects/{project.pk}/curations/",
         {"policy": "top10", "model_run_id": run["id"], "commit": True},

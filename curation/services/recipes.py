@@ -1,0 +1,32 @@
+"""What every training recipe hands back to the run service for saving."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class TrainedModel:
+    """A trained head and what describes it (metrics, data, encoders, how it scores items)."""
+
+    head: Any  # rewardmodel.heads.RewardHead
+    metrics: dict[str, Any]
+    fingerprint: str
+    steps: int
+    train_pairs: int
+    eval_pairs: int
+    criteria: list[str]
+    rules: list[str]
+    text_encoder_id: str
+    image_encoder_id: str | None
+    recipe: dict[str, Any]  # see rewardmodel.artifacts
+    cancelled: bool = False
+    data_info: dict[str, Any] = field(default_factory=dict)
+
+
+def in_eval(item_id: str, fraction: float, seed: int) -> bool:
+    """Whether an item is held out: the trainers' own split, by item hash."""
+    from rewardmodel.evaluation import item_in_eval
+
+    return item_in_eval(item_id, fraction, seed)
