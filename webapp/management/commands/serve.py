@@ -18,6 +18,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from workers.queues import worker_argv
 
+GUNICORN_CONF = settings.BASE_DIR / "webapp" / "gunicorn_conf.py"
+
 
 class Command(BaseCommand):
     help = "Start the web server and a Celery worker; set up the demo on first run."
@@ -26,7 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("ARBITER_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("ARBITER_PORT", "8000")))
         parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
-        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument(
+            "--web-workers", type=int, help="gunicorn processes (default: webapp/gunicorn_conf.py)"
+        )
 
     def handle(self, *args, **options) -> None:
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -39,25 +43,12 @@ class Command(BaseCommand):
             env=env,
         )
         bind = f"{options['host']}:{options['port']}"
-        web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "webapp.wsgi",
-                "--bind",
-                bind,
-                "--workers",
-                str(options["web_workers"]),
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-        )
+        # The production settings (the ones the queue benchmark measures), plus an access log.
+        argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "webapp.wsgi"]
+        argv += ["--bind", bind, "--access-logfile", "-"]
+        if options["web_workers"]:
+            argv += ["--workers", str(options["web_workers"])]
+        web = subprocess.Popen(argv, env=env)
         url = f"http://{options['host']}:{options['port']}/"
         self.stdout.write(self.style.SUCCESS(f"\nArbiter is running at {url}"))
         self.stdout.write(f"  API docs: {url}api/docs/   health: {url}healthz")
