@@ -17,6 +17,7 @@ locks but serialises writers (IMMEDIATE transactions), which gives the same resu
 from __future__ import annotations
 
 import random
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,7 +27,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from annotation.models import Assignment, ProjectItem, ProjectMembership
+from annotation.models import AnnotationRevision, Assignment, ProjectItem, ProjectMembership
 from annotation.services.errors import EngineError
 from annotation.services.rubric import answers_clean, rule_keys_for
 
@@ -41,11 +42,24 @@ class Lease:
     draft: dict[str, Any] | None
 
 
-def membership_for_work(*, project_id: int, user, lock: bool = True) -> ProjectMembership:  # noqa: ANN001
-    """The caller's membership with project and rubric, locked; 404 for strangers."""
+def membership_for_work(
+    *,
+    project_id: int,
+    user,  # noqa: ANN001
+    lock: bool = True,
+    client_key: uuid.UUID | None = None,
+) -> ProjectMembership:
+    """The caller's membership with project and rubric, locked; 404 for strangers.
+
+    With `client_key`, `membership.client_key_seen` tells whether a submit already used that
+    key: submit learns that it is a retry in this query instead of one of its own.
+    """
     qs = ProjectMembership.objects.select_related("project", "project__rubric")
     if lock:
         qs = qs.select_for_update(of=("self",))
+    if client_key is not None:
+        seen = AnnotationRevision.objects.filter(client_key=client_key)
+        qs = qs.annotate(client_key_seen=Exists(seen))
     membership = qs.filter(project_id=project_id, user=user).first()
     if membership is None:
         raise EngineError("not_found", "No such project.", status=404)

@@ -48,8 +48,7 @@ def annotation_submit(
                 client_key=client_key,
             )
     except IntegrityError:
-        # A client_key seen before (a retry, or a concurrent request) gets here: answer like a
-        # retry with the annotation as it is.
+        # Only a client_key used by a concurrent request gets here: answer like a retry.
         if client_key is None:
             raise
         return _retry(client_key=client_key, user=user, item_id=item_id)
@@ -74,11 +73,10 @@ def _retry(*, client_key: uuid.UUID, user, item_id: int) -> SubmitResult:  # noq
 
 
 def _submit(*, project_id, user, item_id, answers, client_key) -> SubmitResult:  # noqa: ANN001
-    membership = membership_for_work(project_id=project_id, user=user)
+    membership = membership_for_work(project_id=project_id, user=user, client_key=client_key)
     project = membership.project
-    # A retried client_key is not looked up first: the unique constraint on it rolls the retry
-    # back and annotation_submit answers with the first result. Retries are rare; the lookup
-    # would cost every submit a query.
+    if client_key is not None and membership.client_key_seen:
+        return _retry(client_key=client_key, user=user, item_id=item_id)
     assignment = _own_assignment(project_id=project_id, user=user, item_id=item_id, with_item=True)
     pitem: ProjectItem = assignment.project_item
     clean = answers_clean(

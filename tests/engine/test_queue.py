@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -207,7 +208,11 @@ def test_next_query_count_is_pinned(project, annotators, django_assert_num_queri
 def test_submit_query_count_is_pinned(project, annotators, django_assert_num_queries):
     client = client_for(annotators[0])
     item_id = _next(client, project).json()["item"]["id"]
-    # savepoint + membership lock + own assignment with its item + annotation + revision
-    # + assignment update + item counters + release
+    key = str(uuid.uuid4())
+    # savepoint + membership lock (and "was this client_key used?") + own assignment with its
+    # item + annotation + revision + assignment update + item counters + release
     with django_assert_num_queries(8):
-        assert submit(client, project.pk, item_id).status_code == 201
+        assert submit(client, project.pk, item_id, key=key).status_code == 201
+    # a retry is recognised by the membership query and answered from the stored revision
+    with django_assert_num_queries(4):  # savepoint, membership, revision, release
+        assert submit(client, project.pk, item_id, key=key).status_code == 200
