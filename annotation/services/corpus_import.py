@@ -32,6 +32,7 @@ from annotation.pipeline.readers import RecordReader
 from annotation.pipeline.records import ParsedRecord, category_from_filename
 
 BATCH_SIZE = 2000
+MAX_CACHED_IMAGE_REFS = 200_000
 # Records per COPY on PostgreSQL: about 5 MB of text, few enough round trips per import.
 COPY_CHUNK_SIZE = 5000
 ANALYZE_AFTER = 10_000
@@ -141,6 +142,7 @@ class _Importer:
         self.problems: list[Problem] = []
         self.truncated = False
         self.asset_by_sha: dict[str, int] = {}
+        self.image_ids: dict[str, int] = {}
         self.report = ImportReport(corpus_id=corpus.pk)
         self.staging_ready = False
 
@@ -218,20 +220,23 @@ class _Importer:
         return self.staging_ready
 
     def _resolve_images(self, batch: list[RecordRef]) -> dict[str, int]:
-        refs = {record.image_ref for record in batch if record.image_ref}
+        """Asset ids of the batch's image refs (and of refs resolved in earlier batches).
+
+        LLaVA files use most images for several items, so each ref is resolved once per import;
+        the cache is bounded to keep memory flat for corpora with millions of images.
+        """
+        resolved = self.image_ids
+        refs = {record.image_ref for record in batch if record.image_ref} - resolved.keys()
         if not refs:
-            return {}
-        known = dict(
-            CorpusImage.objects.filter(corpus=self.corpus, path__in=refs).values_list(
-                "path", "asset_id"
-            )
-        )
-        resolved: dict[str, int] = {}
+            return resolved
+        if len(resolved) + len(refs) > MAX_CACHED_IMAGE_REFS:
+            resolved.clear()
+        known = self._known_links(refs)
         new_links: list[CorpusImage] = []
         changed_links: list[str] = []
         for record in batch:
             ref = record.image_ref
-            if not ref or ref in resolved:
+            if ref not in refs or ref in resolved:
                 continue
             try:
                 data = self._read_image(ref, already_known=ref in known)
@@ -290,6 +295,19 @@ class _Importer:
                     asset_id=resolved[ref]
                 )
         return resolved
+
+    def _known_links(self, refs: set[str]) -> dict[str, int]:
+        if connection.vendor != "postgresql":
+            links = CorpusImage.objects.filter(corpus=self.corpus, path__in=refs)
+            return dict(links.values_list("path", "asset_id"))
+        # One array parameter instead of the ORM's `IN (%s, %s, ...)` with thousands of them.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT path, asset_id FROM annotation_corpusimage "
+                "WHERE corpus_id = %s AND path = ANY(%s)",
+                [self.corpus.pk, list(refs)],
+            )
+            return dict(cursor.fetchall())
 
     def _read_image(self, ref: str, *, already_known: bool) -> bytes | None:
         if ref.startswith(("http://", "https://")):
@@ -426,11 +444,10 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 
 def _copy_data(chunk: ParsedChunk, image_ids: dict[str, int]) -> bytes:
     """The chunk's COPY rows, each led by its image id (known only once images are resolved)."""
-    ids = {ref: str(asset_id) for ref, asset_id in image_ids.items()}
-    lines = [
-        f"{ids.get(record.image_ref, COPY_NULL)}\t{row}\n"
-        for record, row in zip(chunk.refs, chunk.rows, strict=True)
-    ]
+    lines = []
+    for record, row in zip(chunk.refs, chunk.rows, strict=True):
+        asset_id = image_ids.get(record.image_ref)
+        lines.append(f"{COPY_NULL if asset_id is None else asset_id}\t{row}\n")
     return "".join(lines).encode()
 
 
