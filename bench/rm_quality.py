@@ -80,11 +80,17 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=None)
     parser.add_argument("--dropout", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-seed", type=int, default=None,
+                        help="seed of the trainer alone (default: --seed)")  # fmt: skip
     parser.add_argument("--trainer", choices=("item", "turn"), default="item",
                         help="item: min-over-turns item pairs (multiple-instance), early "
                              "stopping; turn: item labels spread over every turn")  # fmt: skip
     parser.add_argument("--temperature", type=float, default=0.3)
     parser.add_argument("--patience", type=int, default=15)
+    parser.add_argument("--align-dim", type=int, default=32,
+                        help="image-text alignment width (0 = off)")  # fmt: skip
+    parser.add_argument("--no-last-sentence", action="store_true",
+                        help="turn features without the answer's last sentence")  # fmt: skip
     parser.add_argument("--work-dir", default="/tmp/rm_quality")
     args = parser.parse_args()
     # per-trainer defaults: the item trainer is strongly regularised (a small head, heavy
@@ -113,7 +119,9 @@ def main() -> None:
     )
     ids = [str(r["id"]) for r in records]
     specs, examples = records_turn_examples(records, images_dir)
-    text_encoder = TurnTextEncoder(default_text_encoder("cpu"))
+    text_encoder = TurnTextEncoder(
+        default_text_encoder("cpu"), last_sentence=not args.no_last_sentence
+    )
     image_encoder = ImageWithColourEncoder(
         EfficientNetLiteEncoder(image_size=args.image_size, device="cpu")
     )
@@ -166,10 +174,13 @@ def main() -> None:
             others_per_item=args.pairs_per_item,
             seed=args.seed,
         )
-        item_config = ItemTrainConfig(seed=args.seed, epochs=args.epochs, hidden=args.hidden,
+        train_seed = args.seed if args.train_seed is None else args.train_seed
+        item_config = ItemTrainConfig(seed=train_seed, epochs=args.epochs, hidden=args.hidden,
                                       dropout=args.dropout, weight_decay=args.weight_decay,
                                       lr=args.lr, temperature=args.temperature,
-                                      patience=args.patience)  # fmt: skip
+                                      patience=args.patience, align_dim=args.align_dim,
+                                      align_image_cols=image_encoder.colour_columns,
+                                      align_text_cols=text_encoder.answer_columns)  # fmt: skip
         result = train_item_reward_head(item_sides, item_pairs, load, turn_pairs=pairs,
                                         config=item_config)  # fmt: skip
         n_item_pairs = len(item_pairs)

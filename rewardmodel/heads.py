@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from rewardmodel.alignment import ImageTextAlignment
+
 
 @dataclass(frozen=True)
 class HeadConfig:
@@ -20,6 +22,11 @@ class HeadConfig:
     criteria: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     dropout: float = 0.1
+    # image-text alignment (``rewardmodel.alignment``): 0 = none; else its width and the
+    # feature columns it reads
+    align_dim: int = 0
+    align_image_cols: tuple[int, int] | None = None
+    align_text_cols: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.text_dim < 1 or self.image_dim < 0 or self.hidden < 1:
@@ -31,10 +38,17 @@ class HeadConfig:
                 raise ValueError(f"'overall' is the head's main output, not one of its {kind}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.align_dim < 0:
+            raise ValueError(f"align_dim must be >= 0, got {self.align_dim}")
+        if self.align_dim and self.image_dim == 0:
+            raise ValueError("image-text alignment needs image features")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["criteria"], data["rules"] = list(self.criteria), list(self.rules)
+        for key in ("align_image_cols", "align_text_cols"):
+            if data[key] is not None:
+                data[key] = list(data[key])
         return data
 
     @classmethod
@@ -42,6 +56,9 @@ class HeadConfig:
         data = dict(data)
         data["criteria"] = tuple(data.get("criteria", ()))
         data["rules"] = tuple(data.get("rules", ()))
+        for key in ("align_image_cols", "align_text_cols"):
+            if data.get(key) is not None:
+                data[key] = tuple(data[key])
         return cls(**data)
 
 
@@ -58,17 +75,27 @@ class RewardHead(nn.Module):
     The elementwise product is what lets the head model image-text *interaction* (does this
     answer match this image?); a purely additive head could only score image and text apart.
     Text-only examples come with a zero image vector, which the product turns into "no image".
+    With ``align_dim``, the cosine of an ``ImageTextAlignment`` (learned beforehand from the
+    corpus, frozen here) joins the fused input and, through a learned weight, the reward.
     """
 
     def __init__(self, config: HeadConfig) -> None:
         super().__init__()
         self.config = config
+        self.alignment: ImageTextAlignment | None = None
         h = config.hidden
         self.image_proj = nn.Sequential(nn.Linear(max(config.image_dim, 1), h), nn.LayerNorm(h))
         self.text_proj = nn.Sequential(nn.Linear(config.text_dim, h), nn.LayerNorm(h))
+        if config.align_dim:
+            self.alignment = ImageTextAlignment(
+                config.align_image_cols or (0, config.image_dim),
+                config.align_text_cols or (0, config.text_dim),
+                config.align_dim,
+            ).requires_grad_(False)
+            self.align_weight = nn.Parameter(torch.zeros(()))
         self.trunk = nn.Sequential(
             nn.Dropout(config.dropout),
-            nn.Linear(3 * h, h),
+            nn.Linear(3 * h + (1 if config.align_dim else 0), h),
             nn.GELU(),
             nn.Dropout(config.dropout),
             nn.Linear(h, h),
@@ -93,10 +120,16 @@ class RewardHead(nn.Module):
             )
         p_img = self.image_proj(image)
         p_txt = self.text_proj(text)
-        hidden = self.trunk(torch.cat([p_img, p_txt, p_img * p_txt], dim=-1))
+        fused = [p_img, p_txt, p_img * p_txt]
+        overall_shift = 0.0
+        if self.alignment is not None:
+            match = self.alignment(image, text)
+            fused.append(match.unsqueeze(1))
+            overall_shift = self.align_weight * match
+        hidden = self.trunk(torch.cat(fused, dim=-1))
         empty = hidden.new_zeros((hidden.shape[0], 0))
         return HeadOutput(
-            self.overall(hidden).squeeze(-1),
+            self.overall(hidden).squeeze(-1) + overall_shift,
             self.criteria(hidden) if self.criteria is not None else empty,
             self.rules(hidden) if self.rules is not None else empty,
         )

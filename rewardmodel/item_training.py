@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rewardmodel.alignment import AlignConfig, train_alignment
 from rewardmodel.evaluation import pairwise_accuracy, split_by_item
 from rewardmodel.features import FeatureLoader, FeatureRef
 from rewardmodel.heads import HeadConfig, RewardHead
@@ -67,6 +68,12 @@ class ItemTrainConfig:
     patience: int | None = 15
     eval_every: int = 10
     standardise: bool = True
+    # image-text alignment learned from every side's (image, turn) features before the head
+    # trains (see ``rewardmodel.alignment``); 0 = off. The column ranges pick what it reads.
+    align_dim: int = 0
+    align_image_cols: tuple[int, int] | None = None
+    align_text_cols: tuple[int, int] | None = None
+    align_steps: int = 800
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.temperature <= 0:
@@ -108,6 +115,10 @@ def _fold_standardisation(head: RewardHead, mean: torch.Tensor, std: torch.Tenso
     layers = [(head.text_proj[0], slice(split, None))]
     if split > 0:  # an image-less head feeds a constant zero column, nothing to fold
         layers.append((head.image_proj[0], slice(0, split)))
+    if head.alignment is not None:
+        (i0, i1), (t0, t1) = head.alignment.image_cols, head.alignment.text_cols
+        layers.append((head.alignment.image_map, slice(i0, i1)))
+        layers.append((head.alignment.text_map, slice(split + t0, split + t1)))
     with torch.no_grad():
         for layer, cols in layers:
             m, s = mean[cols], std[cols]
@@ -213,8 +224,23 @@ def train_item_reward_head(
             text_dim=int(texts.shape[1]),
             hidden=config.hidden,
             dropout=config.dropout,
+            align_dim=config.align_dim,
+            align_image_cols=config.align_image_cols,
+            align_text_cols=config.align_text_cols,
         )  # fmt: skip
     )
+    if head.alignment is not None:
+        with_image = [n for n, ref in enumerate(refs_all) if ref.image_key is not None]
+        rows = torch.tensor(with_image, dtype=torch.long)
+        alignment = train_alignment(
+            z_img[rows],
+            z_txt[rows],
+            [refs_all[n].image_key for n in with_image],
+            image_cols=head.alignment.image_cols,
+            text_cols=head.alignment.text_cols,
+            config=AlignConfig(dim=config.align_dim, steps=config.align_steps, seed=config.seed),
+        )
+        head.alignment.load_state_dict(alignment.state_dict())
     optimizer = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     n_main = max(len(item_train), 1)
     steps_per_epoch = max(1, math.ceil(n_main / config.batch_size))

@@ -26,6 +26,7 @@ from rewardmodel.encoders.images import ImageInput, image_open
 TURN_SEPARATOR = "\x1f"  # ASCII unit separator: never part of ordinary question/answer text
 _TERMINAL = (".", "!", "?", '"', "'", ")", "”")
 _WORD = re.compile(r"[A-Za-z]+")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 N_TURN_STATS = 10
 
 
@@ -39,6 +40,12 @@ def split_turn_text(text: str) -> tuple[str, str]:
     """Inverse of ``turn_text``; a string without a separator is an answer with no question."""
     question, sep, answer = text.partition(TURN_SEPARATOR)
     return (question, answer) if sep else ("", text)
+
+
+def last_sentence(answer: str) -> str:
+    """The answer's final sentence (the whole answer when it has one sentence)."""
+    parts = [p for p in _SENTENCE_BREAK.split(answer.strip()) if p]
+    return parts[-1] if parts else answer
 
 
 def _repeated_bigram_rate(words: list[str]) -> float:
@@ -80,43 +87,61 @@ def turn_statistics(question: str, answer: str, tokenizer: Any = None) -> list[f
 
 
 class TurnTextEncoder:
-    """Embeds ``turn_text(question, answer)`` as ``[e_q, e_a, e_q * e_a, cos, stats]``.
+    """Embeds ``turn_text(question, answer)`` as
+    ``[e_q, e_a, e_q * e_a, cos(e_q, e_a), e_last, cos(e_q, e_last), stats]``.
 
     ``e_q``/``e_a`` come from ``base`` (any text encoder with ``prepare``/``forward``, e.g.
     all-MiniLM-L6-v2). The elementwise product and the cosine let a head judge whether the
-    answer addresses the question (an off-topic answer embeds far from its question); the
-    statistics are ``turn_statistics``. The row is L2-normalised like every encoder output.
+    answer addresses the question (an off-topic answer embeds far from its question).
+    ``e_last`` (with ``last_sentence``) embeds the answer's last sentence on its own: a
+    generator that drifts (an invented extra object, a sentence cut off) does so at the end,
+    and in the mean-pooled embedding of a long answer that sentence is diluted; its cosine
+    with the question says whether the ending still addresses the question. The statistics
+    are ``turn_statistics``. The row is L2-normalised like every encoder output.
     """
 
-    def __init__(self, base: Encoder, *, stats_weight: float = 1.0) -> None:
+    def __init__(
+        self, base: Encoder, *, stats_weight: float = 1.0, last_sentence: bool = True
+    ) -> None:
         self.base = base
         self.stats_weight = float(stats_weight)
-        self.dim = 3 * int(base.dim) + 1 + N_TURN_STATS
-        self.encoder_id = f"turn:v1:{base.encoder_id}:stats{self.stats_weight:g}"
+        self.last_sentence = last_sentence
+        extra = int(base.dim) + 1 if last_sentence else 0
+        self.dim = 3 * int(base.dim) + 1 + extra + N_TURN_STATS
+        version = "v2" if last_sentence else "v1"  # v1: the layout without the last sentence
+        self.encoder_id = f"turn:{version}:{base.encoder_id}:stats{self.stats_weight:g}"
+        # where e_a sits in the row (what an image-text alignment should read)
+        self.answer_columns = (int(base.dim), 2 * int(base.dim))
         self._tokenizer = getattr(base, "tokenizer", None)
 
-    def prepare(self, batch: Sequence[str]) -> tuple[Any, Any, torch.Tensor]:
+    def prepare(self, batch: Sequence[str]) -> tuple[Any, Any, Any, torch.Tensor]:
         pairs = [split_turn_text(text) for text in batch]
         questions = [q or "(no question)" for q, _ in pairs]
         answers = [a or "(no answer)" for _, a in pairs]
+        endings = [last_sentence(a) for a in answers]
         # The statistics use the base encoder's tokenizer, which is not safe to share between
         # the featurize threads: hold the base's lock for all of it.
         with getattr(self.base, "lock", contextlib.nullcontext()):
             stats = torch.tensor(
                 [turn_statistics(q, a, self._tokenizer) for q, a in pairs], dtype=torch.float32
             ).reshape(len(pairs), N_TURN_STATS)
-            return self.base.prepare(questions), self.base.prepare(answers), stats
+            ends = self.base.prepare(endings) if self.last_sentence else None
+            return self.base.prepare(questions), self.base.prepare(answers), ends, stats
 
     @torch.inference_mode()
-    def forward(self, prepared: tuple[Any, Any, torch.Tensor]) -> torch.Tensor:
-        questions, answers, stats = prepared
+    def forward(self, prepared: tuple[Any, Any, Any, torch.Tensor]) -> torch.Tensor:
+        questions, answers, endings, stats = prepared
         e_q = l2_normalise(self.base.forward(questions))
         e_a = l2_normalise(self.base.forward(answers))
         cosine = (e_q * e_a).sum(dim=1, keepdim=True)
         # the product of two unit vectors has norm ~1/sqrt(dim); rescale it to the others'
         product = e_q * e_a * math.sqrt(e_q.shape[1])
+        blocks = [e_q, e_a, product, cosine]
+        if endings is not None:
+            e_last = l2_normalise(self.base.forward(endings))
+            blocks += [e_last, (e_q * e_last).sum(dim=1, keepdim=True)]
         block_scale = self.stats_weight / math.sqrt(N_TURN_STATS)
-        row = torch.cat([e_q, e_a, product, cosine, stats * block_scale], dim=1)
+        row = torch.cat([*blocks, stats * block_scale], dim=1)
         return l2_normalise(row)
 
     def encode(self, batch: Sequence[str]) -> torch.Tensor:
@@ -153,6 +178,8 @@ class ImageWithColourEncoder:
         self.dim = (int(base.dim) if base is not None else 0) + bins**3
         base_id = base.encoder_id if base is not None else "none"
         self.encoder_id = f"image:{base_id}+rgbhist{bins}w{self.colour_weight:g}:v1"
+        # where the histogram sits in the row (what an image-text alignment should read)
+        self.colour_columns = (self.dim - bins**3, self.dim)
 
     def prepare(self, batch: Sequence[ImageInput]) -> tuple[Any, torch.Tensor]:
         images = [image_open(x) for x in batch]
