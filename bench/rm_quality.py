@@ -87,7 +87,7 @@ def main() -> None:
                              "stopping; turn: item labels spread over every turn")  # fmt: skip
     parser.add_argument("--temperature", type=float, default=0.3)
     parser.add_argument("--patience", type=int, default=15)
-    parser.add_argument("--align-dim", type=int, default=32,
+    parser.add_argument("--align-dim", type=int, default=0,
                         help="image-text alignment width (0 = off)")  # fmt: skip
     parser.add_argument("--no-last-sentence", action="store_true",
                         help="turn features without the answer's last sentence")  # fmt: skip
