@@ -12,6 +12,7 @@ from typing import Any
 IMAGE_TOKEN = "<image>"
 KNOWN_KEYS = {"id", "image", "conversations", "questions", "score", "category", "type"}
 MAX_ID_LENGTH = 255
+MAX_IMAGE_REF_LENGTH = 1024  # Item.image_path
 CATEGORY_FROM_FILE = re.compile(r"^(conversation|detail|complex_reasoning)(_\d+k)?$")
 
 
@@ -89,7 +90,17 @@ def parse_record(value: Any, *, default_category: str = "") -> ParsedRecord:
             extra_json,
         )
     )
-    digest = hashlib.sha256(canonical.encode())
+    try:
+        encoded = canonical.encode()
+    except UnicodeEncodeError as exc:
+        # ijson hands on lone surrogate escapes (e.g. "\ud800"), which no UTF-8 column stores
+        raise RecordError(
+            f"contains text that is not valid Unicode (a lone surrogate escape such as "
+            f"\\u{ord(exc.object[exc.start]):04x})"
+        ) from exc
+    _check_no_nul(external_id, image_ref, category, conversations_json, questions_json,
+                  scores_json, extra_json)  # fmt: skip
+    digest = hashlib.sha256(encoded)
     return ParsedRecord(
         external_id=external_id,
         image_ref=image_ref,
@@ -115,6 +126,17 @@ def _dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+# An escaped NUL in encoded JSON: \u0000 preceded by an even number of backslashes.
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _check_no_nul(*texts: str | None) -> None:
+    """PostgreSQL text and jsonb cannot hold the NUL character: refuse it with a clear error."""
+    for text in texts:
+        if text and ("\x00" in text or ("\\u0000" in text and _ESCAPED_NUL.search(text))):
+            raise RecordError("contains a NUL character (\\u0000), which cannot be stored")
+
+
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", type(None): "null"}.get(
         type(value), type(value).__name__
@@ -138,6 +160,8 @@ def _parse_image(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise RecordError("must be a non-empty string (a relative path or URL)", field="image")
     ref = value.strip()
+    if len(ref) > MAX_IMAGE_REF_LENGTH:
+        raise RecordError(f"is longer than {MAX_IMAGE_REF_LENGTH} characters", field="image")
     if ref.startswith(("http://", "https://")):
         return ref
     if "://" in ref:

@@ -269,3 +269,22 @@ def test_empty_and_non_json_files(tmp_path, corpus):
     text.write_text("hello")
     with pytest.raises(ImportFailed, match="JSON"):
         corpus_import(corpus=corpus, source=text)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        (lambda r: r["conversations"][1].update(value="a\x00b"), None, "NUL character"),
+        (lambda r: r["conversations"][1].update(value="a\ud800b"), None, "lone surrogate"),
+        (lambda r: r.update(image="x" * 1100 + ".png"), "image", "longer than 1024"),
+    ],
+)
+def test_text_no_database_can_store_is_refused_per_record(change, field, message) -> None:
+    from annotation.pipeline.records import RecordError, parse_record
+
+    bad = record("r1")
+    change(bad)
+    with pytest.raises(RecordError, match=message) as exc:
+        parse_record(bad)
+    assert exc.value.field == field
+    parse_record(record("r1"))  # the same record without the change is fine

@@ -142,3 +142,23 @@ def test_jsonl_lines_are_reported(tmp_path, corpus, images):
         corpus_import(corpus=corpus, source=source, images=images)
     (problem,) = exc.value.problems
     assert (problem.line, problem.index, problem.field) == (6, 5, "conversations")
+
+
+def test_text_postgresql_cannot_store_is_a_problem_not_a_crash(tmp_path, corpus, images):
+    # given: a NUL character and an over-long image path, each in a record of its own, after
+    # valid ones (a lone surrogate escape never gets this far: the C parser turns it into "?")
+    good = [record(str(i), "a.png") for i in range(4)]
+    text = json.dumps(good)[:-1]
+    text += ', {"id": "nul", "image": "a.png", "conversations": [{"from": "human", "value": '
+    text += '"<image>\\nhi"}, {"from": "gpt", "value": "a\\u0000b"}]}'
+    text += f", {json.dumps(record('long', 'x' * 1100 + '.png'))}]"
+    source = tmp_path / "c.json"
+    source.write_text(text, encoding="utf-8")
+    # when
+    with pytest.raises(ImportFailed) as exc:
+        corpus_import(corpus=corpus, source=source, images=images)
+    # then: one clear problem per bad record, nothing written
+    found = {(p.item_id, p.field): p.message for p in exc.value.problems}
+    assert "NUL character" in found[("nul", None)]
+    assert "longer than 1024" in found[("long", "image")]
+    assert not Item.objects.filter(corpus=corpus).exists()
