@@ -17,5 +17,9 @@ run bench/rm_score_corpus.py
 run bench/curation_score_corpus.py --items 158000
 run bench/export_dataset.py --sizes 10000,50000,158000
 run bench/ui_next_item.py --items 50
-run bench/queue_load.py --seconds 30
-run bench/rm_featurize.py --items 128
+run bench/queue_load.py --seconds 20
+run bench/rm_featurize.py --source db --items 192 --repeats 3
+run bench/rm_featurize.py --source memory --items 128
+# quality: the library recipe, then the product end to end on the same corpus and features
+run bench/rm_quality.py --items 6000 --work-dir /tmp/rm_quality
+run bench/rm_quality_e2e.py --items 6000 --work-dir /tmp/rm_quality
