@@ -37,17 +37,8 @@ MAX_CACHED_IMAGE_REFS = 200_000
 COPY_CHUNK_SIZE = 5000
 ANALYZE_AFTER = 10_000
 ProgressCallback = Callable[[int, int, str], None]
-ITEM_UPDATE_FIELDS = [
-    "image",
-    "image_path",
-    "conversations",
-    "questions",
-    "question_scores",
-    "category",
-    "extra",
-    "has_candidates",
-    "content_hash",
-]
+# What a changed record rewrites: every imported column but the id it is matched on.
+ITEM_UPDATE_FIELDS = ["image", *(c for c in COPY_COLUMNS if c != "external_id")]
 
 
 @dataclass

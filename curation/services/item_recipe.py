@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from annotation.models import Item
 from curation.selectors.training_data import TrainingData
 from curation.services.errors import CurationError
 from curation.services.features import encoder_id_of, feature_loader, featurize_many
-from curation.services.recipes import TrainedModel, in_eval
+from curation.services.recipes import TrainedModel, config_from_hyper, in_eval
 from curation.services.texts import default_candidate
 from curation.services.turns import items_turn_specs
 
@@ -137,14 +137,9 @@ def _best_candidate(conversations: list[dict], turn: Any, wins: dict[int, float]
 def item_train_config(hyper: dict[str, Any]):  # noqa: ANN201 - ItemTrainConfig
     from rewardmodel.item_training import ItemTrainConfig
 
-    names = {f.name for f in fields(ItemTrainConfig)}
-    values = {k: v for k, v in hyper.items() if k in names and v is not None}
-    if values.get("patience") == 0:
-        values["patience"] = None  # 0 turns early stopping off
-    try:
-        return ItemTrainConfig(**values)
-    except ValueError as exc:
-        raise CurationError("validation_error", str(exc)) from exc
+    if hyper.get("patience") == 0:
+        hyper = {**hyper, "patience": None}  # 0 turns early stopping off
+    return config_from_hyper(ItemTrainConfig, hyper)
 
 
 def item_recipe_train(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +18,13 @@ import numpy as np
 from curation.selectors.training_data import TrainingData
 from curation.services.errors import CurationError
 from curation.services.features import encoder_id_of, feature_loader
-from curation.services.recipes import TrainedModel, in_eval
+from curation.services.recipes import TrainedModel, config_from_hyper, in_eval
 
 
 def pair_train_config(hyper: dict[str, Any]):  # noqa: ANN201 - TrainConfig
     from rewardmodel.training import TrainConfig
 
-    names = {f.name for f in fields(TrainConfig)}
-    try:
-        return TrainConfig(**{k: v for k, v in hyper.items() if k in names and v is not None})
-    except ValueError as exc:
-        raise CurationError("validation_error", str(exc)) from exc
+    return config_from_hyper(TrainConfig, hyper)
 
 
 def pair_recipe_train(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+from curation.services.errors import CurationError
+
+Config = TypeVar("Config")
 
 
 @dataclass
@@ -30,3 +34,13 @@ def in_eval(item_id: str, fraction: float, seed: int) -> bool:
     from rewardmodel.evaluation import item_in_eval
 
     return item_in_eval(item_id, fraction, seed)
+
+
+def config_from_hyper(config_class: type[Config], hyper: dict[str, Any]) -> Config:
+    """A library training config from the run's hyper-parameters (its own fields only)."""
+    names = {f.name for f in fields(config_class)}  # type: ignore[arg-type]
+    values = {k: v for k, v in hyper.items() if k in names and v is not None}
+    try:
+        return config_class(**values)
+    except ValueError as exc:
+        raise CurationError("validation_error", str(exc)) from exc
