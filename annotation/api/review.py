@@ -79,6 +79,14 @@ class ReviewAnswerSerializer(serializers.Serializer):
 
 
 class ReviewNextApi(EngineApi):
+    class QuerySerializer(serializers.Serializer):
+        after = serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=2**63 - 1,
+            help_text="Skip items up to this item id (paging).",
+        )
+
     class OutputSerializer(serializers.Serializer):
         item = ItemOutputSerializer()
         annotations = ReviewAnswerSerializer(many=True, help_text="Every answer, side by side.")
@@ -88,16 +96,18 @@ class ReviewNextApi(EngineApi):
     @extend_schema(
         operation_id="project_review_next",
         summary="The most conflicting unreviewed item (reviewer)",
+        parameters=[QuerySerializer],
         responses={
             200: OutputSerializer,
             204: OpenApiResponse(description="Nothing to review."),
-            **error_responses(401, 403, 404),
+            **error_responses(400, 401, 403, 404),
         },
     )
     def get(self, request: Request, project_id: int) -> Response:
         project, _ = self.project(project_id, "reviewer")
-        after = request.query_params.get("after")
-        data = review_next(project=project, after_item_id=int(after) if after else None)
+        params = self.QuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = review_next(project=project, after_item_id=params.validated_data.get("after"))
         if data is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(

@@ -170,6 +170,16 @@ def rubric_set(*, project: Project, questions: list[dict]) -> Rubric:
 
 
 _SEVERITIES = {choice for choice, _ in Rule.Severity.choices}
+MAX_RULES = 200
+MAX_PRECONDITIONS = 32
+MAX_RULE_TEXT = 4000
+# Column limits come from the model, so a value that would not fit is a 400, not a 500.
+_RULE_TEXT_LIMITS = {
+    "key": Rule._meta.get_field("key").max_length,
+    "category": Rule._meta.get_field("category").max_length,
+    "text": MAX_RULE_TEXT,
+    "objectified": MAX_RULE_TEXT,
+}
 
 
 @transaction.atomic
@@ -202,17 +212,29 @@ def constitution_set(
             problems.append("`text` is required.")
         if not str(rule.get("category") or "").strip():
             problems.append("`category` is required.")
+        for field, limit in _RULE_TEXT_LIMITS.items():
+            if len(str(rule.get(field) or "")) > limit:
+                problems.append(f"`{field}` is longer than {limit} characters.")
         if rule.get("severity", "high") not in _SEVERITIES:
             problems.append(f"`severity` must be one of {', '.join(sorted(_SEVERITIES))}.")
         pre = rule.get("preconditions", [])
         if not isinstance(pre, list) or not all(isinstance(p, str) for p in pre):
             problems.append("`preconditions` is a list of yes/no checks (strings).")
+        elif len(pre) > MAX_PRECONDITIONS or any(len(p) > MAX_RULE_TEXT for p in pre):
+            problems.append(
+                f"`preconditions`: at most {MAX_PRECONDITIONS}, each at most "
+                f"{MAX_RULE_TEXT} characters."
+            )
         if problems:
             errors[key if isinstance(key, str) and key and key not in seen else where] = problems
         else:
             seen.add(key)
     if not rules:
         errors["rules"] = ["Give at least one rule."]
+    elif len(rules) > MAX_RULES:
+        errors["rules"] = [f"At most {MAX_RULES} rules."]
+    if len(name or "") > Constitution._meta.get_field("name").max_length:
+        errors["name"] = ["Too long."]
     if errors:
         raise ProjectError("invalid_constitution", "The constitution is invalid.", errors)
     latest = (
@@ -254,21 +276,44 @@ def member_set(
         raise ProjectError(
             "invalid_role", f"role must be one of {', '.join(ProjectMembership.Role.values)}."
         )
-    membership, _ = ProjectMembership.objects.update_or_create(
-        project=project, user=user, defaults={"role": role}
-    )
+    with transaction.atomic():
+        membership = (
+            ProjectMembership.objects.select_for_update().filter(project=project, user=user).first()
+        )
+        if membership is None:
+            return ProjectMembership.objects.create(project=project, user=user, role=role)
+        if role != ProjectMembership.Role.OWNER:
+            _ensure_another_owner(membership)
+        membership.role = role
+        membership.save(update_fields=["role"])
     return membership
 
 
 def member_remove(*, project: Project, user_id: int) -> None:
-    membership = ProjectMembership.objects.filter(project=project, user_id=user_id).first()
-    if membership is None:
-        raise ProjectError("not_a_member", "This user is not a member of the project.")
-    if (
-        membership.role == ProjectMembership.Role.OWNER
-        and not ProjectMembership.objects.filter(project=project, role=ProjectMembership.Role.OWNER)
-        .exclude(pk=membership.pk)
-        .exists()
-    ):
+    with transaction.atomic():
+        membership = (
+            ProjectMembership.objects.select_for_update()
+            .filter(project=project, user_id=user_id)
+            .first()
+        )
+        if membership is None:
+            raise ProjectError("not_a_member", "This user is not a member of the project.")
+        _ensure_another_owner(membership)
+        membership.delete()
+
+
+def _ensure_another_owner(membership: ProjectMembership) -> None:
+    """Refuse to demote or remove the project's last owner.
+
+    The project's owner rows are locked first, so two owners demoting each other at the same
+    time cannot both succeed.
+    """
+    if membership.role != ProjectMembership.Role.OWNER:
+        return
+    owners = list(
+        ProjectMembership.objects.select_for_update()
+        .filter(project_id=membership.project_id, role=ProjectMembership.Role.OWNER)
+        .values_list("pk", flat=True)
+    )
+    if not any(pk != membership.pk for pk in owners):
         raise ProjectError("last_owner", "A project keeps at least one owner.")
-    membership.delete()
