@@ -38,6 +38,31 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
 
+# --- Transport security -------------------------------------------------------------------------
+# A deployment served over HTTPS (docker-compose's default, behind a TLS-terminating proxy) sets
+# ARBITER_HTTPS=1: cookies only travel over TLS, browsers are told to use HTTPS only (HSTS), and
+# plain HTTP is redirected. The embedded `make run` default serves plain HTTP on loopback.
+ARBITER_HTTPS = _env_bool("ARBITER_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = ARBITER_HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_SSL_REDIRECT = ARBITER_HTTPS
+# Health probes come from inside the deployment over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = (
+    int(os.environ.get("ARBITER_HSTS_SECONDS", str(365 * 24 * 3600))) if ARBITER_HTTPS else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("ARBITER_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _env_bool("ARBITER_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Only behind a proxy that sets X-Forwarded-Proto itself (and strips it from clients) may the
+# header be trusted; otherwise a client could claim HTTPS.
+if _env_bool("ARBITER_TRUST_PROXY_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -149,7 +174,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "annotation.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "annotation.api.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
 }

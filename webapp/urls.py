@@ -1,10 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from annotation.api.errors import api_not_found
 from webapp.health import healthz
 
 
@@ -21,6 +22,7 @@ urlpatterns = [
     path("api/v1/", include("curation.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/(?P<path>.*)$", api_not_found),
     # Images are served by Django itself in the embedded mode; production puts a proxy in front.
     path("media/<path:path>", media, name="media"),
     path("", include("frontend.curation_urls")),

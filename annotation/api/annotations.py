@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.api.engine import EngineApi, item_payload, name_components
+from annotation.api.engine import EngineApi, item_payload
 from annotation.api.errors import ApiError, error_responses
 from annotation.api.serializers import AnswersField, ItemOutputSerializer
 from annotation.selectors.annotations import annotations_mine
@@ -136,6 +136,3 @@ class AnnotationMineApi(EngineApi):
                 for a in rows
             ]
         )
-
-
-name_components(globals())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.views import APIView
 
@@ -31,6 +33,19 @@ class IdCursorPagination(CursorPagination):
     ordering = "-id"
 
 
+def paginated(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    """The documented body of a cursor-paginated list of `serializer_class` rows."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    return inline_serializer(
+        name=f"Paginated{name}List",
+        fields={
+            "next": serializers.URLField(allow_null=True, help_text="The next page, or null."),
+            "previous": serializers.URLField(allow_null=True, help_text="The previous page."),
+            "results": serializer_class(many=True),
+        },
+    )
+
+
 def image_url(item: Item) -> str | None:
     if item.image_id is None:
         return None
@@ -49,24 +64,3 @@ def item_payload(item: Item) -> dict:
         "conversations": item.conversations,
         "questions": item.questions,
     }
-
-
-def name_components(namespace: dict) -> None:
-    """Give nested Input/OutputSerializers unique OpenAPI component names (ViewInput, ...).
-
-    Every view nests classes of the same name, which drf-spectacular would merge otherwise.
-    """
-    from drf_spectacular.utils import extend_schema_serializer
-
-    for name, obj in list(namespace.items()):
-        if (
-            isinstance(obj, type)
-            and issubclass(obj, APIView)
-            and obj.__module__ == namespace.get("__name__")
-        ):
-            for inner in ("InputSerializer", "OutputSerializer", "DeleteSerializer"):
-                serializer = obj.__dict__.get(inner)
-                if serializer is not None and not getattr(serializer, "_engine_named", False):
-                    component = name.removesuffix("Api") + inner.removesuffix("Serializer")
-                    extend_schema_serializer(component_name=component)(serializer)
-                    serializer._engine_named = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiExample, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -88,3 +88,8 @@ ERROR_EXAMPLE = OpenApiExample(
 def error_responses(*codes: int) -> dict[int, Any]:
     """Schema entries for the error responses of an operation."""
     return {code: ErrorSerializer for code in codes}
+
+
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Unknown paths under /api/ answer in the API's error shape, not with an HTML page."""
+    return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)

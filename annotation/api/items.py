@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.api.engine import EngineApi, IdCursorPagination, name_components
+from annotation.api.engine import EngineApi, IdCursorPagination, paginated
 from annotation.api.errors import ApiError, error_responses
 from annotation.models import Item, ProjectItem, ProjectMembership
 from annotation.services.items import project_items_upsert
@@ -64,7 +64,7 @@ class ProjectItemsApi(EngineApi):
     @extend_schema(
         operation_id="project_items_list",
         summary="Items of a project (reviewer; cursor-paginated)",
-        responses={200: ProjectItemOutputSerializer(many=True), **error_responses(401, 403, 404)},
+        responses={200: paginated(ProjectItemOutputSerializer), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
         project, _ = self.project(project_id, "reviewer")
@@ -191,6 +191,3 @@ class ItemSuggestionsApi(EngineApi):
             item=item, suggestions=[dict(s) for s in data.validated_data["suggestions"]]
         )
         return Response({"item_id": item.pk, "created": len(made)}, status=201)
-
-
-name_components(globals())

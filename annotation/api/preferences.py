@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.api.engine import EngineApi, name_components
+from annotation.api.engine import EngineApi
 from annotation.api.errors import error_responses
 from annotation.services.preferences import preferences_get, preferences_set
 
@@ -50,6 +50,3 @@ class PreferencesApi(EngineApi):
         data.is_valid(raise_exception=True)
         prefs = preferences_set(user=request.user, **data.validated_data)
         return Response(self.OutputSerializer(prefs).data)
-
-
-name_components(globals())

@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.api.engine import EngineApi, name_components
+from annotation.api.engine import EngineApi
 from annotation.api.errors import ApiError, error_responses
 from annotation.api.serializers import ConstitutionSerializer, QuestionSerializer, RuleSerializer
 from annotation.models import Corpus, Project, ProjectMembership
@@ -387,6 +387,3 @@ class ProjectMembersApi(EngineApi):
         data.is_valid(raise_exception=True)
         member_remove(project=project, user_id=data.validated_data["user_id"])
         return Response(MemberSerializer(self._rows(project), many=True).data)
-
-
-name_components(globals())

@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.api.engine import EngineApi, item_payload, name_components
+from annotation.api.engine import EngineApi, item_payload
 from annotation.api.errors import error_responses
 from annotation.api.serializers import AnswersField, ItemOutputSerializer
 from annotation.services.queue import draft_save, item_next, item_postpone, item_skip
@@ -172,6 +172,3 @@ class DraftApi(EngineApi):
         return Response(
             {"item_id": item_id, "answers": assignment.draft, "saved_at": assignment.updated_at}
         )
-
-
-name_components(globals())

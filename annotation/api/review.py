@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.api.engine import EngineApi, item_payload, name_components
+from annotation.api.engine import EngineApi, item_payload
 from annotation.api.errors import error_responses
 from annotation.api.serializers import AnswersField, ItemOutputSerializer
 from annotation.selectors.agreement import project_agreement
@@ -175,6 +175,3 @@ class ReviewSubmitApi(EngineApi):
                 "revisions": len(adj.history),
             }
         )
-
-
-name_components(globals())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -65,20 +67,64 @@ def test_dockerfile_copies_what_exists():
                 assert (ROOT / source).exists(), source
 
 
+def _compose_env(**given: str) -> dict[str, str]:
+    """The web service's environment as Compose interpolates it, with `given` set in the shell."""
+
+    def resolve(match: re.Match) -> str:
+        name, op, word = match.group(1), match.group(2), match.group(3)
+        if name in given:
+            return given[name]
+        assert op == ":-", f"{name} must be set: {word}"
+        return word
+
+    pattern = re.compile(r"\$\{(\w+)(:-|:\?)([^}]*)\}")
+    return {k: pattern.sub(resolve, str(v)) for k, v in COMPOSE["x-arbiter-env"].items()}
+
+
+def _without_test_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_"))}
+
+
+def test_compose_environment_passes_the_deployment_checks():
+    # A real key (50+ varied characters), as `manage.py check --deploy` demands of production.
+    env = _compose_env(SECRET_KEY=secrets.token_urlsafe(48), ALLOWED_HOSTS="arbiter.example.org")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env={**_without_test_env(), **env, "DJANGO_SETTINGS_MODULE": "webapp.settings"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_embedded_default_fails_the_deployment_checks():
+    # The loopback default is not a production configuration, and the check says so.
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env={**_without_test_env(), "DJANGO_SETTINGS_MODULE": "webapp.settings"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    for warning in ("security.W004", "security.W008", "security.W009", "security.W012"):
+        assert warning in result.stdout + result.stderr
+
+
 def test_compose_environment_gives_production_settings(tmp_path):
-    env_spec = COMPOSE["x-arbiter-env"]
-    env = {k: str(v) for k, v in env_spec.items()}
-    env["SECRET_KEY"] = "from-the-environment"
-    env["ALLOWED_HOSTS"] = "arbiter.example.org"
+    env = _compose_env(SECRET_KEY="from-the-environment", ALLOWED_HOSTS="arbiter.example.org")
     probe = (
         "import json, django; django.setup(); from django.conf import settings as s; "
         "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
         "'host': s.DATABASES['default']['HOST'], 'broker': s.CELERY_BROKER_URL, "
         "'backend': s.CELERY_RESULT_BACKEND, 'cache': s.CACHES['default']['BACKEND'], "
         "'gpu': s.ARBITER_GPU_QUEUE, 'media': str(s.MEDIA_ROOT), 'secret': s.SECRET_KEY, "
-        "'hosts': s.ALLOWED_HOSTS}))"
+        "'hosts': s.ALLOWED_HOSTS, 'secure': [s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER]}))"
     )
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_"))}
+    clean_env = _without_test_env()
     result = subprocess.run(
         [sys.executable, "-c", probe],
         env={**clean_env, **env, "DJANGO_SETTINGS_MODULE": "webapp.settings"},
@@ -94,3 +140,4 @@ def test_compose_environment_gives_production_settings(tmp_path):
     assert settings["gpu"] is True and settings["media"] == "/data/media"
     assert settings["secret"] == "from-the-environment"
     assert settings["hosts"] == ["arbiter.example.org"]
+    assert settings["secure"] == [True, True, True, 31536000, ["HTTP_X_FORWARDED_PROTO", "https"]]
