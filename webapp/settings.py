@@ -174,6 +174,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON bodies only; the corpus import, which takes file uploads, adds multipart itself.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "annotation.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "annotation.api.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,

@@ -22,7 +22,7 @@ urlpatterns = [
     path("api/v1/", include("curation.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^api/(?P<path>.*)$", api_not_found),
+    re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),
     # Images are served by Django itself in the embedded mode; production puts a proxy in front.
     path("media/<path:path>", media, name="media"),
     path("", include("frontend.curation_urls")),

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -90,6 +91,7 @@ def error_responses(*codes: int) -> dict[int, Any]:
     return {code: ErrorSerializer for code in codes}
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Unknown paths under /api/ answer in the API's error shape, not with an HTML page."""
     return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)

@@ -17,3 +17,26 @@ class AutoSchema(BaseAutoSchema):
             return super().get_serializer_name(serializer, direction)
         outer, inner = qualname.rsplit(".", 1)
         return outer.replace(".", "").removesuffix("Api") + inner.removesuffix("Serializer")
+
+    def _get_response_bodies(self, direction: str = "response") -> dict:
+        """Every operation documents the errors every operation can answer with.
+
+        Any body can be malformed (400) or of another media type (415), any caller
+        unauthenticated (401) or without the role (403), any id unknown (404); declared per view
+        they were easy to forget. (Hooked here because `extend_schema(responses=...)` replaces
+        the public serializer hooks.)
+        """
+        responses = super()._get_response_bodies(direction)
+        if self.path.startswith("/api/schema") or self.path.startswith("/api/v1/auth/"):
+            return responses
+        from annotation.api.errors import ErrorSerializer
+
+        codes = ["401", "403", "404"]
+        if self.method in {"POST", "PUT", "PATCH", "DELETE"}:
+            codes += ["400", "415"]
+        for code in codes:
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    ErrorSerializer, code, None, direction
+                )
+        return responses
