@@ -1,13 +1,12 @@
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.static import serve
-from csp.decorators import csp_update
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from webapp.health import healthz
-
 
 # Swagger UI loads its bundle and stylesheet from a CDN and has one inline <style>; its own
 # initialiser is served as a script file (the split view), so script stays free of
