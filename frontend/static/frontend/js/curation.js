@@ -3,6 +3,7 @@
 // dataset exports. Every string from the corpus is set as text, never parsed as HTML.
 /* global Chart */
 import { api, el, toast } from "./api.js";
+import { renderMarkdown } from "./md.js";
 
 const page = document.getElementById("curation-page");
 const projectId = page.dataset.project;
@@ -241,7 +242,8 @@ function sampleItem(sample) {
     el("div", {},
       el("div", { class: "small muted", text: `${sample.external_id ?? ""} · ${sample.category || "(none)"} · score ${sample.score}` }),
       el("div", { class: "sample-q", text: sample.question || "" }),
-      el("div", { class: "sample-a", text: sample.answer || "" })));
+      // md.js escapes every character before it adds its few tags (and makes no links).
+      el("div", { class: "sample-a md", html: renderMarkdown(sample.answer || "") })));
 }
 
 function showPreview(result) {
@@ -266,6 +268,7 @@ function showPreview(result) {
         { label: "selected", data: result.histogram.selected, backgroundColor: "#2471a3" },
       ],
     },
+    options: { maintainAspectRatio: false, scales: { yAxes: [{ ticks: { beginAtZero: true, precision: 0 } }] } },
   });
 }
 
