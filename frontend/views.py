@@ -43,7 +43,7 @@ def render_markdown(source: str) -> SafeString:
         url_relative="deny",
         link_rel="noopener noreferrer",
     )
-    return mark_safe(clean)  # noqa: S308 (sanitized just above)
+    return mark_safe(clean)  # sanitized just above
 
 
 def _role(request: HttpRequest, project: Project) -> str | None:

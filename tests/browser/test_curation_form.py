@@ -16,7 +16,7 @@ from tests.browser.data import seed
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _scored_run(project) -> RewardModelRun:  # noqa: ANN001
+def _scored_run(project) -> RewardModelRun:
     job = Job.objects.create(kind=Job.Kind.REWARD_MODEL_TRAIN, status=Job.Status.SUCCEEDED)
     run = RewardModelRun.objects.create(
         project=project,
@@ -35,7 +35,7 @@ def _scored_run(project) -> RewardModelRun:  # noqa: ANN001
     return run
 
 
-def _policy(page) -> list:  # noqa: ANN001
+def _policy(page) -> list:
     return json.loads(page.locator("#policy-json").input_value())
 
 

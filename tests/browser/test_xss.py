@@ -58,7 +58,7 @@ DOM_CHECK = """() => ({
 })"""
 
 
-def _corpus_file(folder, n_items: int):  # noqa: ANN001, ANN202
+def _corpus_file(folder, n_items: int):
     rng = random.Random(1)
     images = folder / "images"
     images.mkdir(parents=True, exist_ok=True)
@@ -114,7 +114,7 @@ RULES = [
 ]
 
 
-def _answer(project: Project, user, quality: int) -> None:  # noqa: ANN001
+def _answer(project: Project, user, quality: int) -> None:
     lease = item_next(project_id=project.pk, user=user)
     item = lease.project_item.item
     answers = {
@@ -130,7 +130,7 @@ def _answer(project: Project, user, quality: int) -> None:  # noqa: ANN001
     )
 
 
-def seed_payloads(folder) -> dict:  # noqa: ANN001
+def seed_payloads(folder) -> dict:
     User = get_user_model()
     users = {
         "admin": User.objects.create_user(f"admin{IMG}", password=PASSWORD, is_staff=True),
@@ -205,13 +205,13 @@ def _pages(project: Project, run: RewardModelRun) -> list[str]:
     ]
 
 
-def _settle(page) -> None:  # noqa: ANN001
+def _settle(page) -> None:
     # The pages fill themselves from the API; wait until the network is quiet.
     with contextlib.suppress(PlaywrightError):
         page.wait_for_load_state("networkidle", timeout=8_000)
 
 
-def _check(page, where: str, dialogs: list[str]) -> None:  # noqa: ANN001
+def _check(page, where: str, dialogs: list[str]) -> None:
     found = page.evaluate(DOM_CHECK)
     assert not dialogs, f"{where}: a dialog opened: {dialogs}"
     assert not found["injected"], f"{where}: payload parsed as markup: {found['injected']}"

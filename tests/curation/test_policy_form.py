@@ -15,7 +15,7 @@ from curation.services.curation import PRESETS, curation_policy_schema, policy_e
 pytestmark = pytest.mark.django_db
 
 
-def test_curation_page_embeds_the_policy_schema(project, staff) -> None:  # noqa: ANN001
+def test_curation_page_embeds_the_policy_schema(project, staff) -> None:
     client = Client()
     client.force_login(staff)
     body = client.get(f"/projects/{project.pk}/curation/").content.decode()
@@ -34,7 +34,7 @@ def test_every_preset_and_base_name_in_the_schema_is_valid() -> None:
     assert "overall" in schema["scores"] and "unsafe" in schema["flags"]
 
 
-def test_sample_summaries_carry_the_image_url(settings) -> None:  # noqa: ANN001
+def test_sample_summaries_carry_the_image_url(settings) -> None:
     corpus = Corpus.objects.create(name="c")
     asset = ImageAsset.objects.create(
         sha256="a" * 64, file="images/aa/a.png", format="png", width=1, height=1, size_bytes=1
