@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# npm ci wipes node_modules/, so a stamp named after package-lock.json's hash reinstalls the JS
+# lint tools exactly when the lock file changes.
+NODE_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
@@ -19,12 +22,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(NODE_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 run: install
 	$(PY) manage.py serve
 
-lint: install
+lint: install $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	npx --no-install eslint frontend/static eslint.config.js
 
 test-unit: install
 	$(VENV)/bin/pytest -m "not integration and not browser" -p no:cacheprovider

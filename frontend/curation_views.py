@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 
 from annotation.models import Project, ProjectMembership
 from curation.models import ActiveRewardModel, DatasetVersion, RewardModelRun
+from curation.services.curation import curation_policy_schema
 
 MANAGE = {ProjectMembership.Role.OWNER, ProjectMembership.Role.REVIEWER}
 
@@ -61,5 +62,11 @@ def curations(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(
         request,
         "frontend/curation/curations.html",
-        {"project": project, "datasets": datasets, "runs": runs, "nav": "projects"},
+        {
+            "project": project,
+            "datasets": datasets,
+            "runs": runs,
+            "policy_schema": curation_policy_schema(),
+            "nav": "projects",
+        },
     )

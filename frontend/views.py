@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 
 import markdown
+import nh3
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -19,10 +20,30 @@ from annotation.presets import PRESETS, default_constitution, rubric_preset
 Role = ProjectMembership.Role
 
 
+# What instructions may contain once rendered: text formatting, lists, code, tables and links.
+MARKDOWN_TAGS = {
+    "a", "p", "br", "hr", "strong", "em", "b", "i", "code", "pre", "blockquote",
+    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+    "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+MARKDOWN_ATTRIBUTES = {"a": {"href", "title"}}
+MARKDOWN_URL_SCHEMES = {"http", "https", "mailto"}
+
+
 def render_markdown(source: str) -> SafeString:
     """Markdown for text that staff write (instructions). Raw HTML is escaped before conversion,
-    so the output only holds tags that Markdown itself produced."""
-    return mark_safe(markdown.markdown(html.escape(source or ""), extensions=["sane_lists"]))  # noqa: S308
+    and the result goes through an HTML sanitizer: Markdown itself makes links from any URL
+    (`[x](javascript:...)`), so only http(s)/mailto links survive, with rel=noopener."""
+    rendered = markdown.markdown(html.escape(source or ""), extensions=["sane_lists"])
+    clean = nh3.clean(
+        rendered,
+        tags=MARKDOWN_TAGS,
+        attributes=MARKDOWN_ATTRIBUTES,
+        url_schemes=MARKDOWN_URL_SCHEMES,
+        url_relative="deny",
+        link_rel="noopener noreferrer",
+    )
+    return mark_safe(clean)  # sanitized just above
 
 
 def _role(request: HttpRequest, project: Project) -> str | None:

@@ -73,6 +73,45 @@ _FIELDS: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
 }  # fmt: skip
 
 
+# Fields that take one of a few words; validation and the schema both read this.
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {("diversity", "method"): ("kcenter", "mmr")}
+# Closed numeric ranges a field must lie in (fractions exclude 0), for validation and the schema.
+_FRACTION_FIELDS = ("fraction", "answer_fraction")
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
+               dict: "object"}  # fmt: skip
+
+
+def _json_type(types: type | tuple[type, ...]) -> str:
+    names = {_JSON_TYPES[t] for t in (types if isinstance(types, tuple) else (types,))}
+    return "number" if "number" in names else names.pop()
+
+
+def policy_schema() -> dict[str, Any]:
+    """The policy language as data, for forms and documentation: per op, each field's JSON
+    type, whether it is required, its default, and its choices or range. Derived from the
+    tables ``policy_validate`` checks against, so the two cannot drift apart."""
+    ops: dict[str, Any] = {}
+    for op, fields in _FIELDS.items():
+        described = {}
+        for name, (types, default) in fields.items():
+            field_schema: dict[str, Any] = {"type": _json_type(types), "required": default is ...}
+            if default is not ...:
+                field_schema["default"] = default
+            if (op, name) in _CHOICES:
+                field_schema["choices"] = list(_CHOICES[(op, name)])
+            if name in _FRACTION_FIELDS:
+                field_schema.update(minimum=0, exclusive_minimum=True, maximum=1)
+            if op == "dedup" and name == "threshold":
+                field_schema.update(minimum=-1, maximum=1)
+            if name in ("k", "block"):
+                field_schema["minimum"] = 1 if name == "block" else 0
+            described[name] = field_schema
+        ops[op] = {"fields": described}
+    ops["diversity"]["one_of"] = ops["random"]["one_of"] = [["k", "fraction"]]
+    ops["threshold"]["any_of"] = [["min", "max"]]
+    return {"ops": ops}
+
+
 def _check_fraction(where: str, name: str, value: Any) -> None:
     if value is not None and not 0 < value <= 1:
         raise PolicyError(f"{where}: '{name}' must be in (0, 1], got {value}")
@@ -111,7 +150,7 @@ def policy_validate(spec: Any) -> list[dict[str, Any]]:
             if not isinstance(value, types):
                 raise PolicyError(f"{where}: '{name}' has the wrong type ({type(value).__name__})")
             out[name] = value
-        for name in ("fraction", "answer_fraction"):
+        for name in _FRACTION_FIELDS:
             _check_fraction(where, name, out.get(name))
         if op in ("top_k",) and out["k"] < 0:
             raise PolicyError(f"{where}: 'k' must be >= 0")
@@ -126,8 +165,9 @@ def policy_validate(spec: Any) -> list[dict[str, Any]]:
             raise PolicyError(f"{where}: 'threshold' is a cosine similarity in [-1, 1]")
         if op == "dedup" and out["block"] < 1:
             raise PolicyError(f"{where}: 'block' must be >= 1")
-        if op == "diversity" and out["method"] not in ("kcenter", "mmr"):
-            raise PolicyError(f"{where}: 'method' must be 'kcenter' or 'mmr'")
+        for (choice_op, name), choices in _CHOICES.items():
+            if op == choice_op and out[name] not in choices:
+                raise PolicyError(f"{where}: '{name}' must be one of {list(choices)}")
         if op == "diversity" and out["method"] == "mmr" and out["score"] is None:
             raise PolicyError(f"{where}: MMR needs a 'score'")
         if op == "quota":

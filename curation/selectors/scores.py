@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 
 from annotation.models import Annotation, Item, ProjectItem
 from curation.models import ItemScore, RewardModelRun
@@ -80,10 +81,12 @@ def human_unsafe_items(*, project_id: int) -> set[int]:
 
 
 def item_summaries(item_ids: list[int]) -> dict[int, dict]:
-    """Small display records for sample items (first question, answer start)."""
+    """Small display records for sample items (first question, answer start, image URL)."""
     out = {}
-    for item in Item.objects.filter(pk__in=item_ids).only(
-        "pk", "external_id", "category", "conversations", "image_path"
+    for item in (
+        Item.objects.filter(pk__in=item_ids)
+        .select_related("image")
+        .only("pk", "external_id", "category", "conversations", "image_path", "image__file")
     ):
         turns = item.conversations or []
         question = next((str(t.get("value")) for t in turns if t.get("from") == "human"), "")
@@ -95,6 +98,7 @@ def item_summaries(item_ids: list[int]) -> dict[int, dict]:
             "external_id": item.external_id,
             "category": item.category,
             "image_path": item.image_path,
+            "image_url": f"{settings.MEDIA_URL}{item.image.file}" if item.image_id else None,
             "question": question.replace("<image>", "").strip()[:300],
             "answer": str(answer)[:300],
         }

@@ -66,6 +66,25 @@ def policy_expand(policy: Any) -> list[dict[str, Any]]:
         raise CurationError("invalid_policy", str(exc)) from exc
 
 
+# Score and flag names every scored project has; rubric criteria add scores by their key, and
+# each constitution rule a flag "rule:<key>" (see _inputs).
+BASE_SCORES = ("overall", "question", "answer")
+BASE_FLAGS = ("unsafe", "unsafe_model", "unsafe_human")
+
+
+def curation_policy_schema() -> dict[str, Any]:
+    """The policy language for the curation form: the ops as ``policy_validate`` checks them,
+    the presets as they expand, and the score and flag names every project has."""
+    from rewardmodel.selection import policy_schema
+
+    return {
+        **policy_schema(),
+        "presets": PRESETS,
+        "scores": list(BASE_SCORES),
+        "flags": list(BASE_FLAGS),
+    }
+
+
 def _needs_embeddings(steps: list[dict[str, Any]]) -> bool:
     return any(step["op"] in ("dedup", "diversity") for step in steps)
 

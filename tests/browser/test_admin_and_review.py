@@ -97,7 +97,7 @@ def test_reviewer_adjudicates_a_conflict_with_keys(page, tmp_path):
     page.keyboard.press("2")
     page.keyboard.press("Enter")
     page.wait_for_function(
-        "document.getElementById('toast')?.textContent === 'Adjudication recorded.'"
+        "() => document.getElementById('toast')?.textContent === 'Adjudication recorded.'"
     )
     adjudication = Adjudication.objects.get()
     assert adjudication.answers["quality"] == 4 and adjudication.answers["faithful"] is False

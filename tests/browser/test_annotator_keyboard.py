@@ -58,7 +58,7 @@ def test_twenty_items_with_the_keyboard_only(page, tmp_path):
     project, user = data["project"], data["annotators"][0]
     login(page, user.username)
     page.goto(f"/projects/{project.pk}/annotate/")
-    page.wait_for_function("document.body.dataset.shown === '0'")
+    page.wait_for_function("() => document.body.dataset.shown === '0'")
     expected: dict[str, dict] = {}
     for n in range(1, 21):
         external_id = page.evaluate("window.arbiterWorkspace.state.current.item.external_id")
@@ -70,7 +70,7 @@ def test_twenty_items_with_the_keyboard_only(page, tmp_path):
         page.keyboard.press("Enter")
         expected[external_id] = answers
         # Each submit numbers the next item shown; wait until that one is fully on screen.
-        page.wait_for_function(f"document.body.dataset.shown === '{seq + 1}'")
+        page.wait_for_function(f"() => document.body.dataset.shown === '{seq + 1}'")
         if n == 5:
             # Undo the 5th submit: it comes back with its answers, is changed and re-submitted,
             # then the held item returns.
@@ -86,7 +86,7 @@ def test_twenty_items_with_the_keyboard_only(page, tmp_path):
             expected[external_id]["quality"] = 5
             page.keyboard.press("Enter")
             page.wait_for_function(
-                f"window.arbiterWorkspace.state.current.item.external_id === '{held}'"
+                f"() => window.arbiterWorkspace.state.current.item.external_id === '{held}'"
                 f" && document.body.dataset.shown === '{seq + 2}'"
             )
     page.locator("#ws-empty").wait_for(state="visible")

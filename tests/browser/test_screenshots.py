@@ -23,12 +23,12 @@ def test_screenshots_of_workspace_dashboard_and_home(page, tmp_path):
     login(page, ann2.username)
     shot(page, "home")
     page.goto(f"/projects/{project.pk}/annotate/")
-    page.wait_for_function("document.body.dataset.shown === '0'")
+    page.wait_for_function("() => document.body.dataset.shown === '0'")
     # An item with candidates: rating, binary, multi-label, pairwise, ranking, rules, text.
     while not page.evaluate("window.arbiterWorkspace.form.cand"):
         seq = page.evaluate("window.arbiterWorkspace.state.seq")
         page.keyboard.press("s")
-        page.wait_for_function(f"document.body.dataset.shown === '{seq + 1}'")
+        page.wait_for_function(f"() => document.body.dataset.shown === '{seq + 1}'")
     for key in ["4", "1", "ArrowUp", "1", "ArrowDown", "1", "3", "Shift+1"]:
         page.keyboard.press(key)
     shot(page, "workspace-controls")
@@ -43,7 +43,7 @@ def test_screenshots_of_workspace_dashboard_and_home(page, tmp_path):
     page.context.clear_cookies()
     login(page, data["owner"].username)
     page.goto(f"/projects/{project.pk}/")
-    page.wait_for_function("document.getElementById('updated').textContent !== ''")
+    page.wait_for_function("() => document.getElementById('updated').textContent !== ''")
     page.wait_for_timeout(400)
     shot(page, "dashboard")
     page.set_viewport_size({"width": 1280, "height": 1400})

@@ -20,7 +20,7 @@ export async function api(path, { method = "GET", body, form, signal } = {}) {
   const res = await fetch(`/api/v1/${path}`, { method, headers, body: payload, credentials: "same-origin", signal });
   if (res.status === 204) return null;
   const text = await res.text();
-  let data = null;
+  let data;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!res.ok) throw new ApiError(res.status, data);
   return data;

@@ -19,7 +19,7 @@ function upload(url, data) {
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) showBar(e.loaded / e.total, `Uploading ${(e.loaded / 1048576).toFixed(1)} / ${(e.total / 1048576).toFixed(1)} MB`); };
     xhr.onload = () => {
-      let body = null;
+      let body;
       try { body = JSON.parse(xhr.responseText); } catch { body = null; }
       if (xhr.status >= 200 && xhr.status < 300) resolve(body);
       else reject(new Error(body?.error?.message || `HTTP ${xhr.status}`));

@@ -21,7 +21,6 @@ function chart(id, type, labels, datasets, options = {}, emptyText = "No data ye
   if (charts[id]) { charts[id].data.labels = labels; charts[id].data.datasets = datasets; charts[id].update(); return; }
   charts[id] = new Chart(document.getElementById(id), { type, data: { labels, datasets }, options: { legend: { display: datasets.length > 1 }, ...options } });
 }
-const percentAxis = { yAxes: [{ ticks: { min: 0, max: 1, callback: (v) => pct(v) } }] };
 const countAxis = { yAxes: [{ ticks: { beginAtZero: true, precision: 0 } }] };
 const entries = (x) => (Array.isArray(x) ? x : x && typeof x === "object" ? Object.entries(x).map(([key, v]) => (typeof v === "object" ? { key, ...v } : { key, value: v })) : []);
 

@@ -51,6 +51,8 @@ export class RubricForm {
     // Review forms are prefilled, so there "advance" means the very next question.
     this.advanceToNext = advanceToNext;
     this.blocks = []; this.active = 0; this.answers = {};
+    // The rubric is answered with keys and buttons, never by a native form submit.
+    root.addEventListener("submit", (event) => event.preventDefault());
   }
 
   render({ item, questions, rules, answers }) {

@@ -13,7 +13,7 @@ function describe(body) {
 }
 
 export async function refresh() {
-  let body = null;
+  let body;
   try {
     const res = await fetch("/healthz", { credentials: "same-origin", cache: "no-store" });
     body = await res.json();

@@ -273,6 +273,7 @@ function openKeys() {
     if (new Set(used).size !== used.length) { toast("Two actions share a key.", "error"); return; }
     try { await keymap.save(draft); renderHints(); dialog.close(); toast("Keys saved."); } catch (e) { toast(e.message, "error"); }
   };
+  dialog.querySelector("[data-close]").onclick = () => dialog.close();
   dialog.querySelector("[data-reset]").onclick = () => { Object.assign(draft, DEFAULTS); body.querySelectorAll("button").forEach((b, i) => { b.textContent = DEFAULTS[ACTIONS[i][0]]; }); };
   dialog.showModal();
 }
