@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from annotation.models import Corpus, CorpusImage, ImageAsset, Item, Job
+from annotation.models import Corpus, CorpusImage, ImageAsset, Item
 
 
 @admin.register(Corpus)
@@ -29,12 +29,6 @@ class ItemAdmin(admin.ModelAdmin):
     list_filter = ["corpus", "category", "has_candidates"]
     search_fields = ["external_id"]
     raw_id_fields = ["image"]
-
-
-@admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "status", "progress_current", "progress_total", "created_at"]
-    list_filter = ["kind", "status"]
 
 
 # --- the annotation engine ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ class RewardModelRun(models.Model):
     project = models.ForeignKey(
         "annotation.Project", on_delete=models.CASCADE, related_name="reward_model_runs"
     )
-    job = models.OneToOneField("annotation.Job", on_delete=models.PROTECT, related_name="+")
+    job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="+")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -85,7 +85,7 @@ class ScoringRun(models.Model):
 
     run = models.ForeignKey(RewardModelRun, on_delete=models.CASCADE, related_name="scorings")
     corpus = models.ForeignKey("annotation.Corpus", on_delete=models.CASCADE, related_name="+")
-    job = models.OneToOneField("annotation.Job", on_delete=models.PROTECT, related_name="+")
+    job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="+")
     corpus_version = models.PositiveIntegerField(default=0)
     shard_size = models.PositiveIntegerField()
     n_shards = models.PositiveIntegerField(default=0)
@@ -187,7 +187,7 @@ class Export(models.Model):
         PARQUET = "parquet", "Parquet"
 
     dataset = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="exports")
-    job = models.OneToOneField("annotation.Job", on_delete=models.PROTECT, related_name="+")
+    job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="+")
     format = models.CharField(max_length=16, choices=Format.choices)
     include_images = models.BooleanField(default=False)
     path = models.CharField(max_length=1000, blank=True, help_text="Relative to ARTIFACTS_ROOT.")

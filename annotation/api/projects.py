@@ -8,7 +8,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.api.engine import EngineApi, name_components
-from annotation.api.errors import ApiError, error_responses
 from annotation.api.serializers import ConstitutionSerializer, QuestionSerializer, RuleSerializer
 from annotation.models import Corpus, Project, ProjectMembership
 from annotation.selectors.projects import constitution_current, project_list, projects_progress
@@ -20,6 +19,7 @@ from annotation.services.projects import (
     project_update,
     rubric_set,
 )
+from core.api.errors import ApiError, error_responses
 
 SAMPLING = [c for c, _ in Project.Sampling.choices]
 SKIP = [c for c, _ in Project.SkipPolicy.choices]

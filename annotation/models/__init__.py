@@ -1,9 +1,8 @@
 """Models of the annotation app, one module per domain."""
 
 from annotation.models.corpus import Corpus, CorpusImage, ImageAsset, Item
-from annotation.models.jobs import Job
 
-__all__ = ["Corpus", "CorpusImage", "ImageAsset", "Item", "Job"]
+__all__ = ["Corpus", "CorpusImage", "ImageAsset", "Item"]
 
 # Annotation engine: projects, rubrics, constitutions, the queue and answers.
 from annotation.models.annotation import Adjudication, Annotation, AnnotationRevision  # noqa: E402

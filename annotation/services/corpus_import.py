@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from annotation.models import Corpus, CorpusImage, ImageAsset, Item, Job
+from annotation.models import Corpus, CorpusImage, ImageAsset, Item
 from annotation.pipeline.chunks import (
     COPY_COLUMNS,
     COPY_NULL,
@@ -30,6 +30,7 @@ from annotation.pipeline.parse_process import chunks_from_process
 from annotation.pipeline.problems import MAX_PROBLEMS, ImportFailed, Problem
 from annotation.pipeline.readers import RecordReader
 from annotation.pipeline.records import ParsedRecord, category_from_filename
+from core.models import Job
 
 BATCH_SIZE = 2000
 MAX_CACHED_IMAGE_REFS = 200_000
@@ -348,7 +349,7 @@ def corpus_import_start(
     dispatch: bool = True,
 ) -> Job:
     """Create the import job and, with `dispatch`, send it to the workers once committed."""
-    from annotation.services.jobs import job_create
+    from core.services.jobs import job_create
     from workers.tasks import corpus_import_task
 
     job = job_create(

@@ -10,9 +10,9 @@ from typing import Any
 from django.db import transaction
 
 from annotation.models import CorpusImage, Item, Project, ProjectItem
-from annotation.services.errors import EngineError
 from annotation.services.projects import RANDOM_MODULUS, RANDOM_MULTIPLIER
 from annotation.services.rubric import AnswersInvalid, answers_clean, rule_keys_for
+from core.errors import DomainError
 
 MAX_BULK = 5000
 
@@ -40,16 +40,16 @@ def project_items_upsert(
     """Create or update items by external id in one of the project's corpora, add them to the
     project, and mark gold items (`gold_answers`, checked against the rubric)."""
     if not records:
-        raise EngineError("empty", "Give at least one item.")
+        raise DomainError("empty", "Give at least one item.")
     if len(records) > MAX_BULK:
-        raise EngineError("too_many", f"At most {MAX_BULK} items per request.")
+        raise DomainError("too_many", f"At most {MAX_BULK} items per request.")
     corpora = {c.pk: c for c in project.corpora.all()}
     corpus = corpora.get(corpus_id) if corpus_id else next(iter(corpora.values()), None)
     if corpus is None:
-        raise EngineError("invalid_corpus", "The corpus is not one of the project's corpora.")
+        raise DomainError("invalid_corpus", "The corpus is not one of the project's corpora.")
     external_ids = [r["external_id"] for r in records]
     if len(set(external_ids)) != len(external_ids):
-        raise EngineError("duplicate_external_id", "An external_id appears twice in the request.")
+        raise DomainError("duplicate_external_id", "An external_id appears twice in the request.")
     existing = {
         i.external_id: i for i in Item.objects.filter(corpus=corpus, external_id__in=external_ids)
     }
@@ -105,7 +105,7 @@ def project_items_upsert(
                 gold_errors[record["external_id"]] = exc.errors
         touched.append((item, record))
     if gold_errors:
-        raise EngineError(
+        raise DomainError(
             "invalid_gold",
             "Some gold answers do not fit the rubric.",
             details={"items": gold_errors},

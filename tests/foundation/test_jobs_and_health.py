@@ -6,8 +6,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from annotation.models import Item, Job
-from annotation.services.jobs import (
+from annotation.models import Item
+from core.models import Job
+from core.services.jobs import (
     JobCancelled,
     job_cancel,
     job_create,

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.models import Corpus, Job, Project
+from annotation.models import Corpus, Project
+from core.models import Job
 
 
 class Command(BaseCommand):
@@ -49,9 +50,9 @@ class Command(BaseCommand):
         from annotation.pipeline.problems import ImportFailed
         from annotation.services.corpus_import import corpus_import
         from annotation.services.projects import project_create
+        from core.errors import DomainError
         from curation.models import ActiveRewardModel, RewardModelRun
         from curation.services.curation import curation_commit
-        from curation.services.errors import CurationError
         from curation.services.export import export_start
         from curation.services.reward_models import reward_model_run_start
         from curation.services.scoring import scoring_start
@@ -127,7 +128,7 @@ class Command(BaseCommand):
             )
             self._check(export.job, "export")
             export.refresh_from_db()
-        except CurationError as exc:
+        except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
         except ImportFailed as exc:
             raise CommandError(f"import failed: {exc}") from exc

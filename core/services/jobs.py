@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotation.models import Job
+from core.models import Job
 
 logger = logging.getLogger(__name__)
 PROGRESS_TTL_S = 24 * 3600

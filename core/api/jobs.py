@@ -7,9 +7,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import ApiError, error_responses
-from annotation.models import Job
-from annotation.services.jobs import job_cancel, job_live_progress
+from core.api.errors import ApiError, error_responses
+from core.models import Job
+from core.services.jobs import job_cancel, job_live_progress
 
 
 class JobOutputSerializer(serializers.ModelSerializer):

@@ -11,9 +11,11 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from core.errors import DomainError
+
 
 class ApiError(exceptions.APIException):
-    """Raise from a view for a domain error: `ApiError("lease_expired", "...", status=409)`."""
+    """Raise from a view for an HTTP-level error: `ApiError("lease_expired", "...", status=409)`."""
 
     def __init__(
         self,
@@ -44,7 +46,10 @@ def _first_message(detail: Any) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, Http404):
+    """The one place where errors become responses: domain errors, DRF's and Django's own."""
+    if isinstance(exc, DomainError):
+        exc = ApiError(exc.code, exc.message, status_code=exc.status, details=exc.details)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -1,11 +1,13 @@
-"""Domain errors of reward models and curation; the API maps them to the shared error shape."""
+"""The one domain error of every app; the API and the job runner map it to the error shape."""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-class CurationError(Exception):
+class DomainError(Exception):
+    """`code` is stable and machine-readable; `status` is the HTTP status the API answers with."""
+
     def __init__(self, code: str, message: str, *, status: int = 400, details: Any = None) -> None:
         super().__init__(message)
         self.code = code
@@ -14,5 +16,5 @@ class CurationError(Exception):
         self.details = details or {}
 
     def as_error(self) -> dict[str, Any]:
-        """The job error payload (job_run uses it when a job body raises this)."""
+        """The error payload: `{"code", "message", "details"}` (API bodies and failed jobs)."""
         return {"code": self.code, "message": self.message, "details": self.details}

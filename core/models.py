@@ -43,6 +43,8 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # The table predates the core app; keeping its name kept the data in place.
+        db_table = "annotation_job"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
