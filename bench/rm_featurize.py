@@ -120,8 +120,8 @@ def run_db(args: argparse.Namespace) -> dict[str, Any]:
     from django.conf import settings
 
     from annotation.demo import build_demo_corpus
-    from annotation.models import Corpus, Item
-    from annotation.services.corpus_import import corpus_import
+    from corpora.models import Corpus, Item
+    from corpora.services.corpus_import import corpus_import
     from curation.selectors.training_data import TrainingData
     from curation.services import features
     from curation.services.item_recipe import item_recipe_inputs

@@ -74,10 +74,10 @@ def main() -> None:
     import torch
 
     from annotation.demo.defects import DEFECT_KINDS
-    from annotation.models import Corpus
-    from annotation.services.corpus_import import corpus_import
     from annotation.services.projects import project_create
     from core.models import Job
+    from corpora.models import Corpus
+    from corpora.services.corpus_import import corpus_import
     from curation.models import ItemScore
     from curation.services.demo_annotations import demo_annotations_simulate
     from curation.services.reward_models import reward_model_run_start

@@ -47,8 +47,8 @@ def demo_users_ensure() -> list:
 def demo_corpus_ensure(*, n_items: int = 800):  # noqa: ANN201
     """Build the demo corpus from packaged images (not committed) and import it once."""
     from annotation.demo import build_demo_corpus
-    from annotation.models import Corpus
-    from annotation.services.corpus_import import corpus_import
+    from corpora.models import Corpus
+    from corpora.services.corpus_import import corpus_import
 
     corpus, _ = Corpus.objects.get_or_create(
         name=DEMO_CORPUS_NAME,

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "chartjs",
     "core",
+    "corpora",
     "annotation",
     "curation",
     "workers",

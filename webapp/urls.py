@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
     path("api/v1/", include("core.api.urls")),
+    path("api/v1/", include("corpora.api.urls")),
     path("api/v1/", include("annotation.api.urls")),
     path("api/v1/", include("curation.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

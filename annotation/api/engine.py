@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.views import APIView
 
-from annotation.models import Item, Project
+from annotation.models import Project
 from annotation.selectors.projects import project_access
+from corpora.models import Item
 
 
 class EngineApi(APIView):

@@ -9,11 +9,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.api.engine import EngineApi, name_components
-from annotation.models import Item, ProjectItem, ProjectMembership
+from annotation.models import ProjectItem, ProjectMembership
 from annotation.services.items import project_items_upsert
 from annotation.services.suggestions import suggestions_add
 from core.api.errors import ApiError, error_responses
 from core.api.pagination import IdCursorPagination
+from corpora.models import Item
 
 
 class ProjectItemOutputSerializer(serializers.Serializer):

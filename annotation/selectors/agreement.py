@@ -19,7 +19,7 @@ from django.db.models import Count, Q, TextField
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast
 
-from annotation.models import Annotation, Item, Project, ProjectMembership
+from annotation.models import Annotation, Project, ProjectMembership
 from annotation.selectors.agreement_math import (
     PAIR_CODES,
     Component,
@@ -35,6 +35,7 @@ from annotation.selectors.agreement_math import (
     value_counts,
 )
 from annotation.services.rubric import rule_keys_for
+from corpora.models import Item
 
 TOP_DISAGREEMENT = 20
 

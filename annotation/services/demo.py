@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
-from annotation.models import Corpus, Project, ProjectMembership
+from annotation.models import Project, ProjectMembership
 from annotation.services.projects import member_set, project_create
+from corpora.models import Corpus
 
 SIMULATED_PROJECT = "Demo: simulated annotators"
 DEMO_PROJECTS = (

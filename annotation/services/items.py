@@ -9,10 +9,11 @@ from typing import Any
 
 from django.db import transaction
 
-from annotation.models import CorpusImage, Item, Project, ProjectItem
+from annotation.models import Project, ProjectItem
 from annotation.services.projects import RANDOM_MODULUS, RANDOM_MULTIPLIER
 from annotation.services.rubric import AnswersInvalid, answers_clean, rule_keys_for
 from core.errors import DomainError
+from corpora.models import CorpusImage, Item
 
 MAX_BULK = 5000
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from annotation.models import Constitution, Item, Project
+from annotation.models import Constitution, Project
 from core.errors import DomainError
+from corpora.models import Item
 
 QUESTION_TYPES = ("rating", "binary", "multi_label", "text", "pairwise", "ranking", "rule_verdict")
 PAIRWISE_CHOICES = ("A", "B", "tie", "both_bad")

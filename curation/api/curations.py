@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.models import Corpus
 from core.api.errors import ApiError, error_responses
 from core.api.jobs import JobOutputSerializer
+from corpora.models import Corpus
 from curation.api.common import project_for
 from curation.api.reward_models import _run_for
 from curation.models import ActiveRewardModel, DatasetVersion, Export, RewardModelRun, ScoringRun

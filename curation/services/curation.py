@@ -12,8 +12,9 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Max
 
-from annotation.models import Corpus, Project
+from annotation.models import Project
 from core.errors import DomainError
+from corpora.models import Corpus
 from curation.models import DatasetItem, DatasetVersion, RewardModelRun
 from curation.selectors.scores import (
     MODEL_VIOLATION_THRESHOLD,
@@ -72,7 +73,7 @@ def _needs_embeddings(steps: list[dict[str, Any]]) -> bool:
 
 def _embeddings(run: RewardModelRun, item_ids: np.ndarray) -> np.ndarray:
     """[image | text] features of each item, from the feature cache (featurised if missing)."""
-    from annotation.models import Item
+    from corpora.models import Item
     from curation.services.features import feature_loader, featurize_many
     from curation.services.model_cache import encoder_specs, run_artifact
     from curation.services.training_inputs import side_featurizable

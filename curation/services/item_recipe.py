@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from annotation.models import Item
 from core.errors import DomainError
+from corpora.models import Item
 from curation.selectors.training_data import TrainingData
 from curation.services.features import encoder_id_of, feature_loader, featurize_many
 from curation.services.recipes import TrainedModel, config_from_hyper, in_eval

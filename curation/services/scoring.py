@@ -14,10 +14,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotation.models import Corpus, Item
 from core.errors import DomainError
 from core.models import Job
 from core.services.jobs import job_cancel_requested, job_create
+from corpora.models import Corpus, Item
 from curation.models import ItemScore, RewardModelRun, ScoringRun, ScoringShard
 from curation.services.features import Featurizable, featurize_many
 from curation.services.model_cache import encoder_specs, run_artifact

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from annotation.models import Corpus, CorpusImage, ImageAsset, Item
-from annotation.pipeline.problems import ImportFailed
-from annotation.services.corpus_import import corpus_import
+from corpora.models import Corpus, CorpusImage, ImageAsset, Item
+from corpora.pipeline.problems import ImportFailed
+from corpora.services.corpus_import import corpus_import
 from tests.foundation.llava import png_bytes, record, write_images, write_json
 
 pytestmark = pytest.mark.django_db
@@ -280,7 +280,7 @@ def test_empty_and_non_json_files(tmp_path, corpus):
     ],
 )
 def test_text_no_database_can_store_is_refused_per_record(change, field, message) -> None:
-    from annotation.pipeline.records import RecordError, parse_record
+    from corpora.pipeline.records import RecordError, parse_record
 
     bad = record("r1")
     change(bad)

@@ -6,7 +6,6 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from annotation.models import Item
 from core.models import Job
 from core.services.jobs import (
     JobCancelled,
@@ -16,6 +15,7 @@ from core.services.jobs import (
     job_progress,
     job_run,
 )
+from corpora.models import Item
 from tests.factories import CorpusFactory, StaffFactory, UserFactory
 from tests.foundation.llava import record, write_images, write_json
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.models import Corpus, Project
+from annotation.models import Project
 from core.models import Job
+from corpora.models import Corpus
 
 
 class Command(BaseCommand):
@@ -47,10 +48,10 @@ class Command(BaseCommand):
             )
 
     def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003, C901
-        from annotation.pipeline.problems import ImportFailed
-        from annotation.services.corpus_import import corpus_import
         from annotation.services.projects import project_create
         from core.errors import DomainError
+        from corpora.pipeline.problems import ImportFailed
+        from corpora.services.corpus_import import corpus_import
         from curation.models import ActiveRewardModel, RewardModelRun
         from curation.services.curation import curation_commit
         from curation.services.export import export_start

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from annotation.models import Corpus
+from corpora.models import Corpus
 
 
 def corpus_list() -> QuerySet[Corpus]:

@@ -8,9 +8,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from annotation.models import Corpus
-from annotation.services.corpus_import import corpus_import_start
 from core.models import Job
+from corpora.models import Corpus
+from corpora.services.corpus_import import corpus_import_start
 from workers.tasks import corpus_import_task
 
 

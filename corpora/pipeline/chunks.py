@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from annotation.pipeline.problems import MAX_PROBLEMS, ImportFailed, Problem
-from annotation.pipeline.readers import RawRecord, RecordReader
-from annotation.pipeline.records import ParsedRecord, RecordError, parse_record, record_id
+from corpora.pipeline.problems import MAX_PROBLEMS, ImportFailed, Problem
+from corpora.pipeline.readers import RawRecord, RecordReader
+from corpora.pipeline.records import ParsedRecord, RecordError, parse_record, record_id
 
 # Columns of a COPY row after the image id, which only the database side knows (see copy_row).
 COPY_COLUMNS = (

@@ -13,12 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.models import Corpus
-from annotation.selectors.corpora import corpus_list
-from annotation.services.corpus_import import corpus_import_start
 from core.api.errors import ApiError, error_responses
 from core.api.jobs import JobOutputSerializer
 from core.api.permissions import IsStaff
+from corpora.models import Corpus
+from corpora.selectors import corpus_list
+from corpora.services.corpus_import import corpus_import_start
 
 
 class CorpusOutputSerializer(serializers.ModelSerializer):

@@ -11,7 +11,7 @@ from typing import Any
 
 import ijson
 
-from annotation.pipeline.problems import ImportFailed, Problem
+from corpora.pipeline.problems import ImportFailed, Problem
 
 
 @dataclass(frozen=True)

@@ -11,26 +11,26 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from annotation.models import Corpus, CorpusImage, ImageAsset, Item
-from annotation.pipeline.chunks import (
+from core.models import Job
+from corpora.models import Corpus, CorpusImage, ImageAsset, Item
+from corpora.pipeline.chunks import (
     COPY_COLUMNS,
     COPY_NULL,
     ParsedChunk,
     RecordRef,
     chunks_from_thread,
 )
-from annotation.pipeline.images import (
+from corpora.pipeline.images import (
     ImageError,
     ImageLimits,
     ImageSource,
     ImageStore,
     fetch_url,
 )
-from annotation.pipeline.parse_process import chunks_from_process
-from annotation.pipeline.problems import MAX_PROBLEMS, ImportFailed, Problem
-from annotation.pipeline.readers import RecordReader
-from annotation.pipeline.records import ParsedRecord, category_from_filename
-from core.models import Job
+from corpora.pipeline.parse_process import chunks_from_process
+from corpora.pipeline.problems import MAX_PROBLEMS, ImportFailed, Problem
+from corpora.pipeline.readers import RecordReader
+from corpora.pipeline.records import ParsedRecord, category_from_filename
 
 BATCH_SIZE = 2000
 MAX_CACHED_IMAGE_REFS = 200_000

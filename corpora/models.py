@@ -1,4 +1,8 @@
-"""Corpora of instruction items and the images they point at."""
+"""Corpora of instruction items and the images they point at.
+
+The tables keep the names they had in the annotation app (`annotation_*`): the models moved,
+the data did not.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ class Corpus(models.Model):
     version = models.PositiveIntegerField(default=0)
 
     class Meta:
+        db_table = "annotation_corpus"
         ordering = ["name"]
         verbose_name_plural = "corpora"
 
@@ -37,6 +42,9 @@ class ImageAsset(models.Model):
     size_bytes = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        db_table = "annotation_imageasset"
+
     def __str__(self) -> str:
         return f"{self.sha256[:12]} {self.width}x{self.height} {self.format}"
 
@@ -53,6 +61,7 @@ class CorpusImage(models.Model):
     asset = models.ForeignKey(ImageAsset, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
+        db_table = "annotation_corpusimage"
         constraints = [
             models.UniqueConstraint(fields=["corpus", "path"], name="corpusimage_unique_path")
         ]
@@ -86,6 +95,7 @@ class Item(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "annotation_item"
         constraints = [
             models.UniqueConstraint(
                 fields=["corpus", "external_id"], name="item_unique_external_id"

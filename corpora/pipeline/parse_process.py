@@ -2,7 +2,7 @@
 
 In one process the parse thread and the thread writing to PostgreSQL share the GIL: every
 round trip to the database waits for the parser to let go of it. A child process has its own.
-The child (`python -m annotation.pipeline.parse_process`) streams pickled ParsedChunks, with
+The child (`python -m corpora.pipeline.parse_process`) streams pickled ParsedChunks, with
 their records already formatted as COPY rows, through a pipe to the importing process.
 """
 
@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from annotation.pipeline.chunks import ParsedChunk, parse_chunks
-from annotation.pipeline.problems import ImportFailed
-from annotation.pipeline.readers import RecordReader
+from corpora.pipeline.chunks import ParsedChunk, parse_chunks
+from corpora.pipeline.problems import ImportFailed
+from corpora.pipeline.readers import RecordReader
 
 _HEADER = struct.Struct("<Q")
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
