@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "annotation",
     "curation",
     "workers",
+    "demo",
     "frontend",
     "webapp",
 ]

@@ -9,7 +9,7 @@ from django.contrib.auth import authenticate
 
 from annotation.models import Annotation, Project, ProjectItem
 from corpora.models import Corpus, Item
-from webapp.demo import DEMO_CORPUS_NAME, DEMO_USERS, demo_corpus_ensure, demo_setup
+from demo.setup import DEMO_CORPUS_NAME, DEMO_USERS, demo_corpus_ensure, demo_setup
 
 pytestmark = pytest.mark.django_db
 

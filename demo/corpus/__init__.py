@@ -3,8 +3,8 @@
 Pure Python (no Django), so benchmarks and tests can build and judge a corpus anywhere.
 """
 
-from annotation.demo.builder import DemoCorpus, build_demo_corpus
-from annotation.demo.simulate import Judgment, load_ground_truth, simulate_judgments
+from demo.corpus.builder import DemoCorpus, build_demo_corpus
+from demo.corpus.simulate import Judgment, load_ground_truth, simulate_judgments
 
 __all__ = [
     "DemoCorpus",

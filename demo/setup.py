@@ -10,6 +10,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from annotation.models import Annotation, Project
+from corpora.models import Corpus
+from corpora.services.corpus_import import corpus_import
+from demo.annotations import demo_annotations_simulate
+from demo.corpus import build_demo_corpus
+from demo.projects import SIMULATED_PROJECT, demo_project_ensure
+
 logger = logging.getLogger(__name__)
 
 DEMO_CORPUS_NAME = "Demo: shapes and photos"
@@ -46,10 +53,6 @@ def demo_users_ensure() -> list:
 
 def demo_corpus_ensure(*, n_items: int = 800):  # noqa: ANN201
     """Build the demo corpus from packaged images (not committed) and import it once."""
-    from annotation.demo import build_demo_corpus
-    from corpora.models import Corpus
-    from corpora.services.corpus_import import corpus_import
-
     corpus, _ = Corpus.objects.get_or_create(
         name=DEMO_CORPUS_NAME,
         defaults={
@@ -68,23 +71,13 @@ def demo_setup() -> dict:
     with transaction.atomic():
         users = demo_users_ensure()
     corpus = demo_corpus_ensure()
-    project = None
-    try:
-        from annotation.services.demo import demo_project_ensure
-    except ImportError:  # the annotation engine provides the demo project
-        demo_project_ensure = None
-    if demo_project_ensure is not None:
-        project = demo_project_ensure(corpus=corpus, users=users)
-        demo_simulated_annotations_ensure()
+    project = demo_project_ensure(corpus=corpus, users=users)
+    demo_simulated_annotations_ensure()
     return {"users": users, "corpus": corpus, "project": project}
 
 
 def demo_simulated_annotations_ensure() -> int:
     """Fill the simulated-annotators project once, from the demo's hidden ground truth."""
-    from annotation.models import Annotation, Project
-    from annotation.services.demo import SIMULATED_PROJECT
-    from curation.services.demo_annotations import demo_annotations_simulate
-
     project = Project.objects.filter(name=SIMULATED_PROJECT).first()
     ground_truth = Path(settings.VAR_DIR) / "demo" / "ground_truth.json"
     if project is None or not ground_truth.exists():

@@ -10,7 +10,7 @@ import random
 import re
 from collections.abc import Sequence
 
-from annotation.demo.qa import QA
+from demo.corpus.qa import QA
 
 WRONG_ANSWER = "wrong_answer"
 HALLUCINATED_OBJECT = "hallucinated_object"

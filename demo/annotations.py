@@ -16,8 +16,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from annotation.demo.simulate import load_ground_truth, simulate_judgments
 from annotation.models import Annotation, Project, ProjectItem, ProjectMembership
+from demo.corpus.simulate import load_ground_truth, simulate_judgments
 
 SIMULATED_PREFIX = "simulated-annotator-"
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Project
-from curation.services.demo_annotations import demo_annotations_simulate
+from demo.annotations import demo_annotations_simulate
 
 
 class Command(BaseCommand):

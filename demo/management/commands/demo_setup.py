@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from webapp.demo import demo_setup
+from demo.setup import demo_setup
 
 
 class Command(BaseCommand):

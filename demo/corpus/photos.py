@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from annotation.demo.qa import QA
+from demo.corpus.qa import QA
 
 MAX_SIDE = 512
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from annotation.demo import defects as d
-from annotation.demo.easyvqa import EvqaImage, detail_qa, load_images, question_qa, reasoning_qa
-from annotation.demo.photos import PHOTOS, Photo, photo_qa, save_photo
-from annotation.demo.qa import QA
+from demo.corpus import defects as d
+from demo.corpus.easyvqa import EvqaImage, detail_qa, load_images, question_qa, reasoning_qa
+from demo.corpus.photos import PHOTOS, Photo, photo_qa, save_photo
+from demo.corpus.qa import QA
 
 GROUND_TRUTH_VERSION = 1
 # True quality of a candidate answer: the correct one is 1.0; a hallucination or a cut-off
