@@ -25,6 +25,7 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 test-unit: install
 	$(VENV)/bin/pytest -m "not integration and not browser" -p no:cacheprovider
