@@ -65,10 +65,6 @@ class RecordReader:
                 yield from _iter_json_array(self._handle, self.path)
 
 
-def iter_records(path: Path) -> Iterator[RawRecord]:
-    return iter(RecordReader(path))
-
-
 class _CountingReader:
     def __init__(self, handle) -> None:  # noqa: ANN001 - any binary file object
         self._handle = handle
