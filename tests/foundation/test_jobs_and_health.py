@@ -16,8 +16,8 @@ from core.services.jobs import (
     job_run,
 )
 from corpora.models import Item
+from tests.corpora.llava import record, write_images, write_json
 from tests.factories import CorpusFactory, StaffFactory, UserFactory
-from tests.foundation.llava import record, write_images, write_json
 
 pytestmark = pytest.mark.django_db
 

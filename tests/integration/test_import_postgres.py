@@ -16,7 +16,7 @@ from corpora.models import Corpus, CorpusImage, ImageAsset, Item
 from corpora.pipeline.problems import MAX_PROBLEMS, ImportFailed
 from corpora.services import corpus_import as service
 from corpora.services.corpus_import import corpus_import
-from tests.foundation.llava import record, write_images, write_json
+from tests.corpora.llava import record, write_images, write_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -7,8 +7,8 @@ from rest_framework.test import APIClient
 
 from corpora.models import Item
 from tests.conftest import wait_for_job
+from tests.corpora.llava import png_bytes, record, write_json
 from tests.factories import CorpusFactory, StaffFactory
-from tests.foundation.llava import png_bytes, record, write_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -14,7 +14,7 @@ from PIL import Image
 from corpora.models import Corpus, CorpusImage, ImageAsset, Item
 from corpora.pipeline.problems import ImportFailed
 from corpora.services.corpus_import import corpus_import
-from tests.foundation.llava import png_bytes, record, write_images, write_json
+from tests.corpora.llava import png_bytes, record, write_images, write_json
 
 pytestmark = pytest.mark.django_db
 
