@@ -6,9 +6,26 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def _move_content_types(apps, models: tuple[str, ...], old: str, new: str) -> None:
+    """Keep permissions and admin history attached: rename the content types, not recreate them."""
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    for model in models:
+        if not ContentType.objects.filter(app_label=new, model=model).exists():
+            ContentType.objects.filter(app_label=old, model=model).update(app_label=new)
+
+
+def forwards(apps, schema_editor):
+    _move_content_types(apps, ('corpus', 'item', 'imageasset', 'corpusimage'), 'annotation', 'corpora')
+
+
+def backwards(apps, schema_editor):
+    _move_content_types(apps, ('corpus', 'item', 'imageasset', 'corpusimage'), 'corpora', 'annotation')
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
+        ('contenttypes', '0002_remove_content_type_name'),
         ('annotation', '0004_job_moved_to_core'),
         ('corpora', '0001_initial'),
         ('curation', '0003_corpora_moved_to_own_app'),
@@ -44,4 +61,5 @@ class Migration(migrations.Migration):
             ],
             database_operations=[],
         ),
+        migrations.RunPython(forwards, backwards),
     ]

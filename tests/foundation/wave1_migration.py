@@ -10,8 +10,11 @@ from __future__ import annotations
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-# The last migrations before the move, per app that had any.
+# The last migrations before the move, per app that had any (Django's own apps included, so
+# that the historical User and ContentType match their tables).
 WAVE1 = [
+    ("auth", "0012_alter_user_first_name_max_length"),
+    ("contenttypes", "0002_remove_content_type_name"),
     ("annotation", "0003_projectitem_responses"),
     ("curation", "0001_initial"),
     ("workers", "0001_initial"),
@@ -79,7 +82,12 @@ def _write_wave1_rows(apps) -> dict[str, int]:  # noqa: ANN001 - historical app 
         run=run, corpus=corpus, job=score_job, shard_size=10
     )
     apps.get_model("curation", "ItemScore").objects.create(run=run, item=with_image, overall=0.5)
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    corpus_type, _ = ContentType.objects.get_or_create(app_label="annotation", model="corpus")
+    job_type, _ = ContentType.objects.get_or_create(app_label="annotation", model="job")
     return {
+        "corpus_type": corpus_type.pk,
+        "job_type": job_type.pk,
         "user": user.pk,
         "image": image.pk,
         "corpus": corpus.pk,
@@ -139,6 +147,12 @@ def assert_wave1_data_survives_the_move() -> None:
     scoring = ScoringRun.objects.get(run=run)
     assert (scoring.corpus, scoring.job_id) == (corpus, ids["score_job"])
     assert ItemScore.objects.get(run=run).item == items[0]
+
+    # permissions and admin history stay attached: the content types moved with the models
+    from django.contrib.contenttypes.models import ContentType
+
+    assert ContentType.objects.get_for_model(Corpus).pk == ids["corpus_type"]
+    assert ContentType.objects.get_for_model(Job).pk == ids["job_type"]
 
     # and new rows go into the same tables, after the old ones
     new_item = Item.objects.create(corpus=corpus, external_id="i3", conversations=[])
