@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -9,6 +8,7 @@ from rest_framework.views import APIView
 
 from core.api.errors import ApiError, error_responses
 from core.models import Job
+from core.selectors import job_get_visible
 from core.services.jobs import job_cancel, job_live_progress
 
 
@@ -44,10 +44,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
 
 
 def job_visible(request: Request, job_id: int) -> Job:
-    job = get_object_or_404(Job, pk=job_id)
-    if not request.user.is_staff and job.created_by_id != request.user.pk:
-        raise ApiError("not_found", "Not found.", status_code=404)
-    return job
+    return job_get_visible(job_id=job_id, user=request.user)
 
 
 class JobDetailApi(APIView):

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -17,7 +16,8 @@ from core.api.errors import ApiError, error_responses
 from core.api.jobs import JobOutputSerializer
 from core.api.permissions import IsStaff
 from corpora.models import Corpus
-from corpora.selectors import corpus_list
+from corpora.selectors import corpus_get, corpus_list
+from corpora.services.corpora import corpus_create
 from corpora.services.corpus_import import corpus_import_start
 
 
@@ -54,9 +54,7 @@ class CorpusListApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if Corpus.objects.filter(name=data.validated_data["name"]).exists():
-            raise ApiError("conflict", "A corpus with this name exists.", status_code=409)
-        corpus = Corpus.objects.create(created_by=request.user, **data.validated_data)
+        corpus = corpus_create(created_by=request.user, **data.validated_data)
         corpus.item_count = 0
         return Response(CorpusOutputSerializer(corpus).data, status=status.HTTP_201_CREATED)
 
@@ -68,7 +66,8 @@ class CorpusDetailApi(APIView):
         responses={200: CorpusOutputSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, corpus_id: int) -> Response:
-        return Response(CorpusOutputSerializer(get_object_or_404(corpus_list(), pk=corpus_id)).data)
+        corpus = corpus_get(corpus_id=corpus_id, with_item_count=True)
+        return Response(CorpusOutputSerializer(corpus).data)
 
 
 class CorpusImportApi(APIView):
@@ -115,7 +114,7 @@ class CorpusImportApi(APIView):
         ],
     )
     def post(self, request: Request, corpus_id: int) -> Response:
-        corpus = get_object_or_404(Corpus, pk=corpus_id)
+        corpus = corpus_get(corpus_id=corpus_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
