@@ -65,6 +65,27 @@ def test_dockerfile_copies_what_exists():
                 assert (ROOT / source).exists(), source
 
 
+def test_dockerfile_and_package_hold_every_installed_app():
+    import tomllib
+
+    from django.conf import settings
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packaged = {
+        name.rstrip("*") for name in project["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    copied = {
+        source
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+        for source in line.split()[1:-1]
+    }
+    ours = {
+        app.split(".")[0] for app in settings.INSTALLED_APPS if (ROOT / app.split(".")[0]).is_dir()
+    }
+    assert ours <= packaged and ours <= copied, (ours - packaged, ours - copied)
+
+
 def test_compose_environment_gives_production_settings(tmp_path):
     env_spec = COMPOSE["x-arbiter-env"]
     env = {k: str(v) for k, v in env_spec.items()}
