@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +11,7 @@ from annotation.models import Project, ProjectItem
 from annotation.services.projects import RANDOM_MODULUS, RANDOM_MULTIPLIER
 from annotation.services.rubric import AnswersInvalid, answers_clean, rule_keys_for
 from core.errors import DomainError
-from corpora.models import CorpusImage, Item
+from corpora.services.items import corpus_items_upsert
 
 MAX_BULK = 5000
 
@@ -24,14 +22,6 @@ class BulkResult:
     updated: int = 0
     unchanged: int = 0
     items: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _hash(record: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
-
-
-def _has_candidates(conversations: list, questions: Any) -> bool:
-    return any(isinstance(t.get("value"), list) for t in conversations) or bool(questions)
 
 
 @transaction.atomic
@@ -48,51 +38,15 @@ def project_items_upsert(
     corpus = corpora.get(corpus_id) if corpus_id else next(iter(corpora.values()), None)
     if corpus is None:
         raise DomainError("invalid_corpus", "The corpus is not one of the project's corpora.")
-    external_ids = [r["external_id"] for r in records]
-    if len(set(external_ids)) != len(external_ids):
-        raise DomainError("duplicate_external_id", "An external_id appears twice in the request.")
-    existing = {
-        i.external_id: i for i in Item.objects.filter(corpus=corpus, external_id__in=external_ids)
-    }
-    paths = {r.get("image_path") for r in records if r.get("image_path")}
-    assets = dict(
-        CorpusImage.objects.filter(corpus=corpus, path__in=paths).values_list("path", "asset_id")
+    upserted = corpus_items_upsert(corpus=corpus, records=records)
+    result = BulkResult(
+        created=upserted.created, updated=upserted.updated, unchanged=upserted.unchanged
     )
-    result = BulkResult()
     questions = project.rubric.questions
     rule_keys = rule_keys_for(project)
     gold_errors: dict[str, Any] = {}
-    touched: list[tuple[Item, dict]] = []
-    for record in records:
-        canonical = {
-            "conversations": record["conversations"],
-            "questions": record.get("questions"),
-            "score": record.get("score"),
-            "image": record.get("image_path") or None,
-            "category": record.get("category", ""),
-        }
-        digest = _hash(canonical)
-        item = existing.get(record["external_id"])
-        fields = {
-            "conversations": record["conversations"],
-            "questions": record.get("questions"),
-            "question_scores": record.get("score"),
-            "category": record.get("category", ""),
-            "image_path": record.get("image_path", ""),
-            "image_id": assets.get(record.get("image_path")),
-            "has_candidates": _has_candidates(record["conversations"], record.get("questions")),
-            "content_hash": digest,
-        }
-        if item is None:
-            item = Item.objects.create(corpus=corpus, external_id=record["external_id"], **fields)
-            result.created += 1
-        elif item.content_hash != digest:
-            for name, value in fields.items():
-                setattr(item, name, value)
-            item.save()
-            result.updated += 1
-        else:
-            result.unchanged += 1
+    touched = list(zip(upserted.items, records, strict=True))
+    for item, record in touched:
         if record.get("gold_answers") is not None:
             try:
                 answers_clean(
@@ -104,7 +58,6 @@ def project_items_upsert(
                 )
             except AnswersInvalid as exc:
                 gold_errors[record["external_id"]] = exc.errors
-        touched.append((item, record))
     if gold_errors:
         raise DomainError(
             "invalid_gold",
