@@ -4,8 +4,11 @@ ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY webapp webapp
+COPY core core
+COPY corpora corpora
 COPY annotation annotation
 COPY curation curation
+COPY demo demo
 COPY rewardmodel rewardmodel
 COPY workers workers
 COPY frontend frontend

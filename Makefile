@@ -33,6 +33,7 @@ lint: install $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	npx --no-install eslint frontend/static eslint.config.js
+	$(VENV)/bin/lint-imports --no-cache
 
 test-unit: install
 	$(VENV)/bin/pytest -m "not integration and not browser" -p no:cacheprovider

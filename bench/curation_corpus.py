@@ -41,7 +41,7 @@ def answer(rng: random.Random, words: int = 100) -> str:
 
 def synthetic_corpus(n_items: int, *, seed: int = 0, batch: int = 5000):  # noqa: ANN201
     """A corpus of `n_items` two-turn items (~100-word answers), written in bulk."""
-    from annotation.models import Corpus, Item
+    from corpora.models import Corpus, Item
 
     rng = random.Random(seed)
     corpus = Corpus.objects.create(name=f"bench-{uuid.uuid4().hex[:8]}", version=1)

@@ -32,10 +32,11 @@ def main() -> None:
     import numpy as np
     from django.conf import settings
 
-    from annotation.models import Item, Job
-    from annotation.services.jobs import job_create
     from annotation.services.projects import project_create
     from bench.curation_corpus import synthetic_corpus
+    from core.models import Job
+    from core.services.jobs import job_create
+    from corpora.models import Item
     from curation.models import RewardModelRun
     from curation.services.features import feature_cache
     from curation.services.scoring import scoring_start

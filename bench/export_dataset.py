@@ -47,8 +47,8 @@ def _peak_rss_mb() -> float:
 
 
 def _export(dataset_id: int, fmt: str) -> dict:
-    from annotation.models import Job
-    from annotation.services.jobs import job_create
+    from core.models import Job
+    from core.services.jobs import job_create
     from curation.models import DatasetVersion, Export
     from curation.services.export import export_execute
 

@@ -118,8 +118,8 @@ def main() -> None:
         check=True,
     )
     url = setup_django()
-    from annotation.models import Corpus, CorpusImage, ImageAsset
-    from annotation.services.corpus_import import corpus_import
+    from corpora.models import Corpus, CorpusImage, ImageAsset
+    from corpora.services.corpus_import import corpus_import
 
     Corpus.objects.filter(name="bench-import").delete()
     corpus = Corpus.objects.create(name="bench-import")

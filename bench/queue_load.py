@@ -120,8 +120,9 @@ def _setup(items: int, clients: int, overlap: int, fresh: bool) -> tuple[int, li
     from django.db import connection
     from rest_framework.authtoken.models import Token
 
-    from annotation.models import Corpus, Item, Project
+    from annotation.models import Project
     from annotation.services.projects import member_set
+    from corpora.models import Corpus, Item
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
@@ -161,8 +162,8 @@ def _setup(items: int, clients: int, overlap: int, fresh: bool) -> tuple[int, li
 def _create_project(cursor, *, items: int, overlap: int):  # noqa: ANN001, ANN202
     from django.contrib.auth import get_user_model
 
-    from annotation.models import Corpus
     from annotation.services.projects import project_create
+    from corpora.models import Corpus
 
     corpus = Corpus.objects.create(name=PROJECT)
     # One INSERT ... SELECT over generate_series: a million rows in seconds, not hours.

@@ -119,13 +119,13 @@ def run_db(args: argparse.Namespace) -> dict[str, Any]:
     setup_django(f"sqlite:///{var}/featurize.sqlite3")
     from django.conf import settings
 
-    from annotation.demo import build_demo_corpus
-    from annotation.models import Corpus, Item
-    from annotation.services.corpus_import import corpus_import
+    from corpora.models import Corpus, Item
+    from corpora.services.corpus_import import corpus_import
     from curation.selectors.training_data import TrainingData
     from curation.services import features
     from curation.services.item_recipe import item_recipe_inputs
     from curation.services.turns import items_turn_specs
+    from demo.corpus import build_demo_corpus
 
     try:
         demo = build_demo_corpus(var / "demo", n_items=args.items, seed=0)

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from annotation.demo.builder import build_demo_corpus
-from annotation.demo.defects import DEFECT_KINDS
-from annotation.demo.simulate import load_ground_truth, simulate_judgments
+from demo.corpus.builder import build_demo_corpus
+from demo.corpus.defects import DEFECT_KINDS
+from demo.corpus.simulate import load_ground_truth, simulate_judgments
 from rewardmodel.conversation import (
     aggregate_item_scores,
     candidate_pairs,

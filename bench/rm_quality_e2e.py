@@ -41,7 +41,7 @@ def _auc(good: list[float], bad: list[float]) -> float | None:
 
 
 def _demo(work: Path, items: int, seed: int) -> tuple[Path, Path, Path]:
-    from annotation.demo import build_demo_corpus
+    from demo.corpus import build_demo_corpus
 
     folder = work / f"demo-{items}-{seed}"
     if (folder / "ground_truth.json").exists():
@@ -73,14 +73,15 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from annotation.demo.defects import DEFECT_KINDS
-    from annotation.models import Corpus, Job
-    from annotation.services.corpus_import import corpus_import
     from annotation.services.projects import project_create
+    from core.models import Job
+    from corpora.models import Corpus
+    from corpora.services.corpus_import import corpus_import
     from curation.models import ItemScore
-    from curation.services.demo_annotations import demo_annotations_simulate
     from curation.services.reward_models import reward_model_run_start
     from curation.services.scoring import scoring_start
+    from demo.annotations import demo_annotations_simulate
+    from demo.corpus.defects import DEFECT_KINDS
     from rewardmodel.evaluation import item_in_eval
     from webapp.celery import app
 

@@ -12,7 +12,7 @@ class RewardModelRun(models.Model):
     project = models.ForeignKey(
         "annotation.Project", on_delete=models.CASCADE, related_name="reward_model_runs"
     )
-    job = models.OneToOneField("annotation.Job", on_delete=models.PROTECT, related_name="+")
+    job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="+")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -84,8 +84,8 @@ class ScoringRun(models.Model):
     """Scoring of one corpus by one model version, split into shards."""
 
     run = models.ForeignKey(RewardModelRun, on_delete=models.CASCADE, related_name="scorings")
-    corpus = models.ForeignKey("annotation.Corpus", on_delete=models.CASCADE, related_name="+")
-    job = models.OneToOneField("annotation.Job", on_delete=models.PROTECT, related_name="+")
+    corpus = models.ForeignKey("corpora.Corpus", on_delete=models.CASCADE, related_name="+")
+    job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="+")
     corpus_version = models.PositiveIntegerField(default=0)
     shard_size = models.PositiveIntegerField()
     n_shards = models.PositiveIntegerField(default=0)
@@ -122,7 +122,7 @@ class ItemScore(models.Model):
     """Scores of one item by one model version (upserted, so re-scoring is idempotent)."""
 
     run = models.ForeignKey(RewardModelRun, on_delete=models.CASCADE, related_name="+")
-    item = models.ForeignKey("annotation.Item", on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("corpora.Item", on_delete=models.CASCADE, related_name="+")
     overall = models.FloatField()
     criteria = models.JSONField(default=dict, blank=True)
     rules = models.JSONField(default=dict, blank=True, help_text="rule -> P(violated).")
@@ -168,7 +168,7 @@ class DatasetVersion(models.Model):
 
 class DatasetItem(models.Model):
     dataset = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="members")
-    item = models.ForeignKey("annotation.Item", on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey("corpora.Item", on_delete=models.PROTECT, related_name="+")
     score = models.FloatField(null=True, blank=True)
 
     class Meta:
@@ -187,7 +187,7 @@ class Export(models.Model):
         PARQUET = "parquet", "Parquet"
 
     dataset = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="exports")
-    job = models.OneToOneField("annotation.Job", on_delete=models.PROTECT, related_name="+")
+    job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="+")
     format = models.CharField(max_length=16, choices=Format.choices)
     include_images = models.BooleanField(default=False)
     path = models.CharField(max_length=1000, blank=True, help_text="Relative to ARTIFACTS_ROOT.")

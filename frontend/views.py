@@ -14,8 +14,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import SafeString, mark_safe
 
-from annotation.models import Corpus, Job, Project, ProjectMembership
+from annotation.models import Project, ProjectMembership
 from annotation.presets import PRESETS, default_constitution, rubric_preset
+from core.models import Job
+from corpora.models import Corpus
 
 Role = ProjectMembership.Role
 

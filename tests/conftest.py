@@ -111,7 +111,7 @@ def wait_for_job(job_id: int, timeout: float = 60.0):  # noqa: ANN201
     """Poll a job row until it is finished; returns it."""
     import time
 
-    from annotation.models import Job
+    from core.models import Job
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
-from annotation.models import Corpus
+from corpora.models import Corpus
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -31,7 +31,7 @@ class CorpusFactory(factory.django.DjangoModelFactory):
 
 
 # --- annotation engine -------------------------------------------------------------------------
-from annotation.models import Item  # noqa: E402
+from corpora.models import Item  # noqa: E402
 
 
 class ItemFactory(factory.django.DjangoModelFactory):

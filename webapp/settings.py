@@ -75,9 +75,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "csp",
     "chartjs",
+    "core",
+    "corpora",
     "annotation",
     "curation",
     "workers",
+    "demo",
     "frontend",
     "webapp",
 ]
@@ -197,8 +200,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON bodies only; the corpus import, which takes file uploads, adds multipart itself.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "annotation.api.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "annotation.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "core.api.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
 }
 SPECTACULAR_SETTINGS = {

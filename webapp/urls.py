@@ -6,7 +6,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from annotation.api.errors import api_not_found
+from core.api.errors import api_not_found
 from webapp.health import healthz
 
 # Swagger UI loads its bundle and stylesheet from a CDN and has one inline <style>; its own
@@ -27,6 +27,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/v1/", include("core.api.urls")),
+    path("api/v1/", include("corpora.api.urls")),
     path("api/v1/", include("annotation.api.urls")),
     path("api/v1/", include("curation.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from celery import chord, shared_task
 
-from annotation.models import Job
-from annotation.services.jobs import job_run
+from core.models import Job
+from core.services.jobs import job_run
 from workers.queues import heavy_queue
 
 

@@ -11,8 +11,8 @@ import os
 from celery import shared_task
 from django.core.cache import cache
 
-from annotation.models import Job
-from annotation.services.jobs import job_run
+from core.models import Job
+from core.services.jobs import job_run
 
 
 def worker_pid_key(run_id: int) -> str:

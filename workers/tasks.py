@@ -6,9 +6,10 @@ from pathlib import Path
 
 from celery import shared_task
 
-from annotation.models import Corpus, Job
-from annotation.services.corpus_import import corpus_import
-from annotation.services.jobs import job_progress, job_run
+from core.models import Job
+from core.services.jobs import job_progress, job_run
+from corpora.models import Corpus
+from corpora.services.corpus_import import corpus_import
 
 
 @shared_task(name="arbiter.corpus_import", acks_late=True, reject_on_worker_lost=True)

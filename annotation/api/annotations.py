@@ -8,10 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.api.engine import EngineApi, item_payload
-from annotation.api.errors import ApiError, error_responses
 from annotation.api.serializers import AnswersField, ItemOutputSerializer
 from annotation.selectors.annotations import annotations_mine
 from annotation.services.submit import annotation_submit
+from core.api.errors import ApiError, error_responses
 
 
 class AnnotationOutputSerializer(serializers.Serializer):

@@ -8,11 +8,13 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.api.engine import EngineApi, IdCursorPagination, paginated
-from annotation.api.errors import ApiError, error_responses
-from annotation.models import Item, ProjectItem, ProjectMembership
+from annotation.api.engine import EngineApi
+from annotation.models import ProjectItem, ProjectMembership
 from annotation.services.items import project_items_upsert
 from annotation.services.suggestions import suggestions_add
+from core.api.errors import ApiError, error_responses
+from core.api.pagination import IdCursorPagination, paginated
+from corpora.models import Item
 
 
 class ProjectItemOutputSerializer(serializers.Serializer):

@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.api.engine import EngineApi
-from annotation.api.errors import error_responses
 from annotation.services.preferences import preferences_get, preferences_set
+from core.api.errors import error_responses
 
 
 class PreferencesApi(EngineApi):

@@ -8,9 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.api.engine import EngineApi
-from annotation.api.errors import ApiError, error_responses
 from annotation.api.serializers import ConstitutionSerializer, QuestionSerializer, RuleSerializer
-from annotation.models import Corpus, Project, ProjectMembership
+from annotation.models import Project, ProjectMembership
 from annotation.selectors.projects import constitution_current, project_list, projects_progress
 from annotation.services.projects import (
     constitution_set,
@@ -20,6 +19,8 @@ from annotation.services.projects import (
     project_update,
     rubric_set,
 )
+from core.api.errors import ApiError, error_responses
+from corpora.models import Corpus
 
 SAMPLING = [c for c, _ in Project.Sampling.choices]
 SKIP = [c for c, _ in Project.SkipPolicy.choices]

@@ -8,9 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.api.engine import EngineApi, item_payload
-from annotation.api.errors import error_responses
 from annotation.api.serializers import AnswersField, ItemOutputSerializer
 from annotation.services.queue import draft_save, item_next, item_postpone, item_skip
+from core.api.errors import error_responses
 
 
 class AssignmentOutputSerializer(serializers.Serializer):

@@ -8,11 +8,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.api.engine import EngineApi, item_payload
-from annotation.api.errors import error_responses
 from annotation.api.serializers import AnswersField, ItemOutputSerializer
 from annotation.selectors.agreement import project_agreement
 from annotation.selectors.progress import project_progress
 from annotation.services.review import adjudication_save, review_next
+from core.api.errors import error_responses
 
 
 class AgreementApi(EngineApi):

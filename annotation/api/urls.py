@@ -1,29 +1,17 @@
 from django.urls import path
 
-from annotation.api.corpora import CorpusDetailApi, CorpusImportApi, CorpusListApi
-from annotation.api.jobs import JobCancelApi, JobDetailApi
-
-urlpatterns = [
-    path("corpora/", CorpusListApi.as_view(), name="corpus-list"),
-    path("corpora/<int:corpus_id>/", CorpusDetailApi.as_view(), name="corpus-detail"),
-    path("corpora/<int:corpus_id>/imports/", CorpusImportApi.as_view(), name="corpus-import"),
-    path("jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
-    path("jobs/<int:job_id>/cancel/", JobCancelApi.as_view(), name="job-cancel"),
-]
-
-# --- annotation engine ---------------------------------------------------------------------------
-from annotation.api.annotations import AnnotationMineApi, AnnotationSubmitApi  # noqa: E402
-from annotation.api.items import ItemSuggestionsApi, ProjectItemsApi  # noqa: E402
-from annotation.api.preferences import PreferencesApi  # noqa: E402
-from annotation.api.projects import (  # noqa: E402
+from annotation.api.annotations import AnnotationMineApi, AnnotationSubmitApi
+from annotation.api.items import ItemSuggestionsApi, ProjectItemsApi
+from annotation.api.preferences import PreferencesApi
+from annotation.api.projects import (
     ProjectConstitutionApi,
     ProjectDetailApi,
     ProjectListApi,
     ProjectMembersApi,
     ProjectRubricApi,
 )
-from annotation.api.queue import DraftApi, ItemNextApi, ItemPostponeApi, ItemSkipApi  # noqa: E402
-from annotation.api.review import (  # noqa: E402
+from annotation.api.queue import DraftApi, ItemNextApi, ItemPostponeApi, ItemSkipApi
+from annotation.api.review import (
     AgreementApi,
     ProgressApi,
     ReviewNextApi,
@@ -31,7 +19,7 @@ from annotation.api.review import (  # noqa: E402
 )
 
 _P = "projects/<int:project_id>/"
-urlpatterns += [
+urlpatterns = [
     path("projects/", ProjectListApi.as_view(), name="project-list"),
     path(_P, ProjectDetailApi.as_view(), name="project-detail"),
     path(_P + "rubric/", ProjectRubricApi.as_view(), name="project-rubric"),

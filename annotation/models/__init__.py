@@ -1,20 +1,14 @@
-"""Models of the annotation app, one module per domain."""
+"""Models of the annotation app: projects, rubrics, constitutions, the queue and answers."""
 
-from annotation.models.corpus import Corpus, CorpusImage, ImageAsset, Item
-from annotation.models.jobs import Job
+from annotation.models.annotation import Adjudication, Annotation, AnnotationRevision
+from annotation.models.assignment import Assignment
+from annotation.models.constitution import Constitution, Rule
+from annotation.models.preferences import UserPreferences
+from annotation.models.project import Project, ProjectItem, ProjectMembership
+from annotation.models.rubric import Rubric
+from annotation.models.suggestion import Suggestion
 
-__all__ = ["Corpus", "CorpusImage", "ImageAsset", "Item", "Job"]
-
-# Annotation engine: projects, rubrics, constitutions, the queue and answers.
-from annotation.models.annotation import Adjudication, Annotation, AnnotationRevision  # noqa: E402
-from annotation.models.assignment import Assignment  # noqa: E402
-from annotation.models.constitution import Constitution, Rule  # noqa: E402
-from annotation.models.preferences import UserPreferences  # noqa: E402
-from annotation.models.project import Project, ProjectItem, ProjectMembership  # noqa: E402
-from annotation.models.rubric import Rubric  # noqa: E402
-from annotation.models.suggestion import Suggestion  # noqa: E402
-
-__all__ += [
+__all__ = [
     "Adjudication",
     "Annotation",
     "AnnotationRevision",

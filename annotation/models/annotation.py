@@ -18,7 +18,7 @@ class Annotation(models.Model):
     project_item = models.ForeignKey(
         "annotation.ProjectItem", on_delete=models.CASCADE, related_name="annotations"
     )
-    item = models.ForeignKey("annotation.Item", on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("corpora.Item", on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations"
     )

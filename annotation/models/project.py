@@ -22,7 +22,7 @@ class Project(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     instructions = models.TextField(blank=True, help_text="Markdown shown to annotators.")
-    corpora = models.ManyToManyField("annotation.Corpus", related_name="projects")
+    corpora = models.ManyToManyField("corpora.Corpus", related_name="projects")
     category_filter = models.JSONField(
         default=list, blank=True, help_text="Item categories drawn; empty list means all."
     )
@@ -84,7 +84,7 @@ class ProjectItem(models.Model):
     """One item of a project with the narrow columns the queue locks and orders by."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="project_items")
-    item = models.ForeignKey("annotation.Item", on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("corpora.Item", on_delete=models.CASCADE, related_name="+")
     # overlap minus live leases and responses; the queue only ever takes rows with open_slots > 0.
     open_slots = models.PositiveSmallIntegerField()
     # Submitted annotations, and responses (annotations plus skips under the "ignore" policy):

@@ -6,9 +6,7 @@ from django.db import models
 
 
 class Suggestion(models.Model):
-    item = models.ForeignKey(
-        "annotation.Item", on_delete=models.CASCADE, related_name="suggestions"
-    )
+    item = models.ForeignKey("corpora.Item", on_delete=models.CASCADE, related_name="suggestions")
     question_key = models.CharField(max_length=64)
     value = models.JSONField()
     score = models.FloatField(null=True, blank=True, help_text="Model confidence or reward.")

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, TextField
+from django.db.models import TextField
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast
 
-from annotation.models import Annotation, Item, Project, ProjectMembership
+from annotation.models import Annotation, Project, ProjectMembership
 from annotation.selectors.agreement_math import (
     PAIR_CODES,
     Component,
@@ -35,6 +35,7 @@ from annotation.selectors.agreement_math import (
     value_counts,
 )
 from annotation.services.rubric import rule_keys_for
+from corpora.models import Item
 
 TOP_DISAGREEMENT = 20
 
@@ -338,12 +339,6 @@ def project_agreement(*, project: Project) -> dict[str, Any]:
     report["items"] = int(len(np.unique(item_ids))) if len(item_ids) else 0
     report["overlap"] = project.overlap
     return report
-
-
-def annotation_counts(*, project: Project) -> dict[str, int]:
-    return Annotation.objects.filter(project=project).aggregate(
-        total=Count("id"), human=Count("id", filter=Q(source=Annotation.Source.HUMAN))
-    )
 
 
 __all__ = ["agreement_compute", "components_build", "project_agreement", "alpha_from_counts"]

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet
 
 from annotation.models import Annotation, Constitution, Project, ProjectItem, ProjectMembership
-from annotation.services.errors import EngineError
+from core.errors import DomainError
 
 ROLE_RANK = {"annotator": 1, "reviewer": 2, "owner": 3}
 
@@ -27,9 +27,9 @@ def project_access(*, project_id: int, user, role: str = "annotator") -> tuple[P
             project = Project.objects.filter(pk=project_id).first()
             if project is not None:
                 return project, "staff"
-        raise EngineError("not_found", "No such project.", status=404)
+        raise DomainError("not_found", "No such project.", status=404)
     if ROLE_RANK[membership.role] < ROLE_RANK[role] and not user.is_staff:
-        raise EngineError(
+        raise DomainError(
             "permission_denied", f"This needs the {role} role in this project.", status=403
         )
     return membership.project, membership.role

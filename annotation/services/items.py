@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 
-from annotation.models import CorpusImage, Item, Project, ProjectItem
-from annotation.services.errors import EngineError
+from annotation.models import Project, ProjectItem
 from annotation.services.projects import RANDOM_MODULUS, RANDOM_MULTIPLIER
 from annotation.services.rubric import AnswersInvalid, answers_clean, rule_keys_for
+from core.errors import DomainError
+from corpora.services.items import corpus_items_upsert
 
 MAX_BULK = 5000
 
@@ -25,14 +24,6 @@ class BulkResult:
     items: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _hash(record: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
-
-
-def _has_candidates(conversations: list, questions: Any) -> bool:
-    return any(isinstance(t.get("value"), list) for t in conversations) or bool(questions)
-
-
 @transaction.atomic
 def project_items_upsert(
     *, project: Project, records: list[dict[str, Any]], corpus_id: int | None = None
@@ -40,58 +31,22 @@ def project_items_upsert(
     """Create or update items by external id in one of the project's corpora, add them to the
     project, and mark gold items (`gold_answers`, checked against the rubric)."""
     if not records:
-        raise EngineError("empty", "Give at least one item.")
+        raise DomainError("empty", "Give at least one item.")
     if len(records) > MAX_BULK:
-        raise EngineError("too_many", f"At most {MAX_BULK} items per request.")
+        raise DomainError("too_many", f"At most {MAX_BULK} items per request.")
     corpora = {c.pk: c for c in project.corpora.all()}
     corpus = corpora.get(corpus_id) if corpus_id else next(iter(corpora.values()), None)
     if corpus is None:
-        raise EngineError("invalid_corpus", "The corpus is not one of the project's corpora.")
-    external_ids = [r["external_id"] for r in records]
-    if len(set(external_ids)) != len(external_ids):
-        raise EngineError("duplicate_external_id", "An external_id appears twice in the request.")
-    existing = {
-        i.external_id: i for i in Item.objects.filter(corpus=corpus, external_id__in=external_ids)
-    }
-    paths = {r.get("image_path") for r in records if r.get("image_path")}
-    assets = dict(
-        CorpusImage.objects.filter(corpus=corpus, path__in=paths).values_list("path", "asset_id")
+        raise DomainError("invalid_corpus", "The corpus is not one of the project's corpora.")
+    upserted = corpus_items_upsert(corpus=corpus, records=records)
+    result = BulkResult(
+        created=upserted.created, updated=upserted.updated, unchanged=upserted.unchanged
     )
-    result = BulkResult()
     questions = project.rubric.questions
     rule_keys = rule_keys_for(project)
     gold_errors: dict[str, Any] = {}
-    touched: list[tuple[Item, dict]] = []
-    for record in records:
-        canonical = {
-            "conversations": record["conversations"],
-            "questions": record.get("questions"),
-            "score": record.get("score"),
-            "image": record.get("image_path") or None,
-            "category": record.get("category", ""),
-        }
-        digest = _hash(canonical)
-        item = existing.get(record["external_id"])
-        fields = {
-            "conversations": record["conversations"],
-            "questions": record.get("questions"),
-            "question_scores": record.get("score"),
-            "category": record.get("category", ""),
-            "image_path": record.get("image_path", ""),
-            "image_id": assets.get(record.get("image_path")),
-            "has_candidates": _has_candidates(record["conversations"], record.get("questions")),
-            "content_hash": digest,
-        }
-        if item is None:
-            item = Item.objects.create(corpus=corpus, external_id=record["external_id"], **fields)
-            result.created += 1
-        elif item.content_hash != digest:
-            for name, value in fields.items():
-                setattr(item, name, value)
-            item.save()
-            result.updated += 1
-        else:
-            result.unchanged += 1
+    touched = list(zip(upserted.items, records, strict=True))
+    for item, record in touched:
         if record.get("gold_answers") is not None:
             try:
                 answers_clean(
@@ -103,9 +58,8 @@ def project_items_upsert(
                 )
             except AnswersInvalid as exc:
                 gold_errors[record["external_id"]] = exc.errors
-        touched.append((item, record))
     if gold_errors:
-        raise EngineError(
+        raise DomainError(
             "invalid_gold",
             "Some gold answers do not fit the rubric.",
             details={"items": gold_errors},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from annotation.models import UserPreferences
-from annotation.services.errors import EngineError
+from core.errors import DomainError
 
 MAX_KEYMAP = 200
 
@@ -26,14 +26,14 @@ def preferences_set(
         if len(keymap) > MAX_KEYMAP or not all(
             isinstance(k, str) and isinstance(v, str) and v for k, v in keymap.items()
         ):
-            raise EngineError(
+            raise DomainError(
                 "invalid_keymap", "keymap maps action names to non-empty key strings."
             )
         # Two actions on one key would make one of them unreachable.
         keys = [v.lower() for v in keymap.values()]
         clashes = sorted({k for k in keys if keys.count(k) > 1})
         if clashes:
-            raise EngineError(
+            raise DomainError(
                 "keymap_conflict",
                 f"Keys bound twice: {', '.join(clashes)}.",
                 details={"keys": clashes},

@@ -9,18 +9,11 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Max
 
-from annotation.models import (
-    Constitution,
-    Corpus,
-    Project,
-    ProjectItem,
-    ProjectMembership,
-    Rubric,
-    Rule,
-)
+from annotation.models import Constitution, Project, ProjectItem, ProjectMembership, Rubric, Rule
 from annotation.presets import default_constitution, rubric_preset
-from annotation.services.errors import EngineError
 from annotation.services.rubric import rubric_questions_clean
+from core.errors import DomainError
+from corpora.models import Corpus
 
 # Multiplicative hashing gives a fixed pseudo-random permutation in plain integer SQL that
 # SQLite and PostgreSQL compute identically (values stay below 2**63).
@@ -40,7 +33,7 @@ SETTINGS_FIELDS = (
 )
 
 
-class ProjectError(EngineError):
+class ProjectError(DomainError):
     """A project setting, rubric, constitution or membership change is refused."""
 
     def __init__(self, code: str, message: str, details: Any = None, status: int = 400) -> None:

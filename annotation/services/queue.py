@@ -28,8 +28,8 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from annotation.models import AnnotationRevision, Assignment, ProjectItem, ProjectMembership
-from annotation.services.errors import EngineError
 from annotation.services.rubric import answers_clean, rule_keys_for
+from core.errors import DomainError
 
 RECLAIM_BATCH = 200
 _rng = random.SystemRandom()
@@ -62,7 +62,7 @@ def membership_for_work(
         qs = qs.annotate(client_key_seen=Exists(seen))
     membership = qs.filter(project_id=project_id, user=user).first()
     if membership is None:
-        raise EngineError("not_found", "No such project.", status=404)
+        raise DomainError("not_found", "No such project.", status=404)
     return membership
 
 
@@ -94,7 +94,7 @@ def item_next(
     many leases one annotator can hold.
     """
     if len(exclude_item_ids) > MAX_PREFETCH_EXCLUDES:
-        raise EngineError(
+        raise DomainError(
             "too_many_excludes",
             f"At most {MAX_PREFETCH_EXCLUDES} held items can be excluded when prefetching.",
         )
@@ -103,7 +103,7 @@ def item_next(
         membership = membership_for_work(project_id=project_id, user=user)
         project = membership.project
         if annotator_blocked(membership):
-            raise EngineError(
+            raise DomainError(
                 "annotator_blocked",
                 "Your accuracy on gold items is below this project's threshold; "
                 "ask the project owner to review your work.",
@@ -253,7 +253,7 @@ def _own_assignment(
         .first()
     )
     if assignment is None:
-        raise EngineError(
+        raise DomainError(
             "not_assigned", "This item was not given to you in this project.", status=404
         )
     return assignment
@@ -265,7 +265,7 @@ def item_skip(*, project_id: int, user, item_id: int) -> Assignment:  # noqa: AN
         membership = membership_for_work(project_id=project_id, user=user)
         assignment = _own_assignment(project_id=project_id, user=user, item_id=item_id)
         if assignment.status == Assignment.Status.SUBMITTED:
-            raise EngineError("already_submitted", "You already answered this item.", status=409)
+            raise DomainError("already_submitted", "You already answered this item.", status=409)
         pitem = assignment.project_item
         ignore = membership.project.skip_policy == "ignore"
         if ignore and not pitem.is_gold:
@@ -289,7 +289,7 @@ def item_postpone(*, project_id: int, user, item_id: int) -> Assignment:  # noqa
         membership_for_work(project_id=project_id, user=user)
         assignment = _own_assignment(project_id=project_id, user=user, item_id=item_id)
         if assignment.status == Assignment.Status.SUBMITTED:
-            raise EngineError("already_submitted", "You already answered this item.", status=409)
+            raise DomainError("already_submitted", "You already answered this item.", status=409)
         if assignment.holds_slot and not assignment.project_item.is_gold:
             _release_slots(Counter({assignment.project_item_id: 1}))
         assignment.status = Assignment.Status.POSTPONED
@@ -305,7 +305,7 @@ def _take_slot(pitem: ProjectItem) -> None:
         open_slots=F("open_slots") - 1
     )
     if not taken:
-        raise EngineError(
+        raise DomainError(
             "lease_expired",
             "Your lease on this item ran out and other annotators have filled it.",
             status=409,

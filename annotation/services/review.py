@@ -8,8 +8,8 @@ from django.db import transaction
 
 from annotation.models import Adjudication, Annotation, Project, ProjectItem
 from annotation.selectors.agreement_math import item_disagreement
-from annotation.services.errors import EngineError
 from annotation.services.rubric import answers_clean, rule_keys_for
+from core.errors import DomainError
 
 
 def review_next(*, project: Project, after_item_id: int | None = None) -> dict[str, Any] | None:
@@ -62,7 +62,7 @@ def adjudication_save(
         .first()
     )
     if pitem is None:
-        raise EngineError("not_found", "This item is not in the project.", status=404)
+        raise DomainError("not_found", "This item is not in the project.", status=404)
     clean = answers_clean(
         questions=project.rubric.questions,
         answers=answers,

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from annotation.models import Constitution, Item, Project
-from annotation.services.errors import EngineError
+from annotation.models import Constitution, Project
+from core.errors import DomainError
+from corpora.models import Item
 
 QUESTION_TYPES = ("rating", "binary", "multi_label", "text", "pairwise", "ranking", "rule_verdict")
 PAIRWISE_CHOICES = ("A", "B", "tie", "both_bad")
@@ -29,7 +30,7 @@ QUESTIONS_TURN = "questions"
 MAX_TEXT = 20_000
 
 
-class RubricInvalid(EngineError):
+class RubricInvalid(DomainError):
     """A rubric definition is wrong; `errors` maps a question key (or position) to messages."""
 
     def __init__(self, errors: dict[str, list[str]]) -> None:
@@ -40,7 +41,7 @@ class RubricInvalid(EngineError):
         self.errors = errors
 
 
-class AnswersInvalid(EngineError):
+class AnswersInvalid(DomainError):
     """Submitted answers do not fit the rubric; `errors` maps question keys to messages."""
 
     def __init__(self, errors: dict[str, list[str]]) -> None:

@@ -17,9 +17,9 @@ from django.db.models import F
 
 from annotation.models import Annotation, AnnotationRevision, Assignment, ProjectItem
 from annotation.selectors.agreement_math import item_disagreement
-from annotation.services.errors import EngineError
 from annotation.services.queue import _own_assignment, _take_slot, membership_for_work
 from annotation.services.rubric import answers_clean, answers_match, rule_keys_for
+from core.errors import DomainError
 
 
 @dataclass
@@ -61,10 +61,10 @@ def _retry(*, client_key: uuid.UUID, user, item_id: int) -> SubmitResult:  # noq
         .first()
     )
     if revision is None:
-        raise EngineError("conflict", "This submit conflicted with another; retry.", status=409)
+        raise DomainError("conflict", "This submit conflicted with another; retry.", status=409)
     annotation = revision.annotation
     if annotation.user_id != user.pk or annotation.item_id != item_id:
-        raise EngineError(
+        raise DomainError(
             "client_key_reused",
             "This client_key belongs to another submit; use a fresh UUID per submit.",
             status=409,

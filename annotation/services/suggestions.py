@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from annotation.models import Item, Suggestion
+from annotation.models import Suggestion
+from corpora.models import Item
 
 
 def suggestions_add(*, item: Item, suggestions: list[dict[str, Any]]) -> list[Suggestion]:

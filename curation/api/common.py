@@ -1,4 +1,4 @@
-"""Shared API helpers: project access by role, and domain errors in the shared error shape."""
+"""Shared API helpers of curation: project access by role."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from collections.abc import Iterable
 from django.shortcuts import get_object_or_404
 from rest_framework.request import Request
 
-from annotation.api.errors import ApiError
 from annotation.models import Project, ProjectMembership
-from curation.services.errors import CurationError
+from core.api.errors import ApiError
 
 MANAGE_ROLES = (ProjectMembership.Role.OWNER, ProjectMembership.Role.REVIEWER)
 
@@ -32,7 +31,3 @@ def project_for(request: Request, project_id: int, roles: Iterable[str] = MANAGE
             "permission_denied", "Your role in this project cannot do this.", status_code=403
         )
     return project
-
-
-def api_error(exc: CurationError) -> ApiError:
-    return ApiError(exc.code, exc.message, status_code=exc.status, details=exc.details)

@@ -11,14 +11,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import ApiError, error_responses
-from annotation.api.jobs import JobOutputSerializer
-from annotation.models import Corpus
-from curation.api.common import api_error, project_for
+from core.api.errors import ApiError, error_responses
+from core.api.jobs import JobOutputSerializer
+from corpora.models import Corpus
+from curation.api.common import project_for
 from curation.api.reward_models import _run_for
 from curation.models import ActiveRewardModel, DatasetVersion, Export, RewardModelRun, ScoringRun
 from curation.services.curation import curation_commit, curation_evaluate, dataset_diff, public
-from curation.services.errors import CurationError
 from curation.services.export import export_file_path, export_start
 from curation.services.scoring import DEFAULT_SHARD_SIZE, scoring_start
 
@@ -62,15 +61,12 @@ class RewardModelScoreApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         corpus = get_object_or_404(Corpus, pk=data.validated_data["corpus_id"])
-        try:
-            scoring = scoring_start(
-                run=run,
-                corpus=corpus,
-                user=request.user,
-                shard_size=data.validated_data["shard_size"],
-            )
-        except CurationError as exc:
-            raise api_error(exc) from exc
+        scoring = scoring_start(
+            run=run,
+            corpus=corpus,
+            user=request.user,
+            shard_size=data.validated_data["shard_size"],
+        )
         scoring.job.refresh_from_db()
         return Response(ScoringOutputSerializer(scoring).data, status=status.HTTP_202_ACCEPTED)
 
@@ -147,24 +143,19 @@ class ProjectCurationApi(APIView):
                 "no_model", "Give model_run_id or promote a model first.", status_code=409
             )
         run = get_object_or_404(RewardModelRun, pk=run_id, project=project)
-        try:
-            if values["commit"]:
-                dataset = curation_commit(
-                    project=project,
-                    run=run,
-                    policy=values["policy"],
-                    name=values.get("name", ""),
-                    user=request.user,
-                    seed=values["seed"],
-                )
-                return Response(
-                    DatasetOutputSerializer(dataset).data, status=status.HTTP_201_CREATED
-                )
-            evaluation = curation_evaluate(
-                project=project, run=run, policy=values["policy"], seed=values["seed"]
+        if values["commit"]:
+            dataset = curation_commit(
+                project=project,
+                run=run,
+                policy=values["policy"],
+                name=values.get("name", ""),
+                user=request.user,
+                seed=values["seed"],
             )
-        except CurationError as exc:
-            raise api_error(exc) from exc
+            return Response(DatasetOutputSerializer(dataset).data, status=status.HTTP_201_CREATED)
+        evaluation = curation_evaluate(
+            project=project, run=run, policy=values["policy"], seed=values["seed"]
+        )
         return Response(public(evaluation))
 
 
@@ -269,10 +260,7 @@ class ExportDownloadApi(APIView):
     def get(self, request: Request, export_id: int):  # noqa: ANN201
         export = get_object_or_404(Export.objects.select_related("job"), pk=export_id)
         project_for(request, export.dataset.project_id)
-        try:
-            path = export_file_path(export=export, name=request.query_params.get("file"))
-        except CurationError as exc:
-            raise api_error(exc) from exc
+        path = export_file_path(export=export, name=request.query_params.get("file"))
         return FileResponse(
             path.open("rb"), as_attachment=True, filename=f"dataset-{export.dataset_id}-{path.name}"
         )

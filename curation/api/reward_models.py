@@ -9,12 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import error_responses
-from annotation.api.jobs import JobOutputSerializer
 from annotation.models import ProjectMembership
-from curation.api.common import api_error, project_for
+from core.api.errors import error_responses
+from core.api.jobs import JobOutputSerializer
+from curation.api.common import project_for
 from curation.models import ActiveRewardModel, RewardModelRun
-from curation.services.errors import CurationError
 from curation.services.reward_models import reward_model_promote, reward_model_run_start
 
 
@@ -175,10 +174,7 @@ class ProjectRewardModelsApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         raw = request.data.get("hyperparameters") or {}
-        try:
-            run = reward_model_run_start(project=project, user=request.user, hyperparameters=raw)
-        except CurationError as exc:
-            raise api_error(exc) from exc
+        run = reward_model_run_start(project=project, user=request.user, hyperparameters=raw)
         run.refresh_from_db()
         return Response(RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -218,8 +214,5 @@ class RewardModelPromoteApi(APIView):
     )
     def post(self, request: Request, run_id: int) -> Response:
         run = _run_for(request, run_id, roles=(ProjectMembership.Role.OWNER,))
-        try:
-            reward_model_promote(run=run, user=request.user)
-        except CurationError as exc:
-            raise api_error(exc) from exc
+        reward_model_promote(run=run, user=request.user)
         return Response(RunOutputSerializer(run, context={"active_run_id": run.pk}).data)

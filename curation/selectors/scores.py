@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
-from annotation.models import Annotation, Item, ProjectItem
+from annotation.models import Annotation, ProjectItem
+from corpora.models import Item
 from curation.models import ItemScore, RewardModelRun
 
 # A rule counts as violated (by the model) above this probability.

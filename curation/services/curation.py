@@ -12,7 +12,9 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Max
 
-from annotation.models import Corpus, Project
+from annotation.models import Project
+from core.errors import DomainError
+from corpora.models import Corpus
 from curation.models import DatasetItem, DatasetVersion, RewardModelRun
 from curation.selectors.scores import (
     MODEL_VIOLATION_THRESHOLD,
@@ -21,7 +23,6 @@ from curation.selectors.scores import (
     item_summaries,
     project_score_table,
 )
-from curation.services.errors import CurationError
 
 HISTOGRAM_BINS = 20
 SAMPLE_ITEMS = 8
@@ -46,14 +47,14 @@ def policy_expand(policy: Any) -> list[dict[str, Any]]:
     if isinstance(policy, str):
         policy = [{"preset": policy}]
     if not isinstance(policy, list) or not policy:
-        raise CurationError(
+        raise DomainError(
             "invalid_policy", "policy must be a non-empty list of steps or a preset name."
         )
     steps: list[dict[str, Any]] = []
     for step in policy:
         if isinstance(step, dict) and "preset" in step:
             if step["preset"] not in PRESETS:
-                raise CurationError(
+                raise DomainError(
                     "invalid_policy",
                     f"Unknown preset {step['preset']!r}; known: {', '.join(sorted(PRESETS))}.",
                 )
@@ -63,7 +64,7 @@ def policy_expand(policy: Any) -> list[dict[str, Any]]:
     try:
         return policy_validate(steps)
     except PolicyError as exc:
-        raise CurationError("invalid_policy", str(exc)) from exc
+        raise DomainError("invalid_policy", str(exc)) from exc
 
 
 # Score and flag names every scored project has; rubric criteria add scores by their key, and
@@ -91,7 +92,7 @@ def _needs_embeddings(steps: list[dict[str, Any]]) -> bool:
 
 def _embeddings(run: RewardModelRun, item_ids: np.ndarray) -> np.ndarray:
     """[image | text] features of each item, from the feature cache (featurised if missing)."""
-    from annotation.models import Item
+    from corpora.models import Item
     from curation.services.features import feature_loader, featurize_many
     from curation.services.model_cache import encoder_specs, run_artifact
     from curation.services.training_inputs import side_featurizable
@@ -163,7 +164,7 @@ def curation_evaluate(
     steps = policy_expand(policy)
     table = project_score_table(project_id=project.pk, run=run)
     if len(table) == 0:
-        raise CurationError(
+        raise DomainError(
             "not_scored",
             "No item of this project is scored by this model yet; score first.",
             status=409,
@@ -172,7 +173,7 @@ def curation_evaluate(
     try:
         result = select(steps, inputs)
     except PolicyError as exc:
-        raise CurationError("invalid_policy", str(exc)) from exc
+        raise DomainError("invalid_policy", str(exc)) from exc
     chosen = result.indices
     baseline = random_baseline(len(table), len(chosen), seed=seed)
     unsafe = inputs.flags["unsafe"]

@@ -20,11 +20,11 @@ from django.db.models import OuterRef, Subquery, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from annotation.models import Job
-from annotation.services.jobs import JobCancelled, job_cancel_requested, job_create, job_progress
+from core.errors import DomainError
+from core.models import Job
+from core.services.jobs import JobCancelled, job_cancel_requested, job_create, job_progress
 from curation.models import DatasetItem, DatasetVersion, Export, ItemScore
 from curation.pipeline.writers import WRITERS, file_digest
-from curation.services.errors import CurationError
 from curation.services.texts import default_candidate
 
 CHUNK = 2000
@@ -41,7 +41,7 @@ def export_start(
     from workers.curation_tasks import dataset_export_task
 
     if format not in WRITERS:
-        raise CurationError(
+        raise DomainError(
             "validation_error", f"format must be one of {', '.join(sorted(WRITERS))}."
         )
     with transaction.atomic():
@@ -206,11 +206,11 @@ def _write_images(path: Path, images: dict[str, str]) -> dict[str, Any]:
 def export_file_path(*, export: Export, name: str | None) -> Path:
     """The file to download: the data file by default, or any file the manifest lists."""
     if export.job.status != Job.Status.SUCCEEDED or not export.path:
-        raise CurationError("export_not_ready", f"The export is {export.job.status}.", status=409)
+        raise DomainError("export_not_ready", f"The export is {export.job.status}.", status=409)
     files = list((export.manifest or {}).get("files", {})) + ["manifest.json"]
     name = name or files[0]
     if name not in files:
-        raise CurationError(
+        raise DomainError(
             "not_found", f"No file {name!r} in this export; have {files}.", status=404
         )
     return Path(settings.ARTIFACTS_ROOT) / export.path / name

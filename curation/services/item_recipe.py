@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from annotation.models import Item
+from core.errors import DomainError
+from corpora.models import Item
 from curation.selectors.training_data import TrainingData
-from curation.services.errors import CurationError
 from curation.services.features import encoder_id_of, feature_loader, featurize_many
 from curation.services.recipes import TrainedModel, config_from_hyper, in_eval
 from curation.services.texts import default_candidate
@@ -166,7 +166,7 @@ def item_recipe_train(
         seed=config.seed,
     )
     if not item_pairs and not inputs.turn_pairs:
-        raise CurationError(
+        raise DomainError(
             "no_training_data",
             "The project has no items with different ratings and no candidate preferences "
             "to train on yet.",

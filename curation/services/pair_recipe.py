@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import DomainError
 from curation.selectors.training_data import TrainingData
-from curation.services.errors import CurationError
 from curation.services.features import encoder_id_of, feature_loader
 from curation.services.recipes import TrainedModel, config_from_hyper, in_eval
 
@@ -46,7 +46,7 @@ def pair_recipe_train(
         data, criteria=criteria, text_encoder=hyper["text_encoder"], image_encoder=image_encoder
     )
     if not inputs.pairs and not inputs.ratings and not inputs.verdicts:
-        raise CurationError(
+        raise DomainError(
             "no_training_data",
             "The project has no preference pairs, ratings or verdicts to train on yet.",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from curation.services.errors import CurationError
+from core.errors import DomainError
 
 Config = TypeVar("Config")
 
@@ -43,4 +43,4 @@ def config_from_hyper(config_class: type[Config], hyper: dict[str, Any]) -> Conf
     try:
         return config_class(**values)
     except ValueError as exc:
-        raise CurationError("validation_error", str(exc)) from exc
+        raise DomainError("validation_error", str(exc)) from exc

@@ -12,13 +12,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation.models import Job, Project
+from annotation.models import Project
 from annotation.services.imported_scores import imported_scores_to_annotations
-from annotation.services.jobs import JobCancelled, job_cancel_requested, job_create, job_progress
+from core.errors import DomainError
+from core.models import Job
+from core.services.jobs import JobCancelled, job_cancel_requested, job_create, job_progress
 from curation.models import ActiveRewardModel, RewardModelRun, RewardModelStep
 from curation.selectors.agreement import annotator_agreement
 from curation.selectors.training_data import project_training_data, rubric_criteria
-from curation.services.errors import CurationError
 from curation.services.recipes import in_eval
 
 # The training recipes: "item" (the default) scores (question, answer) turns and trains on
@@ -95,7 +96,7 @@ CHECKPOINT_RE = re.compile(r"^step-(\d{8})\.pt$")
 
 
 def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
-    """Defaults filled in; CurationError lists every bad field with a clear message."""
+    """Defaults filled in; DomainError lists every bad field with a clear message."""
     raw = dict(raw or {})
     errors: dict[str, list[str]] = {}
     trainer = raw.pop("trainer", DEFAULT_TRAINER)
@@ -146,7 +147,7 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
         clean[name] = value.strip()
     if errors:
         first = next(iter(errors))
-        raise CurationError(
+        raise DomainError(
             "validation_error", f"{first}: {errors[first][0]}", details={"fields": errors}
         )
     return clean
@@ -226,8 +227,8 @@ def reward_model_run_start(
     return run
 
 
-def _busy(run: RewardModelRun | None) -> CurationError:
-    return CurationError(
+def _busy(run: RewardModelRun | None) -> DomainError:
+    return DomainError(
         "training_in_progress",
         "This project already has a reward model training run in progress; wait for it or "
         "cancel it first.",
@@ -344,7 +345,7 @@ def reward_model_run_finished(*, run_id: int) -> None:
 
 def reward_model_promote(*, run: RewardModelRun, user) -> ActiveRewardModel:  # noqa: ANN001
     if run.job.status != Job.Status.SUCCEEDED or not run.artifact_path:
-        raise CurationError(
+        raise DomainError(
             "run_not_ready",
             f"Only a finished run can be promoted (this one is {run.job.status}).",
             status=409,

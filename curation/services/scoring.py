@@ -14,10 +14,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotation.models import Corpus, Item, Job
-from annotation.services.jobs import job_cancel_requested, job_create
+from core.errors import DomainError
+from core.models import Job
+from core.services.jobs import job_cancel_requested, job_create
+from corpora.models import Corpus, Item
 from curation.models import ItemScore, RewardModelRun, ScoringRun, ScoringShard
-from curation.services.errors import CurationError
 from curation.services.features import Featurizable, featurize_many
 from curation.services.model_cache import encoder_specs, run_artifact
 from curation.services.texts import candidate_text, candidate_turns, item_text
@@ -37,9 +38,9 @@ def scoring_start(
     from workers.curation_tasks import scoring_dispatch
 
     if run.job.status != Job.Status.SUCCEEDED or not run.artifact_path:
-        raise CurationError("run_not_ready", "Only a finished reward model can score.", status=409)
+        raise DomainError("run_not_ready", "Only a finished reward model can score.", status=409)
     if not 1 <= shard_size <= 1_000_000:
-        raise CurationError("validation_error", "shard_size must be between 1 and 1000000.")
+        raise DomainError("validation_error", "shard_size must be between 1 and 1000000.")
     ids = list(Item.objects.filter(corpus=corpus).order_by("pk").values_list("pk", flat=True))
     with transaction.atomic():
         job = job_create(

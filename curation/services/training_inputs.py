@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from annotation.models import Item
+from corpora.models import Item
 from curation.selectors.training_data import TrainingData
 from curation.services.features import Featurizable, featurize_many
 from curation.services.texts import QUESTIONS_TURN, candidate_text, item_text, question_set_text

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from annotation.models import Item
+from corpora.models import Item
 from curation.services.features import Featurizable
 from curation.services.texts import QUESTIONS_TURN, item_text
 

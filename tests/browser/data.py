@@ -11,9 +11,10 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from PIL import Image, ImageDraw
 
-from annotation.models import Corpus, Project
-from annotation.services.corpus_import import corpus_import
+from annotation.models import Project
 from annotation.services.projects import constitution_set, member_set, project_create
+from corpora.models import Corpus
+from corpora.services.corpus_import import corpus_import
 
 PASSWORD = "pass-word-123"
 RULES = [

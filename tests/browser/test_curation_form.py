@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from annotation.models import Job
+from core.models import Job
 from curation.models import ItemScore, RewardModelRun
 from tests.browser.conftest import SCREENSHOTS, login
 from tests.browser.data import seed

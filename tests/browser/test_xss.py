@@ -13,11 +13,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Error as PlaywrightError
 
-from annotation.models import Corpus, Job, Project
-from annotation.services.corpus_import import corpus_import
+from annotation.models import Project
 from annotation.services.projects import constitution_set, member_set, project_create
 from annotation.services.queue import item_next
 from annotation.services.submit import annotation_submit
+from core.models import Job
+from corpora.models import Corpus
+from corpora.services.corpus_import import corpus_import
 from curation.models import ItemScore, RewardModelRun
 from curation.services.curation import curation_commit
 from tests.browser.conftest import login

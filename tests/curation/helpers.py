@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from annotation.models import Annotation, Corpus, Item, Project, ProjectItem
+from annotation.models import Annotation, Project, ProjectItem
+from corpora.models import Corpus, Item
 from tests.tiny_models import SPECIAL_TOKENS
 from tests.tiny_models import tiny_bert as tiny_bert_with
 

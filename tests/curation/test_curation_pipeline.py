@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from annotation.models import Item, Job
+from core.models import Job
+from corpora.models import Item
 from curation.models import DatasetVersion, Export, ItemScore, ScoringShard
 from curation.services.reward_models import reward_model_run_start
 from curation.services.scoring import scoring_shard_execute

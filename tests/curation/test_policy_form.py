@@ -8,7 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from annotation.models import Corpus, ImageAsset, Item
+from corpora.models import Corpus, ImageAsset, Item
 from curation.selectors.scores import item_summaries
 from curation.services.curation import PRESETS, curation_policy_schema, policy_expand
 

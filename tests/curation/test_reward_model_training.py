@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from annotation.models import Job
+from core.errors import DomainError
+from core.models import Job
 from curation.models import RewardModelRun
-from curation.services.errors import CurationError
 from curation.services.model_cache import run_artifact
 from curation.services.reward_models import hyperparameters_clean, reward_model_run_start
 
@@ -128,7 +128,7 @@ def test_bad_hyperparameters_are_400_with_the_field(project, staff, hyper, field
 def test_hyperparameters_clean_fills_defaults() -> None:
     clean = hyperparameters_clean({"seed": 3})
     assert clean["seed"] == 3 and clean["epochs"] == 60 and clean["patience"] == 15
-    with pytest.raises(CurationError):
+    with pytest.raises(DomainError):
         hyperparameters_clean({"hidden": 2.5})
 
 
@@ -145,9 +145,9 @@ def test_each_recipe_has_its_own_defaults_and_parameters() -> None:
             assert getattr(library, name) == value, name
     pairs = hyperparameters_clean({"trainer": "pairs"})
     assert pairs["epochs"] == 8 and pairs["text_encoder"] == "default-text"
-    with pytest.raises(CurationError, match="max_steps: Not used by the 'item' trainer"):
+    with pytest.raises(DomainError, match="max_steps: Not used by the 'item' trainer"):
         hyperparameters_clean({"max_steps": 10})
-    with pytest.raises(CurationError, match="temperature: Not used by the 'pairs' trainer"):
+    with pytest.raises(DomainError, match="temperature: Not used by the 'pairs' trainer"):
         hyperparameters_clean({"trainer": "pairs", "temperature": 0.5})
 
 

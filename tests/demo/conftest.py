@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from annotation.demo import DemoCorpus, build_demo_corpus
+from demo.corpus import DemoCorpus, build_demo_corpus
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from annotation.demo import DemoCorpus, build_demo_corpus
-from annotation.demo.defects import DEFECT_KINDS
+from demo.corpus import DemoCorpus, build_demo_corpus
+from demo.corpus.defects import DEFECT_KINDS
 
 CATEGORIES = {"conversation", "detail", "complex_reasoning"}
 
@@ -122,5 +122,5 @@ def test_demo_package_does_not_import_django() -> None:
     import subprocess
     import sys
 
-    code = "import sys, annotation.demo; assert 'django' not in sys.modules"
+    code = "import sys, demo.corpus; assert 'django' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

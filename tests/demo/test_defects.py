@@ -2,8 +2,8 @@ import random
 
 import pytest
 
-from annotation.demo import defects as d
-from annotation.demo.qa import QA
+from demo.corpus import defects as d
+from demo.corpus.qa import QA
 
 QA_COLOR = QA(
     question="What color is the shape?",

@@ -1,5 +1,5 @@
-from annotation.demo import DemoCorpus, simulate_judgments
-from annotation.demo.simulate import load_ground_truth, rating_agrees
+from demo.corpus import DemoCorpus, simulate_judgments
+from demo.corpus.simulate import load_ground_truth, rating_agrees
 
 
 def test_disagreement_with_truth_is_close_to_flip_rate(demo: DemoCorpus) -> None:

@@ -113,6 +113,27 @@ def test_the_embedded_default_fails_the_deployment_checks():
         assert warning in result.stdout + result.stderr
 
 
+def test_dockerfile_and_package_hold_every_installed_app():
+    import tomllib
+
+    from django.conf import settings
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packaged = {
+        name.rstrip("*") for name in project["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    copied = {
+        source
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+        for source in line.split()[1:-1]
+    }
+    ours = {
+        app.split(".")[0] for app in settings.INSTALLED_APPS if (ROOT / app.split(".")[0]).is_dir()
+    }
+    assert ours <= packaged and ours <= copied, (ours - packaged, ours - copied)
+
+
 def test_compose_environment_gives_production_settings(tmp_path):
     env = _compose_env(SECRET_KEY="from-the-environment", ALLOWED_HOSTS="arbiter.example.org")
     probe = (

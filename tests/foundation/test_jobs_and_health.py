@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from annotation.models import Item, Job
-from annotation.services.jobs import (
+from core.models import Job
+from core.services.jobs import (
     JobCancelled,
     job_cancel,
     job_create,
@@ -15,8 +15,9 @@ from annotation.services.jobs import (
     job_progress,
     job_run,
 )
+from corpora.models import Item
+from tests.corpora.llava import record, write_images, write_json
 from tests.factories import CorpusFactory, StaffFactory, UserFactory
-from tests.foundation.llava import record, write_images, write_json
 
 pytestmark = pytest.mark.django_db
 

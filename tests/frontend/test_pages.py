@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from annotation.models import Item, ProjectMembership
+from annotation.models import ProjectMembership
 from annotation.services.projects import member_set, project_create
+from corpora.models import Item
 from tests.factories import CorpusFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from annotation.models import Job
 from annotation.services.projects import project_create
+from core.models import Job
 from curation.models import ItemScore, RewardModelStep
 from tests.conftest import wait_for_job
 from tests.curation.helpers import candidate_corpus, rate_plain_items, tiny_bert

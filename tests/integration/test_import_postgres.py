@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from annotation.models import Corpus, CorpusImage, ImageAsset, Item
-from annotation.pipeline.problems import MAX_PROBLEMS, ImportFailed
-from annotation.services import corpus_import as service
-from annotation.services.corpus_import import corpus_import
-from tests.foundation.llava import record, write_images, write_json
+from corpora.models import Corpus, CorpusImage, ImageAsset, Item
+from corpora.pipeline.problems import MAX_PROBLEMS, ImportFailed
+from corpora.services import corpus_import as service
+from corpora.services.corpus_import import corpus_import
+from tests.corpora.llava import record, write_images, write_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

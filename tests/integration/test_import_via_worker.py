@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from annotation.models import Item
+from corpora.models import Item
 from tests.conftest import wait_for_job
+from tests.corpora.llava import png_bytes, record, write_json
 from tests.factories import CorpusFactory, StaffFactory
-from tests.foundation.llava import png_bytes, record, write_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from annotation.demo.builder import build_demo_corpus
-from annotation.demo.simulate import load_ground_truth, simulate_judgments
+from demo.corpus.builder import build_demo_corpus
+from demo.corpus.simulate import load_ground_truth, simulate_judgments
 from rewardmodel.conversation import (
     aggregate_item_scores,
     candidate_pairs,

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.models import Corpus, Job, Project
+from annotation.models import Project
+from core.models import Job
+from corpora.models import Corpus
 
 
 class Command(BaseCommand):
@@ -46,12 +48,12 @@ class Command(BaseCommand):
             )
 
     def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003, C901
-        from annotation.pipeline.problems import ImportFailed
-        from annotation.services.corpus_import import corpus_import
         from annotation.services.projects import project_create
+        from core.errors import DomainError
+        from corpora.pipeline.problems import ImportFailed
+        from corpora.services.corpus_import import corpus_import
         from curation.models import ActiveRewardModel, RewardModelRun
         from curation.services.curation import curation_commit
-        from curation.services.errors import CurationError
         from curation.services.export import export_start
         from curation.services.reward_models import reward_model_run_start
         from curation.services.scoring import scoring_start
@@ -127,7 +129,7 @@ class Command(BaseCommand):
             )
             self._check(export.job, "export")
             export.refresh_from_db()
-        except CurationError as exc:
+        except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
         except ImportFailed as exc:
             raise CommandError(f"import failed: {exc}") from exc

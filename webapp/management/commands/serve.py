@@ -53,7 +53,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"\nArbiter is running at {url}"))
         self.stdout.write(f"  API docs: {url}api/docs/   health: {url}healthz")
         if not options["no_demo"]:
-            from webapp.demo import DEMO_USERS
+            from demo.setup import DEMO_USERS
 
             self.stdout.write("  Log in as:")
             for user in DEMO_USERS:

@@ -1,0 +1,143 @@
+"""Parse a corpus file in a process of its own, so that parsing and writing use two cores.
+
+In one process the parse thread and the thread writing to PostgreSQL share the GIL: every
+round trip to the database waits for the parser to let go of it. A child process has its own.
+The child (`python -m corpora.pipeline.parse_process`) streams pickled ParsedChunks, with
+their records already formatted as COPY rows, through a pipe to the importing process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from corpora.pipeline.chunks import ParsedChunk, parse_chunks
+from corpora.pipeline.problems import ImportFailed
+from corpora.pipeline.readers import RecordReader
+
+_HEADER = struct.Struct("<Q")
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ParseProcessError(RuntimeError):
+    """The parse process failed in a way that is not a problem of the file (a bug, a kill)."""
+
+
+@contextlib.contextmanager
+def chunks_from_process(
+    path: Path, *, default_category: str, size: int
+) -> Iterator[Iterator[ParsedChunk]]:
+    """Start the parse process and yield an iterator over its chunks; stop it on exit.
+
+    A thread of this process drains the pipe into a short queue, so the child keeps parsing
+    while the caller waits on the database (a pipe alone holds only 64 KiB). The queue's bound
+    keeps memory flat whatever the file's size.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH")]))
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the child exits
+    process = subprocess.Popen(
+        [sys.executable, "-m", __name__, str(path), default_category, str(size)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=env,
+    )
+    frames: queue.Queue = queue.Queue(maxsize=2)
+
+    def pump() -> None:
+        try:
+            while (frame := _receive(process.stdout)) is not None:
+                frames.put(frame)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+            pass  # a killed child or a closed pipe: reported as the end of its output
+        frames.put(("eof", None))
+
+    def consume() -> Iterator[ParsedChunk]:
+        while True:
+            kind, value = frames.get()
+            if kind == "chunk":
+                yield value
+                if value.last:
+                    return
+            elif kind == "error":
+                raise ParseProcessError(f"The parse process failed:\n{value}")
+            else:
+                code = process.wait()
+                stderr.seek(0)
+                tail = stderr.read()[-4000:].decode("utf-8", "replace")
+                raise ParseProcessError(f"The parse process ended early (exit {code}):\n{tail}")
+
+    thread = threading.Thread(target=pump, name="arbiter-import-pipe", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                frames.get(timeout=0.05)
+        thread.join()
+        process.wait()
+        process.stdout.close()
+        stderr.close()
+
+
+def _receive(stream: BinaryIO) -> tuple[str, object] | None:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (length,) = _HEADER.unpack(header)
+    payload = stream.read(length)
+    if len(payload) < length:
+        return None
+    # Only ever the output of our own child process, over a pipe nobody else holds.
+    return pickle.loads(payload)  # noqa: S301
+
+
+def _send(stream: BinaryIO, frame: tuple[str, object]) -> None:
+    payload = pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(payload)))
+    stream.write(payload)
+
+
+def main(argv: list[str]) -> int:
+    path, default_category, size = argv
+    out = sys.stdout.buffer
+    try:
+        try:
+            reader = RecordReader(Path(path))
+            chunks = parse_chunks(
+                reader, default_category=default_category, size=int(size), as_rows=True
+            )
+            for chunk in chunks:
+                _send(out, ("chunk", chunk))
+        except ImportFailed as exc:
+            _send(out, ("chunk", ParsedChunk(problems=exc.problems, last=True)))
+        except BrokenPipeError:
+            raise
+        except Exception:  # noqa: BLE001 - reported to the importing process, which raises it
+            _send(out, ("error", traceback.format_exc()))
+            return 1
+        out.flush()
+    except BrokenPipeError:
+        # The importer stopped reading (it found enough problems, or it was cancelled); point
+        # stdout elsewhere so that the interpreter's last flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,14 @@
+"""Writes of corpora themselves (their items come in through corpus_import)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from core.errors import DomainError
+from corpora.models import Corpus
+
+
+def corpus_create(*, name: str, description: str = "", created_by: AbstractBaseUser) -> Corpus:
+    if Corpus.objects.filter(name=name).exists():
+        raise DomainError("conflict", "A corpus with this name exists.", status=409)
+    return Corpus.objects.create(name=name, description=description, created_by=created_by)

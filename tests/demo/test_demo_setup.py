@@ -1,0 +1,43 @@
+"""First run: demo users, a demo corpus with real images, and demo projects, created once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import authenticate
+
+from annotation.models import Annotation, Project, ProjectItem
+from corpora.models import Corpus, Item
+from demo.setup import DEMO_CORPUS_NAME, DEMO_USERS, demo_corpus_ensure, demo_setup
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_setup_builds_everything_once(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    demo_corpus_ensure(n_items=60)
+    result = demo_setup()
+    for spec in DEMO_USERS:
+        user = authenticate(username=spec.username, password=spec.password)
+        assert user is not None and user.is_staff == spec.is_staff
+    corpus = Corpus.objects.get(name=DEMO_CORPUS_NAME)
+    assert corpus.items.count() == 60
+    item = Item.objects.filter(corpus=corpus, image__isnull=False).first()
+    assert (Path(settings.MEDIA_ROOT) / item.image.file).stat().st_size > 0
+    assert (tmp_path / "demo" / "ground_truth.json").exists(), "kept for the curation reports"
+    assert result["project"] is not None
+    names = set(Project.objects.values_list("name", flat=True))
+    assert {
+        "Demo: instruction quality",
+        "Demo: safety constitution",
+        "Demo: simulated annotators",
+    } <= names
+    simulated = Project.objects.get(name="Demo: simulated annotators")
+    assert Annotation.objects.filter(project=simulated).count() == 60 * 3
+    assert ProjectItem.objects.filter(project=result["project"]).count() == 60
+    # a second run changes nothing
+    demo_setup()
+    assert Corpus.objects.count() == 1 and Project.objects.count() == 3
+    assert Annotation.objects.count() == 60 * 3
+    assert Item.objects.count() == 60
