@@ -18,7 +18,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 @pytest.fixture(scope="session")
 def browser():  # noqa: ANN201
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (scripts/ensure-services.sh)")
+        pytest.fail("Debian's chromium is not installed: run scripts/ensure-services.sh")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
