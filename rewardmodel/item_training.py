@@ -1,7 +1,7 @@
 """Item-level (multiple-instance) training of the reward head through the min over turns.
 
 Annotators judge whole items, but a defect sits in one turn. Spreading an item's label onto
-every turn (``conversation.item_turn_pairs``) pushes its clean turns down too, which is label
+every turn pushes its clean turns down too, which is label
 noise on top of the annotators' own. Here an item's reward is a soft minimum over its turns,
 the same aggregate ``conversation.aggregate_item_scores`` uses at scoring time, and the
 Bradley-Terry loss is taken on item rewards: the gradient flows mostly into the worst turn,

@@ -62,12 +62,11 @@ class RunOutputSerializer(serializers.ModelSerializer):
 
 class HyperparametersSerializer(serializers.Serializer):
     trainer = serializers.ChoiceField(
-        choices=["item", "pairs"],
+        choices=["item"],
         required=False,
-        help_text="'item' (default): one score per (question, answer) turn, trained on item "
-        "judgments through the minimum over turns, an item scored by its worst turn; 'pairs': "
-        "the whole conversation as one text, trained on pairs, ratings and verdicts. Omitted "
-        "parameters take the recipe's defaults; a parameter of the other recipe is a 400.",
+        help_text="'item' (the only recipe): one score per (question, answer) turn, trained on "
+        "item judgments through the minimum over turns, an item scored by its worst turn. "
+        "Omitted parameters take the recipe's defaults.",
     )
     lr = serializers.FloatField(
         required=False, min_value=1e-6, max_value=1.0, help_text="AdamW learning rate."

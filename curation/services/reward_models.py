@@ -21,10 +21,11 @@ from curation.selectors.training_data import project_training_data, rubric_crite
 from curation.services.errors import CurationError
 from curation.services.recipes import in_eval
 
-# The training recipes: "item" (the default) scores (question, answer) turns and trains on
-# item-level judgments through the minimum over turns (see `item_recipe`); "pairs" scores the
-# whole conversation as one text and trains on the selector's pairs, ratings and verdicts.
-TRAINERS = ("item", "pairs")
+# The training recipe: "item" scores (question, answer) turns and trains on item-level
+# judgments through the minimum over turns (see `item_recipe`). The earlier whole-item "pairs"
+# recipe is retired (it reached 0.685 against the item recipe's 0.856 on the same 3,000 demo
+# items, docs/benchmarks.md); its models still score, its runs can't be started or resumed.
+TRAINERS = ("item",)
 DEFAULT_TRAINER = "item"
 # What a caller may set, with its type and allowed range: (type, min, max).
 HYPERPARAMETERS: dict[str, tuple[type, float | None, float | None]] = {
@@ -70,26 +71,9 @@ TRAINER_DEFAULTS: dict[str, dict[str, Any]] = {
         "item_min_gap": 0.3,
         "item_pairs_per_item": 12,
     },
-    "pairs": {
-        "lr": 2e-3,
-        "epochs": 8,
-        "max_steps": None,
-        "batch_size": 256,
-        "weight_decay": 1e-2,
-        "seed": 0,
-        "center_coef": 1e-2,
-        "eval_fraction": 0.1,
-        "hidden": 256,
-        "dropout": 0.1,
-        "rating_weight": 1.0,
-        "rule_weight": 1.0,
-        "eval_every": 50,
-        "checkpoint_every": 100,
-    },
 }
 ENCODER_DEFAULTS = {
     "item": {"text_encoder": "default-turn-text", "image_encoder": "default-image-colour"},
-    "pairs": {"text_encoder": "default-text", "image_encoder": "default-image"},
 }
 CHECKPOINT_RE = re.compile(r"^step-(\d{8})\.pt$")
 
@@ -100,9 +84,9 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     trainer = raw.pop("trainer", DEFAULT_TRAINER)
     if trainer not in TRAINERS:
+        retired = " (the whole-item 'pairs' recipe is retired)" if trainer == "pairs" else ""
         errors["trainer"] = [
-            "Must be 'item' (per-turn features trained on item judgments, the default) or "
-            "'pairs' (whole-item features trained on pairs, ratings and verdicts)."
+            f"Must be 'item' (per-turn features trained on item judgments){retired}."
         ]
         trainer = DEFAULT_TRAINER
     clean: dict[str, Any] = {"trainer": trainer}
@@ -152,11 +136,18 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     return clean
 
 
-def _train_config(hyper: dict[str, Any]):  # noqa: ANN202 - TrainConfig or ItemTrainConfig
+def _train_config(hyper: dict[str, Any]):  # noqa: ANN202 - ItemTrainConfig
     from curation.services.item_recipe import item_train_config
-    from curation.services.pair_recipe import pair_train_config
 
-    return item_train_config(hyper) if trainer_of(hyper) == "item" else pair_train_config(hyper)
+    trainer = trainer_of(hyper)
+    if trainer not in TRAINERS:
+        raise CurationError(
+            "recipe_retired",
+            f"This run uses the retired '{trainer}' recipe, which can no longer train; "
+            "start a new run (the item recipe). Its model, if it finished, still scores.",
+            status=409,
+        )
+    return item_train_config(hyper)
 
 
 def trainer_of(hyper: dict[str, Any]) -> str:
@@ -246,7 +237,6 @@ def _checkpoint_step(directory: Path) -> int:
 def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     """The job body: data -> features -> training (checkpointed) -> artifact and metrics."""
     from curation.services.item_recipe import item_recipe_train
-    from curation.services.pair_recipe import pair_recipe_train
     from rewardmodel.artifacts import reward_model_save
 
     hyper = run.hyperparameters
@@ -276,8 +266,7 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
         return not job_cancel_requested(job_id)
 
     job_progress(job_id=job_id, current=0, total=None, message="Featurising (cached).")
-    train = item_recipe_train if trainer_of(hyper) == "item" else pair_recipe_train
-    trained = train(
+    trained = item_recipe_train(
         data=data, criteria=criteria, hyper=hyper, checkpoint_dir=checkpoints, progress=progress
     )
     if trained.cancelled:

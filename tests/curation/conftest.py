@@ -68,24 +68,6 @@ def small_hyper(tiny_text_encoder: str) -> dict:
     }
 
 
-@pytest.fixture
-def small_pair_hyper(tiny_text_encoder: str) -> dict:
-    """The pair recipe, small: whole-item texts through the tiny BERT."""
-    return {
-        "trainer": "pairs",
-        "text_encoder": tiny_text_encoder,
-        "image_encoder": "",
-        "hidden": 32,
-        "max_steps": 120,
-        "batch_size": 64,
-        "lr": 5e-3,
-        "eval_fraction": 0.25,
-        "eval_every": 20,
-        "checkpoint_every": 40,
-        "seed": 1,
-    }
-
-
 @pytest.fixture(autouse=True)
 def _fresh_cache(settings, tmp_path):  # noqa: ANN001, ANN202
     """Job ids restart in every test database; progress and cancel flags must not leak in."""

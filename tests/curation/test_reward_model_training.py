@@ -1,6 +1,6 @@
 """Training runs end to end in-process: the selector's data -> features -> head -> artifact.
 
-The default (item) recipe and the pair recipe both run here on a tiny random BERT.
+The item recipe runs here on a tiny random BERT.
 """
 
 from __future__ import annotations
@@ -32,15 +32,13 @@ def _train(project, staff, hyper, capture) -> RewardModelRun:  # noqa: ANN001
     return run
 
 
-@pytest.mark.parametrize("recipe", ["item", "pairs"])
 def test_training_learns_and_records_curve(
-    project, staff, small_hyper, small_pair_hyper, recipe, eager, django_capture_on_commit_callbacks
+    project, staff, small_hyper, eager, django_capture_on_commit_callbacks
 ):  # noqa: ANN001
     # when: candidate pairs from imported scores only
-    hyper = small_hyper if recipe == "item" else small_pair_hyper
-    run = _train(project, staff, hyper, django_capture_on_commit_callbacks)
+    run = _train(project, staff, small_hyper, django_capture_on_commit_callbacks)
     # then: it learned (well above chance) and left a curve and an artifact
-    assert run.hyperparameters["trainer"] == recipe
+    assert run.hyperparameters["trainer"] == "item"
     assert run.metrics["eval_accuracy"] > 0.85
     assert run.metrics["eval_pairs"] > 20
     assert run.data_summary["pairs_by_source"]["import"] > 100
@@ -49,8 +47,7 @@ def test_training_learns_and_records_curve(
     assert any(v is not None for v in run.steps.values_list("val_accuracy", flat=True))
     assert run.artifact_path and not run.in_progress
     assert len(run.data_fingerprint) == 64
-    unit = run_artifact(run).recipe["unit"]
-    assert unit == {"item": "turn", "pairs": "item"}[recipe]
+    assert run_artifact(run).recipe["unit"] == "turn"
 
 
 def test_item_recipe_learns_from_item_ratings(
@@ -143,12 +140,23 @@ def test_each_recipe_has_its_own_defaults_and_parameters() -> None:
     for name, value in item.items():
         if hasattr(library, name):
             assert getattr(library, name) == value, name
-    pairs = hyperparameters_clean({"trainer": "pairs"})
-    assert pairs["epochs"] == 8 and pairs["text_encoder"] == "default-text"
-    with pytest.raises(CurationError, match="max_steps: Not used by the 'item' trainer"):
-        hyperparameters_clean({"max_steps": 10})
-    with pytest.raises(CurationError, match="temperature: Not used by the 'pairs' trainer"):
-        hyperparameters_clean({"trainer": "pairs", "temperature": 0.5})
+    with pytest.raises(CurationError, match="trainer: .*'pairs' recipe is retired"):
+        hyperparameters_clean({"trainer": "pairs"})
+
+
+def test_a_run_of_the_retired_pairs_recipe_is_refused_with_a_clear_error(project) -> None:  # noqa: ANN001
+    from annotation.services.jobs import job_create
+    from curation.services.reward_models import reward_model_run_execute
+
+    # given: a run made before recipes existed (no "trainer": the whole-item pair recipe)
+    job = job_create(kind=Job.Kind.REWARD_MODEL_TRAIN, params={"project_id": project.pk})
+    run = RewardModelRun.objects.create(
+        project=project, job=job, hyperparameters={"epochs": 8, "seed": 0}, seed=0
+    )
+    # when / then: resuming it says why it can't train, and what to do instead
+    with pytest.raises(CurationError, match="retired 'pairs' recipe") as caught:
+        reward_model_run_execute(run=run)
+    assert caught.value.code == "recipe_retired"
 
 
 def test_list_detail_promote_and_permissions(
