@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from annotation.models import Item
-from curation.selectors.training_data import TrainingData
 from curation.services.errors import CurationError
 from curation.services.features import encoder_id_of, feature_loader, featurize_many
 from curation.services.recipes import TrainedModel, config_from_hyper, in_eval
 from curation.services.texts import default_candidate
 from curation.services.turns import items_turn_specs
+from rewardmodel.data import SideRef, TrainingData
 
 ITEM_PAIR_SOURCE = "rating-difference (items)"
 OVERALL = "overall"
@@ -49,8 +49,8 @@ class ItemRecipeInputs:
     rules: list[str]
 
 
-def _side_key(ref: dict[str, Any]) -> tuple[str, Any, Any]:
-    return (str(ref["item_id"]), ref.get("turn"), ref.get("candidate"))
+def _side_key(ref: SideRef) -> tuple[str, Any, Any]:
+    return (str(ref.item_id), ref.turn, ref.candidate)
 
 
 def item_recipe_inputs(
@@ -60,9 +60,10 @@ def item_recipe_inputs(
     from rewardmodel.item_outputs import ItemTarget
     from rewardmodel.pairs import PreferencePair
 
-    ids: set[int] = {int(r["item_id"]) for r in (*data.ratings, *data.verdicts)}
+    verdicts = data.verdicts
+    ids: set[int] = {int(r.item_id) for r in (*data.targets, *verdicts)}
     for pair in data.pairs:
-        ids.update((int(pair["chosen"]["item_id"]), int(pair["rejected"]["item_id"])))
+        ids.update((int(pair.chosen.item_id), int(pair.rejected.item_id)))
     items = list(
         Item.objects.filter(pk__in=ids)
         .select_related("image")
@@ -76,20 +77,16 @@ def item_recipe_inputs(
     turn_pairs = []
     wins: dict[tuple[str, Any], dict[int, float]] = defaultdict(lambda: defaultdict(float))
     for pair in data.pairs:
-        chosen, rejected = pair["chosen"], pair["rejected"]
-        if "turn" not in chosen or (pair.get("criterion") or OVERALL) != OVERALL:
+        chosen, rejected = pair.chosen, pair.rejected
+        if chosen.is_whole_item or (pair.criterion or OVERALL) != OVERALL:
             continue  # whole-item pairs: the item pairs below stand for them
         c, r = ref_of.get(_side_key(chosen)), ref_of.get(_side_key(rejected))
         if c is None or r is None or c == r:
             continue  # an item left the project, or two candidates with the same text
-        item = str(chosen["item_id"])
-        turn_pairs.append(
-            PreferencePair(
-                item, c, r, margin=float(pair.get("margin") or 0.0), source=str(pair["source"])
-            )  # fmt: skip
-        )
-        wins[(item, chosen["turn"])][int(chosen["candidate"])] += 1.0
-        wins[(item, rejected["turn"])][int(rejected["candidate"])] -= 1.0
+        item = str(chosen.item_id)
+        turn_pairs.append(PreferencePair(item, c, r, margin=pair.margin, source=pair.source))
+        wins[(item, chosen.turn)][int(chosen.candidate or 0)] += 1.0
+        wins[(item, rejected.turn)][int(rejected.candidate or 0)] -= 1.0
 
     conversations = {str(item.pk): item.conversations or [] for item in items}
     by_item: dict[str, list[Any]] = defaultdict(list)
@@ -105,23 +102,24 @@ def item_recipe_inputs(
         item_sides[item] = sides
 
     values: dict[str, list[float]] = defaultdict(list)
-    for rating in data.ratings:
-        values[str(rating["item_id"])].append(float(rating["value"]))
-    for verdict in data.verdicts:
-        values[str(verdict["item_id"])].append(0.0 if verdict["violated"] else 1.0)
+    for target in data.targets:
+        values[str(target.item_id)].append(target.value)
+    for verdict in verdicts:
+        values[str(verdict.item_id)].append(0.0 if verdict.violates else 1.0)
     item_scores = {i: float(np.mean(v)) for i, v in values.items() if i in item_sides}
     criteria_set = set(criteria)
     ratings = [
-        ItemTarget(str(r["item_id"]), r["criterion"], float(r["value"]))
-        for r in data.ratings
-        if r["criterion"] in criteria_set
+        ItemTarget(str(t.item_id), t.criterion, t.value)
+        for t in data.targets
+        if t.criterion in criteria_set
     ]
-    verdicts = [
-        ItemTarget(str(v["item_id"]), v["rule"], 1.0 if v["violated"] else 0.0)
-        for v in data.verdicts
+    rule_targets = [
+        ItemTarget(str(v.item_id), v.rule, 1.0 if v.violates else 0.0) for v in verdicts
     ]
-    rules = sorted({v["rule"] for v in data.verdicts})
-    return ItemRecipeInputs(item_sides, item_scores, turn_pairs, ratings, verdicts, criteria, rules)
+    rules = sorted({v.rule for v in verdicts})
+    return ItemRecipeInputs(
+        item_sides, item_scores, turn_pairs, ratings, rule_targets, criteria, rules
+    )
 
 
 def _best_candidate(conversations: list[dict], turn: Any, wins: dict[int, float]) -> int:

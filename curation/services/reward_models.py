@@ -13,11 +13,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.models import Job, Project
+from annotation.selectors.training_data import training_data
 from annotation.services.imported_scores import imported_scores_to_annotations
 from annotation.services.jobs import JobCancelled, job_cancel_requested, job_create, job_progress
 from curation.models import ActiveRewardModel, RewardModelRun, RewardModelStep
 from curation.selectors.agreement import annotator_agreement
-from curation.selectors.training_data import project_training_data, rubric_criteria
+from curation.selectors.training_data import answers_by_item, rubric_criteria
 from curation.services.errors import CurationError
 from curation.services.recipes import in_eval
 
@@ -246,7 +247,8 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     # Imported candidate scores are judgments by the external annotator: bring in the missing
     # ones (idempotent), so a corpus with scores trains with no human answer at all.
     imported_scores_to_annotations(project=run.project)
-    data = project_training_data(project=run.project)
+    data = training_data(project=run.project)
+    answers = answers_by_item(project=run.project)
     criteria = rubric_criteria(run.project)
     checkpoints = run_dir(run) / "checkpoints"
     resumed_from = _checkpoint_step(checkpoints)
@@ -274,11 +276,11 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     metrics = trained.metrics
     eval_items = [
         int(item_id)
-        for item_id in data.answers_by_item
+        for item_id in answers
         if in_eval(str(item_id), config.eval_fraction, config.seed)
     ]
     questions = list(run.project.rubric.questions) if hasattr(run.project, "rubric") else []
-    agreement = annotator_agreement(data.answers_by_item, questions, eval_items)
+    agreement = annotator_agreement(answers, questions, eval_items)
     path = reward_model_save(
         run_dir(run) / "model",
         trained.head,
