@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from rewardmodel.alignment import AlignConfig, train_alignment
+from rewardmodel.configs import ItemTrainConfig
 from rewardmodel.evaluation import pairwise_accuracy, split_by_item
 from rewardmodel.features import FeatureLoader, FeatureRef
 from rewardmodel.heads import HeadConfig, RewardHead
@@ -40,39 +41,6 @@ class ItemPair:
     rejected: str
     margin: float = 0.0
     source: str = "rating-difference"
-
-
-@dataclass(frozen=True)
-class ItemTrainConfig:
-    lr: float = 3e-4
-    epochs: int = 60
-    batch_size: int = 256
-    weight_decay: float = 0.05
-    seed: int = 0
-    center_coef: float = 1e-2
-    eval_fraction: float = 0.15
-    hidden: int = 32
-    dropout: float = 0.5
-    # soft-min temperature over turns; small = hard min (all gradient to the worst turn)
-    temperature: float = 0.3
-    candidate_weight: float = 1.0
-    # early stopping on the validation pairs: keep the best weights, stop after this many
-    # evaluations without improvement (None = train all epochs, still keep the best)
-    patience: int | None = 15
-    eval_every: int = 10
-    standardise: bool = True
-    # image-text alignment learned from every side's (image, turn) features before the head
-    # trains (see ``rewardmodel.alignment``); 0 = off. The column ranges pick what it reads.
-    align_dim: int = 0
-    align_image_cols: tuple[int, int] | None = None
-    align_text_cols: tuple[int, int] | None = None
-    align_steps: int = 800
-
-    def __post_init__(self) -> None:
-        if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.temperature <= 0:
-            raise ValueError(f"invalid item training config: {self}")
-        if not 0.0 <= self.eval_fraction < 1.0:
-            raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
 
 
 def item_pairs_from_scores(
@@ -230,7 +198,6 @@ def train_item_reward_head(
     resume: bool = True,
     progress: ProgressCallback | None = None,
     log_every: int = 10,
-    checkpoint_every: int = 100,
     keep_checkpoints: int = 2,
 ) -> TrainResult:
     """Train a ``RewardHead`` whose item reward (soft-min over ``item_sides``) fits the pairs.
@@ -240,10 +207,10 @@ def train_item_reward_head(
     A fraction of items (``config.eval_fraction``, by item hash) is held out for validation;
     the weights with the best validation accuracy are returned.
 
-    As ``training.train_reward_head``: with ``checkpoint_dir``, a checkpoint is written every
-    ``checkpoint_every`` steps and (``resume=True``) training continues from the last one,
-    bit-identical to an uninterrupted run; ``progress(step, total, loss, val_acc)`` is called
-    every ``log_every`` steps, and returning False stops after a checkpoint (``cancelled``).
+    Through ``training.training_loop``: with ``checkpoint_dir``, a checkpoint is written every
+    ``config.checkpoint_every`` steps and (``resume=True``) training continues from the last
+    one, bit-identical to an uninterrupted run; ``progress(step, total, loss, val_acc)`` is
+    called every ``log_every`` steps, and returning False stops after a checkpoint.
     """
     config = config or ItemTrainConfig()
     if not item_pairs and not turn_pairs:
@@ -341,7 +308,7 @@ def train_item_reward_head(
         total_steps=config.epochs * steps_per_epoch,
         eval_every=config.eval_every,
         log_every=log_every,
-        checkpoint_every=checkpoint_every,
+        checkpoint_every=config.checkpoint_every,
         keep_checkpoints=keep_checkpoints,
         patience=config.patience,
     )
@@ -398,5 +365,6 @@ def _run_key(
     return {
         "items": digest.hexdigest(),
         "turns": training_fingerprint(turn_pairs, (), ()),
-        "config": asdict(config),
+        # how often checkpoints are written doesn't change the weights
+        "config": {k: v for k, v in asdict(config).items() if k != "checkpoint_every"},
     }

@@ -32,6 +32,7 @@ from curation.services.features import encoder_id_of, feature_loader, featurize_
 from curation.services.recipes import TrainedModel, config_from_hyper, in_eval
 from curation.services.texts import default_candidate
 from curation.services.turns import items_turn_specs
+from rewardmodel.configs import ItemPairsConfig, ItemTrainConfig
 from rewardmodel.data import SideRef, TrainingData
 
 ITEM_PAIR_SOURCE = "rating-difference (items)"
@@ -132,11 +133,7 @@ def _best_candidate(conversations: list[dict], turn: Any, wins: dict[int, float]
     return fallback if fallback in leaders else leaders[0]
 
 
-def item_train_config(hyper: dict[str, Any]):  # noqa: ANN201 - ItemTrainConfig
-    from rewardmodel.item_training import ItemTrainConfig
-
-    if hyper.get("patience") == 0:
-        hyper = {**hyper, "patience": None}  # 0 turns early stopping off
+def item_train_config(hyper: dict[str, Any]) -> ItemTrainConfig:
     return config_from_hyper(ItemTrainConfig, hyper)
 
 
@@ -153,14 +150,15 @@ def item_recipe_train(
     from rewardmodel.item_training import item_pairs_from_scores, train_item_reward_head
 
     config = item_train_config(hyper)
+    pairs_config = config_from_hyper(ItemPairsConfig, hyper)
     image_encoder = hyper["image_encoder"] or None
     inputs = item_recipe_inputs(
         data, criteria=criteria, text_encoder=hyper["text_encoder"], image_encoder=image_encoder
     )
     item_pairs = item_pairs_from_scores(
         inputs.item_scores,
-        min_gap=hyper["item_min_gap"],
-        others_per_item=hyper["item_pairs_per_item"],
+        min_gap=pairs_config.item_min_gap,
+        others_per_item=pairs_config.item_pairs_per_item,
         seed=config.seed,
     )
     if not item_pairs and not inputs.turn_pairs:
@@ -181,8 +179,7 @@ def item_recipe_train(
         checkpoint_dir=checkpoint_dir,
         resume=True,
         progress=progress,
-        log_every=max(1, min(50, hyper["checkpoint_every"], config.eval_every)),
-        checkpoint_every=hyper["checkpoint_every"],
+        log_every=max(1, min(50, config.checkpoint_every, config.eval_every)),
     )
     sources: dict[str, int] = defaultdict(int)
     for pair in inputs.turn_pairs:

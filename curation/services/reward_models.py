@@ -28,51 +28,8 @@ from curation.services.recipes import in_eval
 # items, docs/benchmarks.md); its models still score, its runs can't be started or resumed.
 TRAINERS = ("item",)
 DEFAULT_TRAINER = "item"
-# What a caller may set, with its type and allowed range: (type, min, max).
-HYPERPARAMETERS: dict[str, tuple[type, float | None, float | None]] = {
-    "lr": (float, 1e-6, 1.0),
-    "epochs": (int, 1, 1000),
-    "max_steps": (int, 1, 1_000_000),
-    "batch_size": (int, 1, 65536),
-    "weight_decay": (float, 0.0, 1.0),
-    "seed": (int, 0, 2**31 - 1),
-    "center_coef": (float, 0.0, 10.0),
-    "eval_fraction": (float, 0.0, 0.9),
-    "hidden": (int, 4, 8192),
-    "dropout": (float, 0.0, 0.9),
-    "rating_weight": (float, 0.0, 100.0),
-    "rule_weight": (float, 0.0, 100.0),
-    "eval_every": (int, 1, 1_000_000),
-    "checkpoint_every": (int, 1, 1_000_000),
-    "temperature": (float, 1e-3, 10.0),
-    "patience": (int, 0, 1_000_000),
-    "candidate_weight": (float, 0.0, 100.0),
-    "item_min_gap": (float, 0.0, 1.0),
-    "item_pairs_per_item": (int, 1, 1000),
-}
-# Each recipe's own parameters and defaults. The item recipe's mirror
-# `rewardmodel.item_training.ItemTrainConfig` (a test keeps them equal); `patience` 0 turns
-# early stopping off; `item_min_gap` is on the item-score scale [0, 1].
-TRAINER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "item": {
-        "lr": 3e-4,
-        "epochs": 60,
-        "batch_size": 256,
-        "weight_decay": 0.05,
-        "seed": 0,
-        "center_coef": 1e-2,
-        "eval_fraction": 0.15,
-        "hidden": 32,
-        "dropout": 0.5,
-        "temperature": 0.3,
-        "candidate_weight": 1.0,
-        "patience": 15,
-        "eval_every": 10,
-        "checkpoint_every": 100,
-        "item_min_gap": 0.3,
-        "item_pairs_per_item": 12,
-    },
-}
+# The recipe's parameters, defaults and bounds are the library's config dataclasses'
+# (`rewardmodel.configs`); the encoders are the product's, by spec.
 ENCODER_DEFAULTS = {
     "item": {"text_encoder": "default-turn-text", "image_encoder": "default-image-colour"},
 }
@@ -81,6 +38,9 @@ CHECKPOINT_RE = re.compile(r"^step-(\d{8})\.pt$")
 
 def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     """Defaults filled in; CurationError lists every bad field with a clear message."""
+    from rewardmodel.configs import item_recipe_schema
+    from rewardmodel.params import params_clean
+
     raw = dict(raw or {})
     errors: dict[str, list[str]] = {}
     trainer = raw.pop("trainer", DEFAULT_TRAINER)
@@ -90,36 +50,14 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
             f"Must be 'item' (per-turn features trained on item judgments){retired}."
         ]
         trainer = DEFAULT_TRAINER
-    clean: dict[str, Any] = {"trainer": trainer}
-    defaults = TRAINER_DEFAULTS[trainer]
+    schema = item_recipe_schema()
     encoders = ENCODER_DEFAULTS[trainer]
-    for name in sorted(set(raw) - set(defaults) - set(encoders)):
-        if name in HYPERPARAMETERS:
-            errors[name] = [f"Not used by the '{trainer}' trainer."]
-        else:
-            known = ", ".join(sorted(["trainer", *defaults, *encoders]))
-            errors[name] = [f"Unknown hyper-parameter; known: {known}."]
-    for name, default in defaults.items():
-        kind, low, high = HYPERPARAMETERS[name]
-        value = raw.get(name, default)
-        if value is None:
-            clean[name] = None
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            errors[name] = [f"Must be a number ({kind.__name__})."]
-            continue
-        if kind is int and float(value) != int(value):
-            errors[name] = ["Must be an integer."]
-            continue
-        value = kind(value)
-        if (
-            not math.isfinite(value)
-            or (low is not None and value < low)
-            or (high is not None and value > high)
-        ):
-            errors[name] = [f"Must be between {low} and {high}."]
-            continue
-        clean[name] = value
+    for name in sorted(set(raw) - set(schema) - set(encoders)):
+        known = ", ".join(sorted(["trainer", *schema, *encoders]))
+        errors[name] = [f"Unknown hyper-parameter; known: {known}."]
+    values, problems = params_clean(schema, raw)
+    errors.update(problems)
+    clean: dict[str, Any] = {"trainer": trainer, **values}
     for name, default in encoders.items():
         value = raw.get(name, default)
         if name == "image_encoder" and value in (None, ""):

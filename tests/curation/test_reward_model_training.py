@@ -129,19 +129,27 @@ def test_hyperparameters_clean_fills_defaults() -> None:
         hyperparameters_clean({"hidden": 2.5})
 
 
-def test_each_recipe_has_its_own_defaults_and_parameters() -> None:
-    from rewardmodel.item_training import ItemTrainConfig
+def test_the_recipe_parameters_are_the_library_config_fields() -> None:
+    from curation.api.reward_models import HyperparametersSerializer
+    from rewardmodel.configs import ItemPairsConfig, ItemTrainConfig, item_recipe_schema
 
     item = hyperparameters_clean({})
     assert item["trainer"] == "item" and item["text_encoder"] == "default-turn-text"
     assert item["image_encoder"] == "default-image-colour"
-    # the product's defaults are the library's tuned ones
-    library = ItemTrainConfig()
-    for name, value in item.items():
-        if hasattr(library, name):
-            assert getattr(library, name) == value, name
+    # the product's defaults are the library's, and every parameter is a library field
+    library = {**vars(ItemTrainConfig()), **vars(ItemPairsConfig())}
+    parameters = set(item) - {"trainer", "text_encoder", "image_encoder"}
+    assert parameters == set(item_recipe_schema())
+    assert all(item[name] == library[name] for name in parameters)
+    # the API's request serializer is built from the same schema, bounds included
+    fields = HyperparametersSerializer().fields
+    assert fields["hidden"].min_value == 4 and fields["eval_fraction"].max_value == 0.9
+    assert parameters <= set(fields)
     with pytest.raises(CurationError, match="trainer: .*'pairs' recipe is retired"):
         hyperparameters_clean({"trainer": "pairs"})
+    with pytest.raises(CurationError, match="hidden: Must be between 4 and 8192") as caught:
+        hyperparameters_clean({"temperature": 0, "hidden": 2})
+    assert set(caught.value.details["fields"]) == {"temperature", "hidden"}
 
 
 def test_a_run_of_the_retired_pairs_recipe_is_refused_with_a_clear_error(project) -> None:  # noqa: ANN001
