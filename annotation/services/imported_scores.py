@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from annotation.models import Annotation, AnnotationRevision, Project, ProjectItem
-from annotation.services.rubric import QUESTIONS_TURN
+from rewardmodel.records import QUESTIONS_TURN
 
 EXTERNAL_USERNAME = "external-import"
 IMPORTED_KEY = "imported_scores"

@@ -20,8 +20,9 @@ from curation.models import ItemScore, RewardModelRun, ScoringRun, ScoringShard
 from curation.services.errors import CurationError
 from curation.services.features import Featurizable, featurize_many
 from curation.services.model_cache import encoder_specs, run_artifact
-from curation.services.texts import candidate_text, candidate_turns, item_text
+from curation.services.texts import candidate_text, item_text
 from curation.services.turns import items_turn_specs
+from rewardmodel.records import candidate_turns
 
 DEFAULT_SHARD_SIZE = 5000
 WRITE_BATCH = 2000
