@@ -250,6 +250,7 @@ def _held_out_metrics(head, inputs, item_pairs, load, held_out) -> dict[str, Any
             np.asarray([overall[p.chosen] for p in pairs]),
             np.asarray([overall[p.rejected] for p in pairs]),
         )
+        out["eval_item_pairs"] = len(pairs)
     turns = [p for p in inputs.turn_pairs if held_out(p.item_id)]
     if turns:
         sides = [p.chosen for p in turns] + [p.rejected for p in turns]
@@ -257,6 +258,7 @@ def _held_out_metrics(head, inputs, item_pairs, load, held_out) -> dict[str, Any
         out["eval_candidate_pair_accuracy"] = pairwise_accuracy(
             turn_scores.overall[: len(turns)], turn_scores.overall[len(turns) :]
         )
+        out["eval_candidate_pairs"] = len(turns)
     by_criterion: dict[str, float | None] = {}
     for name in inputs.criteria:
         rated = [t for t in inputs.ratings if t.name == name and t.item_id in spans]

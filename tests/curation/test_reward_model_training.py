@@ -13,6 +13,7 @@ from curation.models import RewardModelRun
 from curation.services.errors import CurationError
 from curation.services.model_cache import run_artifact
 from curation.services.reward_models import hyperparameters_clean, reward_model_run_start
+from tests.stats import chance_bound
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -39,8 +40,8 @@ def test_training_learns_and_records_curve(
     run = _train(project, staff, small_hyper, django_capture_on_commit_callbacks)
     # then: it learned (well above chance) and left a curve and an artifact
     assert run.hyperparameters["trainer"] == "item"
-    assert run.metrics["eval_accuracy"] > 0.85
-    assert run.metrics["eval_pairs"] > 20
+    # a head that learned nothing gets each held-out pair right with probability 1/2
+    assert run.metrics["eval_accuracy"] > max(0.85, chance_bound(run.metrics["eval_pairs"]))
     assert run.data_summary["pairs_by_source"]["import"] > 100
     steps = list(run.steps.values_list("step", flat=True))
     assert steps[-1] == 120 and steps == sorted(set(steps))
@@ -61,8 +62,10 @@ def test_item_recipe_learns_from_item_ratings(
     metrics = run.metrics
     sources = metrics["train_pairs_by_source"]
     assert sources["rating-difference (items)"] > 500 and sources["import"] > 100
-    assert metrics["eval_item_pair_accuracy"] > 0.8
-    assert metrics["eval_candidate_pair_accuracy"] > 0.85
+    item_bound = chance_bound(metrics["eval_item_pairs"])
+    assert metrics["eval_item_pair_accuracy"] > max(0.8, item_bound)
+    candidate_bound = chance_bound(metrics["eval_candidate_pairs"])
+    assert metrics["eval_candidate_pair_accuracy"] > max(0.85, candidate_bound)
     assert metrics["eval_spearman_by_criterion"]["helpfulness"] > 0.5
     assert 0.5 < run.human_agreement["agreement"] <= 1.0
     assert run.criteria == ["faithfulness", "hallucination", "answerability", "helpfulness",

@@ -11,6 +11,7 @@ from rewardmodel.features import FeatureRef
 from rewardmodel.heads import HeadConfig, RewardHead
 from rewardmodel.item_outputs import ItemTarget, aggregate_turn_scores, fit_item_outputs
 from rewardmodel.scoring import Scores, score_features
+from tests.stats import chance_bound
 
 
 def test_aggregate_takes_best_candidate_then_min_over_turns() -> None:
@@ -88,4 +89,6 @@ def test_fitted_readouts_predict_held_out_items_and_keep_the_reward() -> None:
         for t in verdicts
         if t.item_id not in train
     ]
-    assert np.mean(rule_hits) > 0.85
+    # a read-out that learned nothing is right at most at the base rate of its majority class
+    base = np.mean([bool(t.value) for t in verdicts if t.item_id not in train])
+    assert np.mean(rule_hits) > max(0.85, chance_bound(len(rule_hits), p=max(base, 1 - base)))
