@@ -12,7 +12,7 @@ counting with its best candidate. Training (`rewardmodel.item_training`) takes
   answers, imported candidate scores) on the overall criterion.
 
 Rubric criteria and safety rules get read-outs fitted on the trained head afterwards
-(`rewardmodel.item_outputs`), so scores carry the same fields as with the pair recipe.
+(`rewardmodel.item_outputs`), so scores carry overall, criterion and rule fields.
 """
 
 from __future__ import annotations

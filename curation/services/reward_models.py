@@ -21,6 +21,7 @@ from curation.selectors.agreement import annotator_agreement
 from curation.selectors.training_data import answers_by_item, rubric_criteria
 from curation.services.errors import CurationError
 from curation.services.recipes import in_eval
+from rewardmodel.configs import ItemTrainConfig
 
 # The training recipe: "item" scores (question, answer) turns and trains on item-level
 # judgments through the minimum over turns (see `item_recipe`). The earlier whole-item "pairs"
@@ -75,7 +76,7 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     return clean
 
 
-def _train_config(hyper: dict[str, Any]):  # noqa: ANN202 - ItemTrainConfig
+def _train_config(hyper: dict[str, Any]) -> ItemTrainConfig:
     from curation.services.item_recipe import item_train_config
 
     trainer = trainer_of(hyper)
