@@ -179,3 +179,51 @@ def test_images_bundle(tmp_path, settings) -> None:  # noqa: ANN001
     with tarfile.open(tmp_path / "images.tar") as tar:
         assert tar.getnames() == ["coco/x.png"]
     assert info["bytes"] > 0 and len(info["sha256"]) == 64
+
+
+def test_a_model_of_the_retired_whole_item_recipe_still_scores(
+    project, tiny_text_encoder, eager, django_capture_on_commit_callbacks, settings
+) -> None:
+    from annotation.services.jobs import job_create
+    from curation.models import RewardModelRun
+    from curation.services.features import encoder_get, encoder_id_of
+    from curation.services.reward_models import run_dir
+    from curation.services.scoring import scoring_start
+    from rewardmodel.artifacts import WHOLE_ITEM_RECIPE, reward_model_save
+    from rewardmodel.heads import HeadConfig, RewardHead
+
+    # given: a finished run of the retired pair recipe, its model saved as that recipe did
+    job = job_create(kind=Job.Kind.REWARD_MODEL_TRAIN, params={"project_id": project.pk})
+    job.status = Job.Status.SUCCEEDED
+    job.save(update_fields=["status"])
+    run = RewardModelRun.objects.create(
+        project=project,
+        job=job,
+        hyperparameters={"epochs": 8, "seed": 0},
+        seed=0,
+        text_encoder=tiny_text_encoder,
+        image_encoder="",
+    )
+    head = RewardHead(HeadConfig(image_dim=0, text_dim=encoder_get(tiny_text_encoder).dim))
+    path = reward_model_save(
+        run_dir(run) / "model",
+        head,
+        text_encoder_id=encoder_id_of(tiny_text_encoder),
+        image_encoder_id=None,
+        fingerprint="old",
+        recipe=dict(WHOLE_ITEM_RECIPE),
+    )
+    run.artifact_path = str(path.relative_to(settings.ARTIFACTS_ROOT))
+    run.save()
+    corpus = project.corpora.get()
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        scoring = scoring_start(run=run, corpus=corpus, shard_size=50)
+    # then: every item scored by its whole text, candidates picked
+    assert Job.objects.get(pk=scoring.job_id).status == Job.Status.SUCCEEDED
+    assert ItemScore.objects.filter(run=run).count() == corpus.items.count()
+    assert (
+        ItemScore.objects.filter(run=run, item__has_candidates=True)
+        .exclude(best_candidates={})
+        .exists()
+    )
