@@ -22,7 +22,7 @@ Role = ProjectMembership.Role
 def render_markdown(source: str) -> SafeString:
     """Markdown for text that staff write (instructions). Raw HTML is escaped before conversion,
     so the output only holds tags that Markdown itself produced."""
-    return mark_safe(markdown.markdown(html.escape(source or ""), extensions=["sane_lists"]))  # noqa: S308
+    return mark_safe(markdown.markdown(html.escape(source or ""), extensions=["sane_lists"]))
 
 
 def _role(request: HttpRequest, project: Project) -> str | None:

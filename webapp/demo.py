@@ -44,7 +44,7 @@ def demo_users_ensure() -> list:
     return users
 
 
-def demo_corpus_ensure(*, n_items: int = 800):  # noqa: ANN201
+def demo_corpus_ensure(*, n_items: int = 800):
     """Build the demo corpus from packaged images (not committed) and import it once."""
     from annotation.demo import build_demo_corpus
     from annotation.models import Corpus

@@ -8,7 +8,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from webapp.health import healthz
 
 
-def media(request, path: str):  # noqa: ANN001, ANN201
+def media(request, path: str):
     # MEDIA_ROOT is read per request, not frozen at import, so it follows the live settings.
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 

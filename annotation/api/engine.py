@@ -15,7 +15,7 @@ from annotation.services.errors import EngineError
 class EngineApi(APIView):
     """APIView that answers domain errors (EngineError) in the API's one error shape."""
 
-    def handle_exception(self, exc: Exception):  # noqa: ANN201
+    def handle_exception(self, exc: Exception):
         if isinstance(exc, EngineError):
             exc = ApiError(exc.code, exc.message, status_code=exc.status, details=exc.details)
         return super().handle_exception(exc)

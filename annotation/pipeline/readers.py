@@ -70,7 +70,7 @@ def iter_records(path: Path) -> Iterator[RawRecord]:
 
 
 class _CountingReader:
-    def __init__(self, handle) -> None:  # noqa: ANN001 - any binary file object
+    def __init__(self, handle) -> None:  # any binary file object
         self._handle = handle
         self.count = 0
 

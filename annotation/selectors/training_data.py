@@ -107,7 +107,7 @@ def _span(question: dict) -> float:
     return float(max(values) - min(values)) or 1.0
 
 
-def _question_data(out, ratings, item_id, question, answers, final) -> None:  # noqa: ANN001
+def _question_data(out, ratings, item_id, question, answers, final) -> None:
     key, qtype = question["key"], question["type"]
     criterion = question.get("criterion") or (
         DEFAULT_CRITERION if qtype in ("pairwise", "ranking") else key
@@ -163,7 +163,7 @@ def _majority(votes: Counter) -> str | None:
     return decided[0][1]
 
 
-def _pairwise_pairs(item_id, criterion, values, adjudicated) -> Iterator[JudgedPair]:  # noqa: ANN001
+def _pairwise_pairs(item_id, criterion, values, adjudicated) -> Iterator[JudgedPair]:
     votes: dict[tuple, Counter] = defaultdict(Counter)
     for value in [adjudicated] if adjudicated is not None else values:
         a, b, turn = value["a"], value["b"], value["turn"]
@@ -199,7 +199,7 @@ def _consensus_tiers(rankings: list[list[list[int]]]) -> list[list[int]]:
     return [sorted(means[m]) for m in sorted(means)]
 
 
-def _ranking_pairs(item_id, criterion, values, adjudicated) -> Iterator[JudgedPair]:  # noqa: ANN001
+def _ranking_pairs(item_id, criterion, values, adjudicated) -> Iterator[JudgedPair]:
     by_turn: dict[Any, list] = defaultdict(list)
     for value in [adjudicated] if adjudicated is not None else values:
         by_turn[value["turn"]].append(value["ranking"])
@@ -237,7 +237,7 @@ def _import_pairs(item_id: int, answers: dict) -> Iterator[JudgedPair]:
             )
 
 
-def _rating_pairs(rated, criterion, span, per_item, min_gap, rng) -> Iterator[JudgedPair]:  # noqa: ANN001
+def _rating_pairs(rated, criterion, span, per_item, min_gap, rng) -> Iterator[JudgedPair]:
     """Each item against a few random others with a clearly different consensus rating.
 
     All pairs would be quadratic in the number of items; a few per item give every item a

@@ -21,7 +21,7 @@ EXTERNAL_USERNAME = "external-import"
 IMPORTED_KEY = "imported_scores"
 
 
-def external_user():  # noqa: ANN201
+def external_user():
     user, created = get_user_model().objects.get_or_create(
         username=EXTERNAL_USERNAME, defaults={"is_active": False}
     )

@@ -147,7 +147,7 @@ class ProjectRewardModelsApi(APIView):
         return Response(RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _run_for(request: Request, run_id: int, roles=None) -> RewardModelRun:  # noqa: ANN001
+def _run_for(request: Request, run_id: int, roles=None) -> RewardModelRun:
     run = get_object_or_404(RewardModelRun.objects.select_related("job", "project"), pk=run_id)
     if roles is None:
         project_for(request, run.project_id)

@@ -94,7 +94,7 @@ def _embeddings(run: RewardModelRun, item_ids: np.ndarray) -> np.ndarray:
     return np.concatenate([image, text], axis=1)
 
 
-def _inputs(table: ScoreTable, run: RewardModelRun, project_id: int, steps: list[dict]):  # noqa: ANN202
+def _inputs(table: ScoreTable, run: RewardModelRun, project_id: int, steps: list[dict]):
     from rewardmodel.selection import SelectionInputs
 
     scores: dict[str, np.ndarray] = {"overall": table.overall, **table.criteria}
@@ -205,7 +205,7 @@ def curation_commit(
     policy: Any,
     name: str = "",
     user=None,
-    seed: int = 0,  # noqa: ANN001
+    seed: int = 0,
 ) -> DatasetVersion:
     evaluation = curation_evaluate(project=project, run=run, policy=policy, seed=seed)
     corpus_versions = {

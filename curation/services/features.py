@@ -52,7 +52,7 @@ def feature_cache() -> Any:  # rewardmodel.features.FeatureCache
 
 
 @functools.lru_cache(maxsize=4)
-def encoder_get(spec: str):  # noqa: ANN201 - an Encoder
+def encoder_get(spec: str):  # an Encoder
     """Encoders are expensive to build: one per spec and process."""
     from rewardmodel.encoders import encoder_load
 

@@ -229,7 +229,7 @@ def _fingerprint(item_pairs: list[Any], turn_fingerprint: str) -> str:
     return digest.hexdigest()
 
 
-def _held_out_metrics(head, inputs, item_pairs, load, held_out) -> dict[str, Any]:  # noqa: ANN001
+def _held_out_metrics(head, inputs, item_pairs, load, held_out) -> dict[str, Any]:
     """On held-out items, with items scored as scoring will (hard minimum over turns):
     accuracy on item pairs and on candidate pairs, and Spearman per criterion."""
     from rewardmodel.evaluation import pairwise_accuracy, spearman

@@ -116,7 +116,7 @@ def reward_model_run_start(
     *,
     project: Project,
     user,
-    hyperparameters: dict[str, Any] | None,  # noqa: ANN001
+    hyperparameters: dict[str, Any] | None,
 ) -> RewardModelRun:
     from workers.queues import heavy_queue
     from workers.reward_tasks import reward_model_train_task
@@ -272,7 +272,7 @@ def reward_model_run_finished(*, run_id: int) -> None:
     RewardModelRun.objects.filter(pk=run_id).update(in_progress=False)
 
 
-def reward_model_promote(*, run: RewardModelRun, user) -> ActiveRewardModel:  # noqa: ANN001
+def reward_model_promote(*, run: RewardModelRun, user) -> ActiveRewardModel:
     if run.job.status != Job.Status.SUCCEEDED or not run.artifact_path:
         raise CurationError(
             "run_not_ready",

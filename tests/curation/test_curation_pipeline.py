@@ -20,14 +20,14 @@ from tests.stats import chance_bound
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
-def _client(user) -> Client:  # noqa: ANN001
+def _client(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
 @pytest.fixture
-def trained(project, staff, small_hyper, eager, django_capture_on_commit_callbacks):  # noqa: ANN001, ANN201
+def trained(project, staff, small_hyper, eager, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         run = reward_model_run_start(project=project, user=staff, hyperparameters=small_hyper)
     run.refresh_from_db()
@@ -37,7 +37,7 @@ def trained(project, staff, small_hyper, eager, django_capture_on_commit_callbac
 
 def test_score_curate_export_end_to_end(
     project, staff, trained, django_capture_on_commit_callbacks, settings
-):  # noqa: ANN001
+):
     client = _client(staff)
     corpus = project.corpora.get()
     n_items = corpus.items.count()
@@ -156,7 +156,7 @@ def test_score_curate_export_end_to_end(
             assert answers and sum(a in GOOD for a in answers) / len(answers) > 0.9
 
 
-def test_bad_policy_is_400(project, staff, trained) -> None:  # noqa: ANN001
+def test_bad_policy_is_400(project, staff, trained) -> None:
     response = _client(staff).post(
         f"/api/v1/projects/{project.pk}/curations/",
         {
@@ -169,7 +169,7 @@ def test_bad_policy_is_400(project, staff, trained) -> None:  # noqa: ANN001
     assert response.json()["error"]["code"] in ("invalid_policy", "not_scored")
 
 
-def test_images_bundle(tmp_path, settings) -> None:  # noqa: ANN001
+def test_images_bundle(tmp_path, settings) -> None:
     from curation.services.export import _write_images
 
     media = Path(settings.MEDIA_ROOT)

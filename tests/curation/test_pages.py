@@ -8,7 +8,7 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
-def test_pages_render_and_are_protected(project, staff) -> None:  # noqa: ANN001
+def test_pages_render_and_are_protected(project, staff) -> None:
     from annotation.services.projects import member_set
     from tests.factories import UserFactory
 
@@ -25,7 +25,7 @@ def test_pages_render_and_are_protected(project, staff) -> None:  # noqa: ANN001
     assert other.get(f"/projects/{project.pk}/curation/").status_code == 403
 
 
-def test_training_data_from_annotations(project, staff) -> None:  # noqa: ANN001
+def test_training_data_from_annotations(project, staff) -> None:
     from annotation.models import Annotation, ProjectItem
     from annotation.selectors.training_data import training_data
     from tests.factories import UserFactory

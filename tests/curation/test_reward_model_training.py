@@ -18,13 +18,13 @@ from tests.stats import chance_bound
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
-def _client(user) -> Client:  # noqa: ANN001
+def _client(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
-def _train(project, staff, hyper, capture) -> RewardModelRun:  # noqa: ANN001
+def _train(project, staff, hyper, capture) -> RewardModelRun:
     with capture(execute=True):
         run = reward_model_run_start(project=project, user=staff, hyperparameters=hyper)
     run.refresh_from_db()
@@ -35,7 +35,7 @@ def _train(project, staff, hyper, capture) -> RewardModelRun:  # noqa: ANN001
 
 def test_training_learns_and_records_curve(
     project, staff, small_hyper, eager, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     # when: candidate pairs from imported scores only
     run = _train(project, staff, small_hyper, django_capture_on_commit_callbacks)
     # then: it learned (well above chance) and left a curve and an artifact
@@ -53,7 +53,7 @@ def test_training_learns_and_records_curve(
 
 def test_item_recipe_learns_from_item_ratings(
     rated_project, staff, small_hyper, eager, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     # given: plain items rated by noisy annotators, candidate items with imported scores
     hyper = {**small_hyper, "epochs": 15}
     # when
@@ -77,7 +77,7 @@ def test_item_recipe_learns_from_item_ratings(
 
 def test_same_seed_reproduces_the_run(
     project, staff, small_hyper, eager, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     runs = []
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
@@ -89,7 +89,7 @@ def test_same_seed_reproduces_the_run(
     assert first.metrics == second.metrics
 
 
-def test_second_run_while_one_is_in_progress_is_409(project, staff, client):  # noqa: ANN001
+def test_second_run_while_one_is_in_progress_is_409(project, staff, client):
     client = _client(staff)
     url = f"/api/v1/projects/{project.pk}/reward-models/"
     first = client.post(url, {"hyperparameters": {"epochs": 1}}, content_type="application/json")
@@ -112,7 +112,7 @@ def test_second_run_while_one_is_in_progress_is_409(project, staff, client):  # 
         ({"max_steps": 10}, "max_steps"),
     ],
 )
-def test_bad_hyperparameters_are_400_with_the_field(project, staff, hyper, field):  # noqa: ANN001
+def test_bad_hyperparameters_are_400_with_the_field(project, staff, hyper, field):
     response = _client(staff).post(
         f"/api/v1/projects/{project.pk}/reward-models/",
         {"hyperparameters": hyper},
@@ -155,7 +155,7 @@ def test_the_recipe_parameters_are_the_library_config_fields() -> None:
     assert set(caught.value.details["fields"]) == {"temperature", "hidden"}
 
 
-def test_a_run_of_the_retired_pairs_recipe_is_refused_with_a_clear_error(project) -> None:  # noqa: ANN001
+def test_a_run_of_the_retired_pairs_recipe_is_refused_with_a_clear_error(project) -> None:
     from annotation.services.jobs import job_create
     from curation.services.reward_models import reward_model_run_execute
 
@@ -172,7 +172,7 @@ def test_a_run_of_the_retired_pairs_recipe_is_refused_with_a_clear_error(project
 
 def test_list_detail_promote_and_permissions(
     project, staff, small_hyper, eager, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     from annotation.services.projects import member_set
     from tests.factories import UserFactory
 

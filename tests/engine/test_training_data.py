@@ -14,7 +14,7 @@ from tests.engine.conftest import client_for, good_answers, submit
 pytestmark = pytest.mark.django_db
 
 
-def _answer_all(project, users, answers_for):  # noqa: ANN001, ANN202
+def _answer_all(project, users, answers_for):
     for index, user in enumerate(users):
         client = client_for(user)
         while (r := client.post(f"/api/v1/projects/{project.pk}/next/")).status_code == 200:

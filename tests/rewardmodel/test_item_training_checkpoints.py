@@ -27,7 +27,7 @@ CONFIG = ItemTrainConfig(
 )
 
 
-def _train(checkpoints: Path | None, progress=None):  # noqa: ANN001, ANN202
+def _train(checkpoints: Path | None, progress=None):
     images, texts, sides, scores, _ = _task(n_items=90)
     pairs = item_pairs_from_scores(scores, min_gap=2.0, others_per_item=4, seed=0)
     return train_item_reward_head(

@@ -55,7 +55,7 @@ class _PairProblem:
         self.generator.set_state(checkpoint["generator"])
 
 
-def _run(checkpoint_dir: Path | None = None, progress=None, patience=None, run_key=None):  # noqa: ANN001, ANN202
+def _run(checkpoint_dir: Path | None = None, progress=None, patience=None, run_key=None):
     torch.manual_seed(0)
     head = RewardHead(HeadConfig(image_dim=0, text_dim=8, hidden=8, dropout=0.3))
     problem = _PairProblem(head)
