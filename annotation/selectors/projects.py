@@ -12,7 +12,7 @@ from core.errors import DomainError
 ROLE_RANK = {"annotator": 1, "reviewer": 2, "owner": 3}
 
 
-def project_access(*, project_id: int, user, role: str = "annotator") -> tuple[Project, str]:  # noqa: ANN001
+def project_access(*, project_id: int, user, role: str = "annotator") -> tuple[Project, str]:
     """The project and the caller's role ("staff" for staff non-members).
 
     Strangers get 404 (a project's existence is not disclosed); members below `role` get 403.
@@ -35,14 +35,14 @@ def project_access(*, project_id: int, user, role: str = "annotator") -> tuple[P
     return membership.project, membership.role
 
 
-def project_list(*, user) -> QuerySet[Project]:  # noqa: ANN001
+def project_list(*, user) -> QuerySet[Project]:
     qs = Project.objects.all()
     if not user.is_staff:
         qs = qs.filter(memberships__user=user)
     return qs.order_by("-created_at", "-id")
 
 
-def projects_progress(*, projects: list[Project], user) -> dict[int, dict[str, Any]]:  # noqa: ANN001
+def projects_progress(*, projects: list[Project], user) -> dict[int, dict[str, Any]]:
     """{project id: {total, done, mine, role}} in three queries for any number of projects."""
     ids = [p.pk for p in projects]
     rows = (

@@ -6,5 +6,5 @@ from rest_framework.permissions import BasePermission
 class IsStaff(BasePermission):
     message = "Only staff can do this."
 
-    def has_permission(self, request, view) -> bool:  # noqa: ANN001
+    def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated and request.user.is_staff)

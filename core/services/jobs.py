@@ -29,7 +29,7 @@ def _progress_key(job_id: int) -> str:
     return f"arbiter:job:{job_id}:progress"
 
 
-def job_create(*, kind: str, params: dict[str, Any], created_by=None) -> Job:  # noqa: ANN001
+def job_create(*, kind: str, params: dict[str, Any], created_by=None) -> Job:
     return Job.objects.create(kind=kind, params=params, created_by=created_by)
 
 
@@ -93,7 +93,7 @@ def job_run(job_id: int, body: Callable[[Job], dict[str, Any]]) -> Job | None:
         result = body(job)
     except JobCancelled:
         _finish(job, Job.Status.CANCELLED, message="Cancelled.")
-    except Exception as exc:  # noqa: BLE001 - every failure is reported on the job
+    except Exception as exc:  # every failure is reported on the job
         error = getattr(exc, "as_error", None)
         payload = (
             error()

@@ -34,7 +34,7 @@ class CorpusListApi(APIView):
         name = serializers.CharField(max_length=200, help_text="Unique name of the corpus.")
         description = serializers.CharField(required=False, allow_blank=True, default="")
 
-    def get_permissions(self):  # noqa: ANN201
+    def get_permissions(self):
         return [IsStaff()] if self.request.method == "POST" else super().get_permissions()
 
     @extend_schema(
@@ -134,7 +134,7 @@ class CorpusImportApi(APIView):
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _save_upload(upload, directory: Path) -> Path | None:  # noqa: ANN001
+def _save_upload(upload, directory: Path) -> Path | None:
     if upload is None:
         return None
     directory.mkdir(parents=True, exist_ok=True)

@@ -104,7 +104,7 @@ def _receive(stream: BinaryIO) -> tuple[str, object] | None:
     if len(payload) < length:
         return None
     # Only ever the output of our own child process, over a pipe nobody else holds.
-    return pickle.loads(payload)  # noqa: S301
+    return pickle.loads(payload)
 
 
 def _send(stream: BinaryIO, frame: tuple[str, object]) -> None:
@@ -128,7 +128,7 @@ def main(argv: list[str]) -> int:
             _send(out, ("chunk", ParsedChunk(problems=exc.problems, last=True)))
         except BrokenPipeError:
             raise
-        except Exception:  # noqa: BLE001 - reported to the importing process, which raises it
+        except Exception:  # reported to the importing process, which raises it
             _send(out, ("error", traceback.format_exc()))
             return 1
         out.flush()

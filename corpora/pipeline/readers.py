@@ -66,7 +66,7 @@ class RecordReader:
 
 
 class _CountingReader:
-    def __init__(self, handle) -> None:  # noqa: ANN001 - any binary file object
+    def __init__(self, handle) -> None:  # any binary file object
         self._handle = handle
         self.count = 0
 

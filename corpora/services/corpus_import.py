@@ -345,7 +345,7 @@ def corpus_import_start(
     source: Path,
     images: str | Path | None = None,
     category: str | None = None,
-    created_by=None,  # noqa: ANN001
+    created_by=None,
     dispatch: bool = True,
 ) -> Job:
     """Create the import job and, with `dispatch`, send it to the workers once committed."""

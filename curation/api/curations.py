@@ -257,7 +257,7 @@ class ExportDownloadApi(APIView):
             **error_responses(401, 403, 404, 409),
         },
     )
-    def get(self, request: Request, export_id: int):  # noqa: ANN201
+    def get(self, request: Request, export_id: int):
         export = get_object_or_404(Export.objects.select_related("job"), pk=export_id)
         project_for(request, export.dataset.project_id)
         path = export_file_path(export=export, name=request.query_params.get("file"))

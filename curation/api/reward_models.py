@@ -15,6 +15,8 @@ from core.api.jobs import JobOutputSerializer
 from curation.api.common import project_for
 from curation.models import ActiveRewardModel, RewardModelRun
 from curation.services.reward_models import reward_model_promote, reward_model_run_start
+from rewardmodel.configs import item_recipe_schema
+from rewardmodel.params import ParamSpec
 
 
 class RunOutputSerializer(serializers.ModelSerializer):
@@ -59,82 +61,44 @@ class RunOutputSerializer(serializers.ModelSerializer):
         return self.context.get("active_run_id") == run.pk
 
 
-class HyperparametersSerializer(serializers.Serializer):
+def _param_field(spec: ParamSpec) -> serializers.Field:
+    help_text = f"{spec.help} Default: {spec.default}.".strip()
+    kwargs = {"required": False, "allow_null": spec.nullable, "help_text": help_text}
+    if spec.kind is bool:
+        return serializers.BooleanField(**kwargs)
+    field = serializers.IntegerField if spec.kind is int else serializers.FloatField
+    return field(min_value=spec.low, max_value=spec.high, **kwargs)
+
+
+class _RecipeSerializer(serializers.Serializer):
     trainer = serializers.ChoiceField(
-        choices=["item", "pairs"],
+        choices=["item"],
         required=False,
-        help_text="'item' (default): one score per (question, answer) turn, trained on item "
-        "judgments through the minimum over turns, an item scored by its worst turn; 'pairs': "
-        "the whole conversation as one text, trained on pairs, ratings and verdicts. Omitted "
-        "parameters take the recipe's defaults; a parameter of the other recipe is a 400.",
+        help_text="'item' (the only recipe): one score per (question, answer) turn, trained on "
+        "item judgments through the minimum over turns, an item scored by its worst turn. "
+        "Omitted parameters take the recipe's defaults.",
     )
-    lr = serializers.FloatField(
-        required=False, min_value=1e-6, max_value=1.0, help_text="AdamW learning rate."
-    )
-    epochs = serializers.IntegerField(required=False, min_value=1, max_value=1000)
-    max_steps = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        allow_null=True,
-        help_text="Overrides epochs when set ('pairs' only).",
-    )
-    batch_size = serializers.IntegerField(required=False, min_value=1, max_value=65536)
-    weight_decay = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
-    seed = serializers.IntegerField(
-        required=False, min_value=0, help_text="Fixes split, init and batches."
-    )
-    center_coef = serializers.FloatField(required=False, min_value=0.0)
-    eval_fraction = serializers.FloatField(
-        required=False,
-        min_value=0.0,
-        max_value=0.9,
-        help_text="Share of items held out (split by item).",
-    )
-    hidden = serializers.IntegerField(required=False, min_value=4, max_value=8192)
-    dropout = serializers.FloatField(required=False, min_value=0.0, max_value=0.9)
-    rating_weight = serializers.FloatField(required=False, min_value=0.0, help_text="'pairs'.")
-    rule_weight = serializers.FloatField(required=False, min_value=0.0, help_text="'pairs'.")
-    temperature = serializers.FloatField(
-        required=False,
-        min_value=1e-3,
-        max_value=10.0,
-        help_text="'item': soft-minimum temperature over turns in training (small = hard min).",
-    )
-    patience = serializers.IntegerField(
-        required=False,
-        min_value=0,
-        help_text="'item': stop after this many validations without improvement (0: never); "
-        "the best weights are kept.",
-    )
-    candidate_weight = serializers.FloatField(
-        required=False, min_value=0.0, help_text="'item': weight of the in-item candidate pairs."
-    )
-    item_min_gap = serializers.FloatField(
-        required=False,
-        min_value=0.0,
-        max_value=1.0,
-        help_text="'item': two items form a pair when their scores (mean of their rescaled "
-        "ratings, yes/no answers and rule compliance, in [0, 1]) differ by at least this.",
-    )
-    item_pairs_per_item = serializers.IntegerField(
-        required=False, min_value=1, max_value=1000, help_text="'item': others drawn per item."
-    )
-    eval_every = serializers.IntegerField(required=False, min_value=1)
-    checkpoint_every = serializers.IntegerField(required=False, min_value=1)
     text_encoder = serializers.CharField(
         required=False,
         max_length=500,
-        help_text="'default-turn-text' ('item' default), 'turn:SPEC'; 'default-text' ('pairs' "
-        "default), 'text:PATH' or a local path.",
+        help_text="'default-turn-text' (default), 'turn:SPEC' or a local path.",
     )
     image_encoder = serializers.CharField(
         required=False,
         allow_blank=True,
         allow_null=True,
         max_length=500,
-        help_text="'default-image-colour' ('item' default), 'colour:SPEC'; 'default-image' "
-        "('pairs' default), 'image:PATH'; empty: text only.",
+        help_text="'default-image-colour' (default), 'colour:SPEC'; empty: text only.",
     )
+
+
+# The item recipe's parameters, built from the library's config dataclasses
+# (`rewardmodel.configs`), where names, types, defaults and bounds are declared once.
+HyperparametersSerializer = type(
+    "HyperparametersSerializer",
+    (_RecipeSerializer,),
+    {name: _param_field(spec) for name, spec in item_recipe_schema().items()},
+)
 
 
 class ProjectRewardModelsApi(APIView):
@@ -179,7 +143,7 @@ class ProjectRewardModelsApi(APIView):
         return Response(RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _run_for(request: Request, run_id: int, roles=None) -> RewardModelRun:  # noqa: ANN001
+def _run_for(request: Request, run_id: int, roles=None) -> RewardModelRun:
     run = get_object_or_404(RewardModelRun.objects.select_related("job", "project"), pk=run_id)
     if roles is None:
         project_for(request, run.project_id)

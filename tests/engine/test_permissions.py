@@ -36,7 +36,7 @@ MATRIX = [
 ]
 
 
-def _body(kind, corpus_id: int, item_id: int, username: str):  # noqa: ANN001, ANN202
+def _body(kind, corpus_id: int, item_id: int, username: str):
     return (
         {
             "create": {"name": "new", "corpora": [corpus_id]},
@@ -69,7 +69,7 @@ def _body(kind, corpus_id: int, item_id: int, username: str):  # noqa: ANN001, A
 @pytest.mark.parametrize(
     ("method", "path", "body", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX]
 )
-def test_permission_matrix(role, method, path, body, expected, settings):  # noqa: ANN001
+def test_permission_matrix(role, method, path, body, expected, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     creator = StaffFactory(username="creator")
     corpus = CorpusFactory()
@@ -96,7 +96,7 @@ def test_permission_matrix(role, method, path, body, expected, settings):  # noq
 
 
 @pytest.mark.django_db
-def test_annotators_never_see_others_answers_or_projects(settings):  # noqa: ANN001
+def test_annotators_never_see_others_answers_or_projects(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     creator = StaffFactory(username="creator")
     corpus = CorpusFactory()

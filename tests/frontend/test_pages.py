@@ -31,7 +31,7 @@ def project():
     )
 
 
-def _member(project, role: str):  # noqa: ANN202
+def _member(project, role: str):
     user = UserFactory()
     member_set(project=project, user_id=user.pk, role=role)
     return user

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)
-def _postgres_and_small_chunks(monkeypatch):  # noqa: ANN001
+def _postgres_and_small_chunks(monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (make test-integration)")
     monkeypatch.setattr(service, "COPY_CHUNK_SIZE", 3)

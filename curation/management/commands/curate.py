@@ -22,7 +22,7 @@ from corpora.models import Corpus
 class Command(BaseCommand):
     help = "Run import, optional training, scoring, selection and export without a worker."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--corpus", help="LLaVA JSON/JSONL file to import (optional).")
         parser.add_argument("--images", help="Image folder or archive for the import.")
         parser.add_argument("--corpus-name", help="Corpus name (default: the file name).")
@@ -47,7 +47,7 @@ class Command(BaseCommand):
                 f"{what} {job.status}: {job.message} {json.dumps(job.error or {})[:800]}"
             )
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003, C901
+    def handle(self, *args, **options) -> None:
         from annotation.services.projects import project_create
         from core.errors import DomainError
         from corpora.pipeline.problems import ImportFailed
