@@ -185,7 +185,7 @@ def test_images_bundle(tmp_path, settings) -> None:
 def test_a_model_of_the_retired_whole_item_recipe_still_scores(
     project, tiny_text_encoder, eager, django_capture_on_commit_callbacks, settings
 ) -> None:
-    from annotation.services.jobs import job_create
+    from core.services.jobs import job_create
 
     from curation.models import RewardModelRun
     from curation.services.features import encoder_get, encoder_id_of
