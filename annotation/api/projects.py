@@ -10,7 +10,13 @@ from rest_framework.response import Response
 from annotation.api.engine import EngineApi
 from annotation.api.serializers import ConstitutionSerializer, QuestionSerializer, RuleSerializer
 from annotation.models import Project, ProjectMembership
-from annotation.selectors.projects import constitution_current, project_list, projects_progress
+from annotation.selectors.projects import (
+    constitution_current,
+    project_corpus_ids,
+    project_list,
+    project_members,
+    projects_progress,
+)
 from annotation.services.projects import (
     constitution_set,
     member_remove,
@@ -20,7 +26,16 @@ from annotation.services.projects import (
     rubric_set,
 )
 from core.api.errors import ApiError, error_responses
+from core.api.permissions import (
+    IsAuthenticated,
+    IsProjectMember,
+    IsProjectOwner,
+    IsProjectReviewer,
+    IsStaff,
+    ReadOnly,
+)
 from corpora.models import Corpus
+from corpora.selectors import corpora_by_ids
 
 SAMPLING = [c for c, _ in Project.Sampling.choices]
 SKIP = [c for c, _ in Project.SkipPolicy.choices]
@@ -65,7 +80,7 @@ def project_detail_data(project: Project, role: str) -> dict:
         "id": project.pk,
         "name": project.name,
         "instructions": project.instructions,
-        "corpora": sorted(project.corpora.values_list("pk", flat=True)),
+        "corpora": project_corpus_ids(project=project),
         "category_filter": project.category_filter,
         "overlap": project.overlap,
         "gold_rate": project.gold_rate,
@@ -97,7 +112,7 @@ class ProjectSettingsSerializer(serializers.Serializer):
 
 
 def _corpora(ids: list[int]) -> list[Corpus]:
-    corpora = list(Corpus.objects.filter(pk__in=ids))
+    corpora = corpora_by_ids(ids=ids)
     missing = sorted(set(ids) - {c.pk for c in corpora})
     if missing:
         raise ApiError("invalid_corpus", f"No such corpus: {missing}.", details={"ids": missing})
@@ -105,6 +120,9 @@ def _corpora(ids: list[int]) -> list[Corpus]:
 
 
 class ProjectListApi(EngineApi):
+    # Anyone signed in lists their own projects (the selector filters); staff create.
+    permission_classes = [IsAuthenticated & ReadOnly | IsStaff]
+
     class InputSerializer(ProjectSettingsSerializer):
         name = serializers.CharField(max_length=200, help_text="Unique project name.")
         corpora = serializers.ListField(
@@ -165,8 +183,6 @@ class ProjectListApi(EngineApi):
         ],
     )
     def post(self, request: Request) -> Response:
-        if not request.user.is_staff:
-            raise ApiError("permission_denied", "Only staff can create projects.", status_code=403)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -186,6 +202,8 @@ class ProjectListApi(EngineApi):
 
 
 class ProjectDetailApi(EngineApi):
+    permission_classes = [IsProjectMember & ReadOnly | IsProjectOwner]
+
     class InputSerializer(ProjectSettingsSerializer):
         name = serializers.CharField(max_length=200, required=False)
         corpora = serializers.ListField(child=serializers.IntegerField(), required=False)
@@ -207,7 +225,7 @@ class ProjectDetailApi(EngineApi):
         examples=[OpenApiExample("Overlap", value={"overlap": 2}, request_only=True)],
     )
     def patch(self, request: Request, project_id: int) -> Response:
-        project, role = self.project(project_id, "owner")
+        project, role = self.project(project_id)
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -218,6 +236,8 @@ class ProjectDetailApi(EngineApi):
 
 
 class ProjectRubricApi(EngineApi):
+    permission_classes = [IsProjectOwner]
+
     class InputSerializer(serializers.Serializer):
         questions = serializers.ListField(
             child=serializers.DictField(), help_text="Ordered questions (see Question)."
@@ -256,7 +276,7 @@ class ProjectRubricApi(EngineApi):
         ],
     )
     def put(self, request: Request, project_id: int) -> Response:
-        project, role = self.project(project_id, "owner")
+        project, role = self.project(project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         rubric_set(project=project, questions=data.validated_data["questions"])
@@ -265,6 +285,8 @@ class ProjectRubricApi(EngineApi):
 
 
 class ProjectConstitutionApi(EngineApi):
+    permission_classes = [IsProjectOwner]
+
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(required=False, allow_blank=True, default="")
         rules = serializers.ListField(child=serializers.DictField(), help_text="Rules in order.")
@@ -294,7 +316,7 @@ class ProjectConstitutionApi(EngineApi):
         ],
     )
     def put(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "owner")
+        project, _ = self.project(project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         rules = RuleSerializer(data=data.validated_data["rules"], many=True)
@@ -322,6 +344,8 @@ class MemberSerializer(serializers.Serializer):
 
 
 class ProjectMembersApi(EngineApi):
+    permission_classes = [IsProjectReviewer & ReadOnly | IsProjectOwner]
+
     class InputSerializer(serializers.Serializer):
         user_id = serializers.IntegerField(required=False, help_text="User id, or give username.")
         username = serializers.CharField(required=False, help_text="Username, or give user_id.")
@@ -347,7 +371,7 @@ class ProjectMembersApi(EngineApi):
                 "gold_answered": m.gold_answered,
                 "gold_accuracy": m.gold_accuracy,
             }
-            for m in project.memberships.select_related("user").order_by("user__username")
+            for m in project_members(project=project)
         ]
 
     @extend_schema(
@@ -356,7 +380,7 @@ class ProjectMembersApi(EngineApi):
         responses={200: MemberSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "reviewer")
+        project, _ = self.project(project_id)
         return Response(MemberSerializer(self._rows(project), many=True).data)
 
     @extend_schema(
@@ -369,7 +393,7 @@ class ProjectMembersApi(EngineApi):
         ],
     )
     def post(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "owner")
+        project, _ = self.project(project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         member_set(project=project, **data.validated_data)
@@ -383,7 +407,7 @@ class ProjectMembersApi(EngineApi):
         examples=[OpenApiExample("Remove", value={"user_id": 7}, request_only=True)],
     )
     def delete(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "owner")
+        project, _ = self.project(project_id)
         data = self.DeleteSerializer(data=request.data or request.query_params)
         data.is_valid(raise_exception=True)
         member_remove(project=project, user_id=data.validated_data["user_id"])
