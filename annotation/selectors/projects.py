@@ -97,3 +97,11 @@ def projects_with_roles(*, user) -> list[tuple[Project, str | None]]:  # noqa: A
     if not user.is_staff:
         projects = projects.filter(pk__in=roles)
     return [(project, roles.get(project.pk)) for project in projects]
+
+
+def project_by_name(*, name: str) -> Project | None:
+    return Project.objects.filter(name=name).first()
+
+
+def project_corpora(*, project: Project) -> QuerySet:
+    return project.corpora.all()
