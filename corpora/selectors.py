@@ -32,8 +32,9 @@ def corpus_get(*, corpus_id: int, user: Any | None = None, with_item_count: bool
     return corpus
 
 
-def corpora_by_ids(*, ids: list[int]) -> list[Corpus]:
-    return list(Corpus.objects.filter(pk__in=ids))
+def corpora_by_ids(*, ids: list[int], user: Any | None = None) -> list[Corpus]:
+    """The corpora of those ids (only those `user` may see, when given)."""
+    return list(_visible(Corpus.objects.filter(pk__in=ids), user))
 
 
 def item_get(*, item_id: int) -> Item | None:

@@ -111,8 +111,9 @@ class ProjectSettingsSerializer(serializers.Serializer):
     gold_block_below = serializers.FloatField(required=False, min_value=0, max_value=1)
 
 
-def _corpora(ids: list[int]) -> list[Corpus]:
-    corpora = corpora_by_ids(ids=ids)
+def _corpora(ids: list[int], user) -> list[Corpus]:  # noqa: ANN001
+    # A corpus the user may not see answers as missing: attaching it would disclose its items.
+    corpora = corpora_by_ids(ids=ids, user=user)
     missing = sorted(set(ids) - {c.pk for c in corpora})
     if missing:
         raise ApiError("invalid_corpus", f"No such corpus: {missing}.", details={"ids": missing})
@@ -186,7 +187,7 @@ class ProjectListApi(EngineApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        corpora = _corpora(values.pop("corpora"))
+        corpora = _corpora(values.pop("corpora"), request.user)
         questions = values.pop("questions", None)
         project = project_create(
             corpora=corpora,
@@ -230,7 +231,7 @@ class ProjectDetailApi(EngineApi):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         if "corpora" in values:
-            values["corpora"] = _corpora(values["corpora"])
+            values["corpora"] = _corpora(values["corpora"], request.user)
         project = project_update(project=project, **values)
         return Response(ProjectDetailSerializer(project_detail_data(project, role)).data)
 

@@ -79,3 +79,18 @@ def test_retrieve_counts_items_and_a_missing_corpus_is_404():
     staff = _client(StaffFactory())
     imports = staff.post(f"/api/v1/corpora/{corpus.pk + 1}/imports/", {"path": "/x"}, format="json")
     assert imports.status_code == 404
+
+
+def test_an_owner_cannot_attach_a_corpus_they_may_not_see():
+    # given an owner (not staff) of a project on one corpus, and a corpus of no project of theirs
+    mine, hidden = CorpusFactory(name="mine"), CorpusFactory(name="hidden")
+    owner = _member_of_project_on(mine, role="owner")
+    project_id = _client(owner).get("/api/v1/projects/").json()[0]["id"]
+    # when they add the hidden corpus to their project
+    response = _client(owner).patch(
+        f"/api/v1/projects/{project_id}/", {"corpora": [mine.pk, hidden.pk]}, format="json"
+    )
+    # then it reads as missing, and the project keeps its corpus
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"ids": [hidden.pk]}
+    assert _client(owner).get(f"/api/v1/projects/{project_id}/").json()["corpora"] == [mine.pk]
