@@ -115,8 +115,6 @@ class IsProjectMemberCheckedInService(IsAuthenticated):
     permission matrix (tests/engine/test_permissions.py) holds the services to it.
     """
 
-    checked_in_service = True
-
 
 class IsItemProjectOwner(BasePermission):
     """Owner of a project that holds the item in the `item_id` URL argument (staff pass);
