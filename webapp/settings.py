@@ -195,6 +195,8 @@ ARBITER_ARCHIVE_MAX_BYTES = int(
 ARBITER_IMAGE_URL_TIMEOUT = float(os.environ.get("ARBITER_IMAGE_URL_TIMEOUT", "20"))
 
 # --- REST API -----------------------------------------------------------------------------------
+# Who may see which project: core asks, the app that owns memberships answers (core/access.py).
+ACCESS_POLICY = "annotation.access.MembershipAccessPolicy"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

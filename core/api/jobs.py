@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import ApiError, error_responses
+from core.api.permissions import IsJobCreatorOrStaff
 from core.models import Job
-from core.selectors import job_get_visible
 from core.services.jobs import job_cancel, job_live_progress
 
 
@@ -43,11 +43,9 @@ class JobOutputSerializer(serializers.ModelSerializer):
         return {**live, "fraction": fraction}
 
 
-def job_visible(request: Request, job_id: int) -> Job:
-    return job_get_visible(job_id=job_id, user=request.user)
-
-
 class JobDetailApi(APIView):
+    permission_classes = [IsJobCreatorOrStaff]
+
     @extend_schema(
         operation_id="job_retrieve",
         summary="Status and progress of a background job",
@@ -66,10 +64,12 @@ class JobDetailApi(APIView):
         ],
     )
     def get(self, request: Request, job_id: int) -> Response:
-        return Response(JobOutputSerializer(job_visible(request, job_id)).data)
+        return Response(JobOutputSerializer(self.job).data)
 
 
 class JobCancelApi(APIView):
+    permission_classes = [IsJobCreatorOrStaff]
+
     @extend_schema(
         operation_id="job_cancel",
         summary="Ask a job to stop",
@@ -77,7 +77,7 @@ class JobCancelApi(APIView):
         responses={200: JobOutputSerializer, **error_responses(401, 404, 409)},
     )
     def post(self, request: Request, job_id: int) -> Response:
-        job = job_visible(request, job_id)
+        job = self.job
         if job.is_finished:
             raise ApiError("job_finished", f"The job has already {job.status}.", status_code=409)
         return Response(JobOutputSerializer(job_cancel(job=job)).data)

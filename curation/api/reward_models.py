@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.models import ProjectMembership
 from core.api.errors import error_responses
 from core.api.jobs import JobOutputSerializer
-from curation.api.common import project_for
-from curation.models import ActiveRewardModel, RewardModelRun
+from core.api.permissions import IsProjectOwner, IsProjectReviewer, project_access_of
+from curation.api.common import RunApi
+from curation.models import RewardModelRun
+from curation.selectors.runs import active_run_id, reward_model_curve, reward_model_runs
 from curation.services.reward_models import reward_model_promote, reward_model_run_start
 from rewardmodel.configs import item_recipe_schema
 from rewardmodel.params import ParamSpec
@@ -53,8 +53,8 @@ class RunOutputSerializer(serializers.ModelSerializer):
         if not self.context.get("with_curve"):
             return []
         return [
-            {"step": s, "loss": round(loss, 5), "val_accuracy": acc}
-            for s, loss, acc in run.steps.values_list("step", "loss", "val_accuracy")
+            {"step": p["step"], "loss": round(p["loss"], 5), "val_accuracy": p["val_accuracy"]}
+            for p in reward_model_curve(run=run)
         ]
 
     def get_is_active(self, run: RewardModelRun) -> bool:
@@ -102,6 +102,8 @@ HyperparametersSerializer = type(
 
 
 class ProjectRewardModelsApi(APIView):
+    permission_classes = [IsProjectReviewer]
+
     class InputSerializer(serializers.Serializer):
         hyperparameters = HyperparametersSerializer(required=False, help_text="Omitted: defaults.")
 
@@ -111,13 +113,8 @@ class ProjectRewardModelsApi(APIView):
         responses={200: RunOutputSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
-        project = project_for(request, project_id)
-        active = (
-            ActiveRewardModel.objects.filter(project=project)
-            .values_list("run_id", flat=True)
-            .first()
-        )
-        runs = RewardModelRun.objects.filter(project=project).select_related("job")
+        active = active_run_id(project_id=project_id)
+        runs = reward_model_runs(project_id=project_id)
         return Response(
             RunOutputSerializer(runs, many=True, context={"active_run_id": active}).data
         )
@@ -134,7 +131,7 @@ class ProjectRewardModelsApi(APIView):
         ],
     )
     def post(self, request: Request, project_id: int) -> Response:
-        project = project_for(request, project_id)
+        project = project_access_of(request, project_id).project
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         raw = request.data.get("hyperparameters") or {}
@@ -143,33 +140,24 @@ class ProjectRewardModelsApi(APIView):
         return Response(RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _run_for(request: Request, run_id: int, roles=None) -> RewardModelRun:
-    run = get_object_or_404(RewardModelRun.objects.select_related("job", "project"), pk=run_id)
-    if roles is None:
-        project_for(request, run.project_id)
-    else:
-        project_for(request, run.project_id, roles)
-    return run
+class RewardModelDetailApi(RunApi):
+    permission_classes = [IsProjectReviewer]
 
-
-class RewardModelDetailApi(APIView):
     @extend_schema(
         operation_id="reward_model_retrieve",
         summary="A run: status, learning curve, metrics beside human agreement",
         responses={200: RunOutputSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, run_id: int) -> Response:
-        run = _run_for(request, run_id)
-        active = (
-            ActiveRewardModel.objects.filter(project_id=run.project_id)
-            .values_list("run_id", flat=True)
-            .first()
-        )
+        run = self.run
+        active = active_run_id(project_id=run.project_id)
         context = {"with_curve": True, "active_run_id": active}
         return Response(RunOutputSerializer(run, context=context).data)
 
 
-class RewardModelPromoteApi(APIView):
+class RewardModelPromoteApi(RunApi):
+    permission_classes = [IsProjectOwner]
+
     @extend_schema(
         operation_id="reward_model_promote",
         summary="Make this run the project's active model (project owner or staff)",
@@ -177,6 +165,6 @@ class RewardModelPromoteApi(APIView):
         responses={200: RunOutputSerializer, **error_responses(401, 403, 404, 409)},
     )
     def post(self, request: Request, run_id: int) -> Response:
-        run = _run_for(request, run_id, roles=(ProjectMembership.Role.OWNER,))
+        run = self.run
         reward_model_promote(run=run, user=request.user)
         return Response(RunOutputSerializer(run, context={"active_run_id": run.pk}).data)

@@ -186,7 +186,6 @@ def test_a_model_of_the_retired_whole_item_recipe_still_scores(
     project, tiny_text_encoder, eager, django_capture_on_commit_callbacks, settings
 ) -> None:
     from core.services.jobs import job_create
-
     from curation.models import RewardModelRun
     from curation.services.features import encoder_get, encoder_id_of
     from curation.services.reward_models import run_dir
