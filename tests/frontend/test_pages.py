@@ -75,7 +75,7 @@ PAGE_ROLES = {
 RANK = {"stranger": 0, "annotator": 1, "reviewer": 2, "owner": 3, "staff": 4}
 
 
-def _page_routes():  # noqa: ANN202
+def _page_routes():
     return {
         r.path: r
         for r in walk()
