@@ -145,7 +145,8 @@ class _Importer:
             self.truncated = True
 
     def run(self, source: Path, progress: ProgressCallback | None) -> ImportReport:
-        reader = RecordReader(source)  # checks the format before anything starts
+        # Checks the format before anything starts.
+        reader = RecordReader(source, max_depth=settings.ARBITER_IMPORT_MAX_DEPTH)
         for chunk in self._parsed_chunks(reader):
             self.report.items_read += chunk.items_read
             for problem in chunk.problems:
@@ -171,7 +172,11 @@ class _Importer:
         """
         if connection.vendor == "postgresql":
             parsing = chunks_from_process(
-                reader.path, default_category=self.default_category, size=COPY_CHUNK_SIZE
+                reader.path,
+                default_category=self.default_category,
+                size=COPY_CHUNK_SIZE,
+                max_depth=reader.max_depth,
+                memory_mb=settings.ARBITER_IMPORT_PARSE_MEMORY_MB,
             )
         else:
             parsing = chunks_from_thread(
