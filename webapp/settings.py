@@ -190,6 +190,10 @@ ARBITER_ARCHIVE_MAX_BYTES = int(
     os.environ.get("ARBITER_ARCHIVE_MAX_BYTES", str(20 * 1024 * 1024 * 1024))
 )
 ARBITER_IMAGE_URL_TIMEOUT = float(os.environ.get("ARBITER_IMAGE_URL_TIMEOUT", "20"))
+# Image URLs in imports are fetched from public internet addresses only; these hosts and
+# addresses/CIDRs (comma-separated) are fetched from although they are not (an internal image
+# server, say). Empty by default.
+ARBITER_IMAGE_URL_ALLOW = _env_list("ARBITER_IMAGE_URL_ALLOW", "")
 # JSON nested deeper than this is refused before it is parsed (records need about 4 levels).
 ARBITER_IMPORT_MAX_DEPTH = int(os.environ.get("ARBITER_IMPORT_MAX_DEPTH", "64"))
 # Address space of the parse process (PostgreSQL imports); a file needing more fails cleanly.

@@ -31,6 +31,7 @@ from corpora.pipeline.parse_process import chunks_from_process
 from corpora.pipeline.problems import MAX_PROBLEMS, ImportFailed, Problem
 from corpora.pipeline.readers import RecordReader
 from corpora.pipeline.records import ParsedRecord, category_from_filename
+from corpora.pipeline.url_fetch import UrlAllowList
 
 BATCH_SIZE = 2000
 MAX_CACHED_IMAGE_REFS = 200_000
@@ -62,6 +63,7 @@ def image_limits() -> ImageLimits:
         max_bytes=settings.ARBITER_IMAGE_MAX_BYTES,
         max_archive_bytes=settings.ARBITER_ARCHIVE_MAX_BYTES,
         url_timeout=settings.ARBITER_IMAGE_URL_TIMEOUT,
+        url_allow=UrlAllowList.parse(settings.ARBITER_IMAGE_URL_ALLOW),
     )
 
 

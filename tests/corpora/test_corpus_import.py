@@ -120,7 +120,7 @@ def test_images_from_http_url(tmp_path, corpus, http_images):
 
 
 @pytest.fixture
-def http_images(tmp_path):
+def http_images(tmp_path, settings):
     import functools
     import http.server
     import threading
@@ -130,6 +130,8 @@ def http_images(tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    # Loopback is not fetched from unless the allow-list says so.
+    settings.ARBITER_IMAGE_URL_ALLOW = ["127.0.0.1"]
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
