@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ARBITER_VAR_DIR", BASE_DIR / "var"))
@@ -173,6 +174,14 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("ARBITER_MEDIA_ROOT", VAR_DIR / "media"))
+# /media/ answers only to staff and members of a project that uses the image's corpus. Who sends
+# the file once allowed: "django" streams it (embedded mode), "nginx" hands it to nginx with
+# X-Accel-Redirect to ARBITER_MEDIA_ACCEL_PREFIX + file (an `internal` location aliased to
+# MEDIA_ROOT, see docs/security.md), "sendfile" sends X-Sendfile with the absolute path.
+ARBITER_MEDIA_SERVE = os.environ.get("ARBITER_MEDIA_SERVE", "django")
+if ARBITER_MEDIA_SERVE not in ("django", "nginx", "sendfile"):
+    raise ImproperlyConfigured("ARBITER_MEDIA_SERVE must be django, nginx or sendfile")
+ARBITER_MEDIA_ACCEL_PREFIX = os.environ.get("ARBITER_MEDIA_ACCEL_PREFIX", "/protected-media/")
 # Trained models, checkpoints, feature caches and exports live here (a volume in production).
 ARTIFACTS_ROOT = Path(os.environ.get("ARBITER_ARTIFACTS_ROOT", VAR_DIR / "artifacts"))
 
