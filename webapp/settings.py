@@ -205,7 +205,7 @@ ARBITER_IMAGE_URL_TIMEOUT = float(os.environ.get("ARBITER_IMAGE_URL_TIMEOUT", "2
 ARBITER_IMAGE_URL_ALLOW = _env_list("ARBITER_IMAGE_URL_ALLOW", "")
 # JSON nested deeper than this is refused before it is parsed (records need about 4 levels).
 ARBITER_IMPORT_MAX_DEPTH = int(os.environ.get("ARBITER_IMPORT_MAX_DEPTH", "64"))
-# Address space of the parse process (PostgreSQL imports); a file needing more fails cleanly.
+# Data memory of the parse process (PostgreSQL imports); a file needing more fails cleanly.
 ARBITER_IMPORT_PARSE_MEMORY_MB = int(os.environ.get("ARBITER_IMPORT_PARSE_MEMORY_MB", "2048"))
 
 # --- REST API -----------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def chunks_from_process(
     A thread of this process drains the pipe into a short queue, so the child keeps parsing
     while the caller waits on the database (a pipe alone holds only 64 KiB). The queue's bound
     keeps memory flat whatever the file's size. The child may use at most `memory_mb` of
-    address space: a file that needs more fails the import with ImportFailed.
+    data memory: a file that needs more fails the import with ImportFailed.
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH")]))
@@ -141,16 +141,18 @@ def _cap(memory_mb: int) -> int:
 
 
 def _limit_memory(memory_mb: int) -> None:
-    """Cap this process's address space, so no input can take the machine's memory.
+    """Cap this process's data memory, so no input can take the machine's memory.
 
-    Set after the imports, so the cap bounds what parsing allocates. Address space, not resident
-    memory: a kernel limit on it is exact and turns an oversized allocation into MemoryError.
+    Set after the imports, so the cap bounds what parsing allocates. RLIMIT_DATA counts the
+    heap and every private writable mapping (Python's arenas, large allocations), not the
+    file the error path maps read-only; the kernel turns an allocation past it into
+    MemoryError (or a NULL that C code should check).
     """
     cap = _cap(memory_mb)
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
 
 
 def _receive(stream: BinaryIO) -> tuple[str, object] | None:

@@ -126,18 +126,20 @@ def _locate_error(path: Path, fallback: str) -> Problem:
     Only runs on the error path; walks the array element by element so that only one element is
     held as Python objects at a time.
     """
+    # Decoded straight from the mapped file: no copy of the bytes, so the text is the only
+    # memory this costs (the parse process's memory cap counts data, not mapped files).
     try:
         with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            raw = m[:]
+            try:
+                text = str(m, "utf-8-sig")
+            except UnicodeDecodeError as exc:
+                line = m[: exc.start].count(b"\n") + 1
+                column = exc.start - (m.rfind(b"\n", 0, exc.start) + 1) + 1
+                return Problem(
+                    "invalid_encoding", f"Not UTF-8: {exc.reason}", line=line, column=column
+                )
     except ValueError:
         return Problem("invalid_json", fallback)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        return Problem("invalid_encoding", f"Not UTF-8: {exc.reason}", line=line, column=column)
-    del raw
     decoder = json.JSONDecoder()
     pos = _skip_ws(text, 0)
     index = 0

@@ -50,3 +50,15 @@ def test_deep_nesting_is_a_problem_from_the_process(tmp_path):
     assert time.monotonic() - started < 10
     (problem,) = chunks[-1].problems
     assert (problem.code, problem.line, problem.column) == ("too_deeply_nested", 1, 65)
+
+
+def test_a_syntax_error_in_a_big_file_is_located_within_the_cap(tmp_path):
+    # given: 20 MB of valid records, then a syntax error; locating it reads the whole file
+    good = ",\n".join(json.dumps(record(str(i), None, answer="y" * 2000)) for i in range(10_000))
+    source = tmp_path / "broken.json"
+    source.write_text(f'[\n{good},\n{{"id": "x",, }}\n]')
+    # when
+    chunks = _parse(source, memory_mb=40)
+    # then
+    (problem,) = chunks[-1].problems
+    assert (problem.code, problem.line, problem.column) == ("invalid_json", 10_002, 12)
