@@ -13,6 +13,7 @@ from annotation.selectors.images import image_file_for_user
 from annotation.services.projects import member_set, project_create
 from corpora.models import Corpus, Item
 from corpora.services.corpus_import import corpus_import
+from curation.selectors.scores import item_summaries
 from tests.corpora.llava import png_bytes, record, write_images, write_json
 from tests.factories import StaffFactory, UserFactory
 
@@ -164,3 +165,17 @@ def test_an_image_shared_by_two_corpora_is_seen_through_either(client, tmp_path,
     # then
     client.force_login(stranger)
     assert client.get(image_url(item)).status_code == 200
+
+
+def test_the_image_urls_of_api_payloads_and_curation_previews_work_for_members(
+    client, item, member
+):
+    client.force_login(member)
+    project = item.corpus.projects.get()
+    payload = client.post(
+        f"/api/v1/projects/{project.pk}/next/", {}, content_type="application/json"
+    ).json()
+    preview = item_summaries([item.pk])[item.pk]
+    assert payload["item"]["image_url"] == preview["image_url"] == image_url(item)
+    for url in (payload["item"]["image_url"], preview["image_url"]):
+        assert client.get(url).status_code == 200
