@@ -2,8 +2,11 @@
 
 A parser's memory can grow with the square of the nesting depth (ijson's C backend keeps a
 prefix string per level: 200 KB of `[` took 20 GB), so depth is checked on the raw bytes, as they
-stream past, before the parser sees them. The scan skips string contents with possessive regular
-expressions (C speed, no backtracking); only brackets are walked in Python.
+stream past, before the parser sees them.
+
+The scan is bytes operations in C: drop escaped backslashes and escaped quotes, keep only quotes
+and brackets, split on quotes (now strictly alternating outside and inside strings), and keep the
+brackets outside strings. Only a chunk that may be too deep is walked bracket by bracket.
 """
 
 from __future__ import annotations
@@ -14,13 +17,12 @@ from corpora.pipeline.problems import ImportFailed, Problem
 
 DEFAULT_MAX_DEPTH = 64
 
-# The inside of a string, up to its closing quote or a backslash that ends the chunk.
-_STRING_REST = re.compile(rb'(?:[^"\\]++|\\.)*+', re.DOTALL)
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
-# A whole string, a bracket, or a quote that opens a string going on in the next chunk.
-_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]|"', re.DOTALL)
-_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+_NOT_STRUCTURE = bytes(set(range(256)) - set(b'"[]{}'))
 _OPENS = frozenset(b"[{")
+# Error path only: the inside of a string up to its closing quote; a whole string, a bracket,
+# or a quote that opens a string going on in the next chunk.
+_STRING_REST = re.compile(rb'(?:[^"\\]++|\\.)*+', re.DOTALL)
+_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]|"', re.DOTALL)
 
 
 class NestingGuard:
@@ -30,7 +32,9 @@ class NestingGuard:
         self.max_depth = max_depth
         self.depth = 0
         self._in_string = False
-        self._escape = False  # a string's backslash ended the previous chunk
+        # A backslash that ended the previous chunk unpaired: it escapes the next chunk's first
+        # byte, so it is read again with it.
+        self._carry = b""
         self._offset = 0  # bytes fed so far
         self._line = first_line
         self._line_start = 0  # offset of the current line's first byte
@@ -38,47 +42,32 @@ class NestingGuard:
     def feed(self, data: bytes) -> None:
         if not data:
             return
-        start = self._leave_string(data)
-        if start is not None:
-            # Deleting every whole string leaves brackets outside strings, and from the first
-            # quote left on, the start of a string that goes on in the next chunk.
-            outside = _STRING.sub(b"", data[start:] if start else data)
-            quote = outside.find(b'"')
-            if quote >= 0:
-                outside = outside[:quote]
-                self._in_string = True
-                backslashes = len(data) - len(data.rstrip(b"\\"))
-                self._escape = backslashes % 2 == 1
-            self._check(outside.translate(None, _NOT_BRACKETS), data, start)
+        text = self._carry + data
+        body = text.rstrip(b"\\")
+        base = self._offset - len(self._carry)  # where `body` starts in the whole input
+        # Pairs need not be kept: only whether one backslash is left over.
+        self._carry = b"\\" if (len(text) - len(body)) % 2 else b""
+        # In a run of backslashes, pairs from the left are escaped backslashes; a backslash
+        # left before a quote escapes it. What remains are the quotes that open or close
+        # strings, so they alternate.
+        structure = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+        parts = structure.split(b'"')
+        started_in_string = self._in_string
+        outside = b"".join(parts[1::2] if started_in_string else parts[0::2])
+        if len(parts) % 2 == 0:
+            self._in_string = not self._in_string
+        opens = outside.count(b"[") + outside.count(b"{")
+        if self.depth + opens > self.max_depth and not self._shallow(outside):
+            self._refuse(body, base, started_in_string)
+        self.depth += 2 * opens - len(outside)
         self._count_lines(data)
-
-    def _leave_string(self, data: bytes) -> int | None:
-        """Where text outside strings starts in `data`, or None if all of it is in a string."""
-        if not self._in_string:
-            return 0
-        pos = 1 if self._escape else 0
-        self._escape = False
-        end = _STRING_REST.match(data, pos).end()
-        if end >= len(data):
-            return None
-        if data[end] != ord('"'):  # a lone backslash at the very end
-            self._escape = True
-            return None
-        self._in_string = False
-        return end + 1
-
-    def _check(self, brackets: bytes, data: bytes, start: int) -> None:
-        opens = brackets.count(b"[") + brackets.count(b"{")
-        if self.depth + opens > self.max_depth and not self._shallow(brackets):
-            self._refuse(data, start)
-        self.depth += 2 * opens - len(brackets)
 
     def _shallow(self, brackets: bytes) -> bool:
         """Whether the chunk surely stays within the limit, found without a loop per bracket.
 
         Each pass deletes the innermost pairs (at most two levels: `[]`, then `{}`), in C. What
-        is left cannot be paired inside the chunk: closes, then opens. No bracket lies deeper
-        than the depth at the start, plus those opens, plus two levels per pass.
+        is left cannot be paired inside the chunk. No bracket lies deeper than the depth at the
+        start, plus the opens left, plus two levels per pass.
         """
         passes = 0
         while passes * 2 <= self.max_depth:
@@ -90,10 +79,13 @@ class NestingGuard:
             passes += 1
         return False
 
-    def _refuse(self, data: bytes, start: int) -> None:
+    def _refuse(self, body: bytes, base: int, started_in_string: bool) -> None:
         """Raise the problem at the first bracket too deep, or return if none is."""
+        start = 0
+        if started_in_string:
+            start = _STRING_REST.match(body).end() + 1  # past the closing quote
         depth = self.depth
-        for match in _TOKEN.finditer(data, start):
+        for match in _TOKEN.finditer(body, start):
             token = match.group()
             if token == b'"':
                 return
@@ -102,19 +94,16 @@ class NestingGuard:
             depth += 1 if token[0] in _OPENS else -1
             if depth > self.max_depth:
                 at = match.start()
-                line = self._line + data.count(b"\n", 0, at)
-                last_newline = data.rfind(b"\n", 0, at)
+                last_newline = body.rfind(b"\n", 0, at)
                 column = (
-                    at - last_newline
-                    if last_newline >= 0
-                    else self._offset + at - self._line_start + 1
+                    at - last_newline if last_newline >= 0 else base + at - self._line_start + 1
                 )
                 raise ImportFailed(
                     [
                         Problem(
                             "too_deeply_nested",
                             f"JSON is nested deeper than {self.max_depth} levels",
-                            line=line,
+                            line=self._line + body.count(b"\n", 0, at),
                             column=column,
                         )
                     ]

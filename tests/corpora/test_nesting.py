@@ -10,7 +10,7 @@ import pytest
 from corpora.pipeline.nesting import NestingGuard, check_line_depth
 from corpora.pipeline.problems import ImportFailed
 
-TRICKY = ["[", "]", "{", "}", '"', "\\", '\\"', "[[[", "]]}", "ü", "\n"]
+TRICKY = ["[", "]", "{", "}", '"', "\\", '\\"', "[[[", "]]}", "ü", "\n", "\\\\", "\\\\\\"]
 
 
 def _value(rng: random.Random, depth: int) -> object:
@@ -48,6 +48,15 @@ def test_guard_matches_the_real_depth_whatever_the_chunking():
         limit = rng.randint(1, 8)
         cuts = [rng.randint(0, len(data)) for _ in range(rng.randint(0, 6))]
         assert _refused(data, limit, cuts) == (_depth(value) > limit), (data, limit, cuts)
+
+
+def test_guard_fed_one_byte_at_a_time():
+    rng = random.Random(11)
+    for _ in range(200):
+        value = _value(rng, rng.randint(1, 7))
+        data = json.dumps(value).encode()
+        limit = rng.randint(1, 6)
+        assert _refused(data, limit, list(range(len(data)))) == (_depth(value) > limit), data
 
 
 def test_every_single_byte_split_of_escapes_and_quotes():
