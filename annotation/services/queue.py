@@ -203,8 +203,9 @@ def item_next(
     without a round trip. At most MAX_PREFETCH_EXCLUDES items may be excluded, which bounds how
     many leases one annotator can hold.
 
-    On PostgreSQL this is three statements in one transaction (lock the membership; renew the
-    own lease or reclaim lapsed ones; pick and take an item); elsewhere the portable ORM path.
+    On PostgreSQL this is one round trip of three statements in one implicit transaction (lock
+    the membership; renew the own lease or reclaim lapsed ones; pick and take an item, see
+    `queue_postgres`); elsewhere the portable ORM path below.
     """
     if len(exclude_item_ids) > MAX_PREFETCH_EXCLUDES:
         raise EngineError(

@@ -1,16 +1,17 @@
-"""The queue's hot path as PostgreSQL statements: `next` in three, a first submit in one.
+"""The queue's hot path as PostgreSQL statements: `next` in one round trip, a submit in two.
 
 The portable ORM code in `queue.py` and `submit.py` does the same in more round trips and is
 what SQLite (unit tests, `make run`) runs; these statements give the same results on
 PostgreSQL, and the tests of the queue run on both (tests/engine/test_queue_postgres.py).
 
-- `next`: lock the caller's membership row (one annotator's requests run one at a time, so
-  concurrent tabs share one lease); then one statement renews the caller's own lease or, when
-  there is none, returns lapsed leases' slots to their items; then one statement picks an item
-  (`FOR UPDATE SKIP LOCKED`, in the documented order) and takes it (`UPDATE ... RETURNING`,
-  `INSERT ... RETURNING`), returning the item's payload. Reclaim and pick are separate
-  statements because a statement does not see its own CTEs' writes: a slot returned by the
-  reclaim must be pickable by the same call.
+- `next`: three statements sent in one round trip, which PostgreSQL runs as one implicit
+  transaction, each with its own snapshot: lock the caller's membership row (one annotator's
+  requests run one at a time, so concurrent tabs share one lease); renew the caller's own lease
+  or, when there is none, return lapsed leases' slots to their items; pick an item (`FOR
+  UPDATE SKIP LOCKED`, in the documented order) and take it (`UPDATE ... RETURNING`, `INSERT
+  ... RETURNING`), returning the item's payload, unless the second statement renewed a lease.
+  Reclaim and pick are separate statements because a statement does not see its own CTEs'
+  writes: a slot returned by the reclaim must be pickable by the same call.
 - submit: one read (assignment, item, rubric, rules, a seen `client_key`, the other answers of
   the item), validation in Python, then one write statement that marks the assignment
   submitted only if it is still in the state that was read (compare and set) and, from that
@@ -65,7 +66,28 @@ def _json(value: Any) -> Any:
 
 # --- next ----------------------------------------------------------------------------------------
 
-_LOCK_MEMBERSHIP = f"SELECT gold_answered, gold_correct FROM {MEM} WHERE id = %s FOR UPDATE"
+# First of the three statements `next` sends in one round trip: lock the caller's membership
+# row for the implicit transaction of the three (one annotator's requests run one at a time,
+# so concurrent tabs share one lease); its counters tell Python whether to answer "blocked".
+_LOCK_MEMBERSHIP = f"""
+SELECT gold_answered, gold_correct FROM {MEM} WHERE id = %(membership)s FOR UPDATE
+"""
+# annotation.services.queue.annotator_blocked, in SQL: the other two statements write nothing
+# for a blocked annotator.
+_NOT_BLOCKED = f"""NOT EXISTS (
+    SELECT 1 FROM {MEM} b WHERE b.id = %(membership)s AND b.gold_answered > 0
+      AND b.gold_answered >= %(gold_min)s
+      AND b.gold_correct::float8 / b.gold_answered < %(gold_below)s
+)"""
+# A live lease of the caller's outside the excluded items (one the first statement renewed).
+_HOLDS_LEASE = f"""EXISTS (
+    SELECT 1 FROM {ASG} o
+    WHERE o.project_id = %(project)s AND o.user_id = %(user)s AND o.status = 'leased'
+      AND NOT EXISTS (
+          SELECT 1 FROM {PIT} x
+          WHERE x.id = o.project_item_id AND x.item_id = ANY(%(exclude)s::bigint[])
+      )
+)"""
 
 # The payload columns of a leased row `l` (assignment id, project item id, draft) joined to its
 # project item `c` (is_gold, item_id) and the item with its image.
@@ -79,10 +101,10 @@ _LEASE_JOINS = f"JOIN {ITEM} i ON i.id = c.item_id LEFT JOIN {IMG} img ON img.id
 # return a batch of lapsed leases' slots to their items. Status is re-checked on the updated
 # row: a concurrent reclaim of a lapsed own lease wins and the caller gets a new item.
 _RENEW_OR_RECLAIM = f"""
-WITH own AS (
+WITH go AS MATERIALIZED (SELECT {_NOT_BLOCKED} AS go), own AS (
     UPDATE {ASG} a
     SET lease_expires_at = %(expires)s::timestamptz, updated_at = %(now)s::timestamptz
-    WHERE a.status = 'leased' AND a.id = (
+    WHERE (SELECT go FROM go) AND a.status = 'leased' AND a.id = (
         SELECT o.id FROM {ASG} o
         WHERE o.project_id = %(project)s AND o.user_id = %(user)s AND o.status = 'leased'
           AND NOT EXISTS (
@@ -96,7 +118,7 @@ WITH own AS (
     SELECT a.id, a.project_item_id, a.holds_slot FROM {ASG} a
     WHERE a.project_id = %(project)s AND a.status = 'leased'
       AND a.lease_expires_at < %(now)s::timestamptz
-      AND NOT EXISTS (SELECT 1 FROM own)
+      AND (SELECT go FROM go) AND NOT EXISTS (SELECT 1 FROM own)
     ORDER BY a.lease_expires_at LIMIT {RECLAIM_BATCH}
     FOR UPDATE SKIP LOCKED
 ), expired AS (
@@ -144,8 +166,11 @@ _AGAIN = f"""
     ORDER BY a.updated_at, p.id LIMIT 1 FOR UPDATE OF p SKIP LOCKED
 """
 
+# The third statement. `gate`: not blocked and, after the second statement, no live lease to
+# renew; when false, no branch runs (a one-time filter), so nothing is locked or taken.
 _TAKE = f"""
-WITH chosen AS MATERIALIZED (
+WITH gate AS MATERIALIZED (SELECT {_NOT_BLOCKED} AND NOT {_HOLDS_LEASE} AS go),
+chosen AS MATERIALIZED (
     {{branches}}
     LIMIT 1
 ), took AS (
@@ -173,7 +198,8 @@ JOIN chosen c ON c.id = l.project_item_id {_LEASE_JOINS}
 
 
 def _branch(sql: str, n: int) -> str:
-    return f"SELECT * FROM ({sql}) b{n}"
+    gated = sql.replace("WHERE p.project_id", "WHERE (SELECT go FROM gate) AND p.project_id", 1)
+    return f"SELECT * FROM ({gated}) b{n}"
 
 
 def _take_sql(*, gold_first: bool, sampling: str, requeue_skipped: bool) -> str:
@@ -196,7 +222,7 @@ def _take_sql(*, gold_first: bool, sampling: str, requeue_skipped: bool) -> str:
     return _TAKE.replace("{branches}", union)
 
 
-_TAKE_SQL: dict[tuple[bool, str, bool], str] = {}
+_NEXT_SQL: dict[tuple[bool, str, bool], str] = {}
 
 
 def _lease_from_row(row: tuple, expires: datetime) -> Lease:
@@ -226,32 +252,33 @@ def item_next(
     random_start: int,
 ) -> Lease | None:
     params = {
+        "membership": membership.id,
         "project": membership.project_id,
         "user": user_id,
         "now": now,
         "expires": expires,
         "exclude": exclude_item_ids,
         "start": random_start,
+        "gold_min": membership.gold_min_answers,
+        "gold_below": membership.gold_block_below,
     }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_LOCK_MEMBERSHIP, [membership.id])
+    key = (gold_first, membership.sampling, membership.skip_policy == "requeue_for_me")
+    sql = _NEXT_SQL.get(key)
+    if sql is None:
+        take = _take_sql(gold_first=key[0], sampling=key[1], requeue_skipped=key[2])
+        sql = _NEXT_SQL[key] = ";".join((_LOCK_MEMBERSHIP, _RENEW_OR_RECLAIM, take))
+    # One round trip: the three statements run in one implicit transaction (each with its own
+    # snapshot, so the pick sees the slots the reclaim returned).
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         gold_answered, gold_correct = cursor.fetchone()
-        blocked = annotator_blocked(
-            membership, gold_answered=gold_answered, gold_correct=gold_correct
-        )
-        if blocked is not None:
-            raise blocked
-        cursor.execute(_RENEW_OR_RECLAIM, params)
+        cursor.nextset()
         row = cursor.fetchone()
-        if row is None:
-            key = (gold_first, membership.sampling, membership.skip_policy == "requeue_for_me")
-            sql = _TAKE_SQL.get(key)
-            if sql is None:
-                sql = _TAKE_SQL[key] = _take_sql(
-                    gold_first=key[0], sampling=key[1], requeue_skipped=key[2]
-                )
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+        cursor.nextset()
+        row = row or cursor.fetchone()
+    blocked = annotator_blocked(membership, gold_answered=gold_answered, gold_correct=gold_correct)
+    if blocked is not None:
+        raise blocked
     return None if row is None else _lease_from_row(row, expires)
 
 

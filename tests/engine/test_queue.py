@@ -206,8 +206,9 @@ def test_gold_items_rate_feedback_and_blocking(project, annotators):
 NEXT_QUERIES = {
     # token + savepoint + membership lock + own lease + reclaim + pick + slot + insert + release
     "sqlite": (9, 6),  # renewal: token, savepoint, membership, own lease, renew, release
-    # token + savepoint + membership lock + renew-or-reclaim + pick-and-take + release
-    "postgresql": (6, 5),  # renewal: token, savepoint, lock, renew, release
+    # token + one round trip of three statements (membership lock; renew or reclaim; pick and
+    # take), new lease and renewal alike
+    "postgresql": (2, 2),
 }
 SUBMIT_QUERIES = {
     # token + savepoint + membership (and "was this client_key used?") + own assignment with
