@@ -8,6 +8,7 @@ submit then need no query of their own to find the membership (annotation.servic
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -47,7 +48,9 @@ class _Sql:
         )
 
 
-_sql: _Sql | None = None
+@cache
+def _statements() -> _Sql:
+    return _Sql()
 
 
 class ProjectTokenAuthentication(TokenAuthentication):
@@ -56,20 +59,18 @@ class ProjectTokenAuthentication(TokenAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
-        global _sql
-        if _sql is None:
-            _sql = _Sql()
+        sql = _statements()
         project_id = getattr(self, "_project_id", None)
         with connection.cursor() as cursor:
             if project_id is None:
-                cursor.execute(_sql.plain, [key])
+                cursor.execute(sql.plain, [key])
             else:
-                cursor.execute(_sql.with_membership, [project_id, key])
+                cursor.execute(sql.with_membership, [project_id, key])
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        n = len(_sql.user_fields)
-        user = get_user_model().from_db(connection.alias, _sql.user_fields, row[:n])
+        n = len(sql.user_fields)
+        user = get_user_model().from_db(connection.alias, sql.user_fields, row[:n])
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         if project_id is not None:

@@ -203,8 +203,8 @@ def item_next(
     without a round trip. At most MAX_PREFETCH_EXCLUDES items may be excluded, which bounds how
     many leases one annotator can hold.
 
-    On PostgreSQL this is one round trip of three statements in one implicit transaction (lock
-    the membership; renew the own lease or reclaim lapsed ones; pick and take an item, see
+    On PostgreSQL this is one round trip of two statements in one implicit transaction (lock the
+    membership and reclaim lapsed leases; renew the own lease or pick and take an item, see
     `queue_postgres`); elsewhere the portable ORM path below.
     """
     if len(exclude_item_ids) > MAX_PREFETCH_EXCLUDES:
@@ -217,6 +217,15 @@ def item_next(
         from annotation.services import queue_postgres
 
         membership = work_membership(project_id=project_id, user=user)
+        # Checked on the counters read with the token: a gold answer of the caller's being
+        # submitted at this very moment counts from the next call on.
+        blocked = annotator_blocked(
+            membership,
+            gold_answered=membership.gold_answered,
+            gold_correct=membership.gold_correct,
+        )
+        if blocked is not None:
+            raise blocked
         return queue_postgres.item_next(
             membership=membership,
             user_id=user.pk,

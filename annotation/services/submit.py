@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from annotation.models import Annotation, AnnotationRevision, Assignment, ProjectItem
 from annotation.selectors.agreement_math import item_disagreement
+from annotation.services import queue_postgres
 from annotation.services.errors import EngineError
 from annotation.services.queue import (
     _own_assignment,
@@ -100,8 +101,6 @@ def _key_reused() -> EngineError:
 
 def _submit_postgres(*, project_id, user, item_id, answers, client_key) -> SubmitResult | None:  # noqa: ANN001
     """One read, one write; None when the portable, locked path must do it instead."""
-    from annotation.services import queue_postgres
-
     membership = work_membership(project_id=project_id, user=user)
     ctx = queue_postgres.submit_read(
         project_id=project_id, user_id=user.pk, item_id=item_id, client_key=client_key

@@ -206,7 +206,7 @@ def test_gold_items_rate_feedback_and_blocking(project, annotators):
 NEXT_QUERIES = {
     # token + savepoint + membership lock + own lease + reclaim + pick + slot + insert + release
     "sqlite": (9, 6),  # renewal: token, savepoint, membership, own lease, renew, release
-    # token + one round trip of three statements (membership lock; renew or reclaim; pick and
+    # token + one round trip of two statements (membership lock and reclaim; renew, or pick and
     # take), new lease and renewal alike
     "postgresql": (2, 2),
 }

@@ -25,16 +25,16 @@ def _on_postgresql() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_next_is_two_round_trips_and_four_statements(project, annotators):
+def test_next_is_two_round_trips_and_three_statements(project, annotators):
     client = token_client(annotators[0])
     for _ in ("new lease", "renewal"):
         with CaptureQueriesContext(connection) as queries:
             assert _next(client, project).status_code == 200
-        # token + user + membership; then, in one round trip and one implicit transaction,
-        # lock the membership; renew or reclaim; pick and take. No BEGIN, no COMMIT.
+        # token + user + membership; then, in one round trip and one implicit transaction, lock
+        # the membership and reclaim lapsed leases; renew, or pick and take. No BEGIN, no COMMIT.
         sent = [q["sql"] for q in queries.captured_queries]
         assert len(sent) == 2
-        assert [sql.count(";") + 1 for sql in sent] == [1, 3]
+        assert [sql.count(";") + 1 for sql in sent] == [1, 2]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -52,3 +52,17 @@ def test_submit_is_three_statements_and_a_retry_two(project, annotators, django_
     with django_assert_num_queries(3):
         edited = submit(client, project.pk, item_id)
     assert edited.status_code == 200 and edited.json()["revision"] == 2
+
+
+def test_every_next_statement_is_short_enough_for_psycopgs_parse_cache():
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+
+    from annotation.services.queue_postgres import _next_sql
+
+    for gold_first in (False, True):
+        for sampling in ("sequential", "random", "uncertainty"):
+            for requeue_skipped in (False, True):
+                sql = _next_sql(
+                    gold_first=gold_first, sampling=sampling, requeue_skipped=requeue_skipped
+                )
+                assert len(sql) <= MAX_CACHED_STATEMENT_LENGTH
