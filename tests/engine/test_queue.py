@@ -87,6 +87,22 @@ def test_lapsed_lease_goes_to_others_first(project, annotators):
     assert Assignment.objects.get(pk=lease.assignment_id).status == "expired"
 
 
+def test_my_lapsed_lease_not_yet_reclaimed_is_renewed(project, annotators):
+    a = annotators[0]
+    lease = item_next(project_id=project.pk, user=a)
+    Assignment.objects.filter(pk=lease.assignment_id).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    # given my own lapsed lease that nobody reclaimed yet, when I ask again, I keep my item
+    again = item_next(project_id=project.pk, user=a)
+    assert (again.assignment_id, again.project_item_id) == (
+        lease.assignment_id,
+        lease.project_item_id,
+    )
+    assert again.lease_expires_at > timezone.now()
+    assert Assignment.objects.get(pk=lease.assignment_id).status == "leased"
+
+
 def test_skip_requeue_for_others_never_returns_to_me(project, annotators):
     client = client_for(annotators[0])
     item_id = _next(client, project).json()["item"]["id"]
@@ -223,7 +239,8 @@ SUBMIT_QUERIES = {
 
 def token_client(user) -> APIClient:  # noqa: ANN001
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
 
 

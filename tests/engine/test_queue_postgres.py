@@ -4,12 +4,14 @@ them: outside any surrounding transaction, with token authentication."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
+from annotation.models import Assignment
 from tests.engine.conftest import submit
 from tests.engine.test_queue import *  # noqa: F403 - the same tests, collected again here
 from tests.engine.test_queue import _next, token_client
@@ -66,3 +68,31 @@ def test_every_next_statement_is_short_enough_for_psycopgs_parse_cache():
                     gold_first=gold_first, sampling=sampling, requeue_skipped=requeue_skipped
                 )
                 assert len(sql) <= MAX_CACHED_STATEMENT_LENGTH
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_tabs_of_one_annotator_share_one_lease(project, annotators):
+    # given two tabs of one annotator asking at the same moment, several times over
+    user = annotators[0]
+    client = token_client(user)
+
+    def tab(start: threading.Barrier, got: list[int]) -> None:
+        own_client = token_client(user)  # a client per thread, the same token
+        start.wait()
+        try:
+            got.append(_next(own_client, project).json()["assignment"]["id"])
+        finally:
+            connections.close_all()
+
+    for _ in range(5):
+        start, got = threading.Barrier(2), []
+        tabs = [threading.Thread(target=tab, args=(start, got)) for _ in range(2)]
+        for t in tabs:
+            t.start()
+        for t in tabs:
+            t.join(timeout=30)
+        # then both get the same lease: the second waited on the first's membership lock
+        assert len(got) == 2 and got[0] == got[1]
+        item_id = _next(client, project).json()["item"]["id"]
+        assert submit(client, project.pk, item_id).status_code == 201
+    assert Assignment.objects.filter(user=user, status="leased").count() == 0
