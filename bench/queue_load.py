@@ -359,6 +359,9 @@ def _phase(port, project_id, tokens, *, seconds, pause, retry_rate, procs, stats
             "gunicorn": round(server_cpu, 1),
             "clients": round(sum(r["cpu_s"] for r in results), 1),
         },
+        # The robust figure on a shared machine: gunicorn CPU per next+submit loop (the
+        # retried submits included).
+        "gunicorn_cpu_ms_per_loop": round(server_cpu / done * 1000, 2) if done else None,
     }
 
 

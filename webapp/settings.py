@@ -216,7 +216,7 @@ ARBITER_IMPORT_PARSE_MEMORY_MB = int(os.environ.get("ARBITER_IMPORT_PARSE_MEMORY
 ACCESS_POLICY = "annotation.access.MembershipAccessPolicy"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "annotation.api.auth.ProjectTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.api.engine import EngineApi, item_payload
+from annotation.api.engine import EngineApi
 from annotation.api.serializers import AnswersField, ItemOutputSerializer
 from annotation.services.queue import draft_save, item_next, item_postpone, item_skip
 from core.api.errors import error_responses
@@ -76,26 +78,40 @@ class ItemNextApi(EngineApi):
         ],
     )
     def post(self, request: Request, project_id: int) -> Response:
-        data = self.InputSerializer(data=request.data or {})
-        data.is_valid(raise_exception=True)
-        lease = item_next(
-            project_id=project_id,
-            user=request.user,
-            exclude_item_ids=data.validated_data["exclude"],
-        )
+        exclude = _plain_excludes(request.data)
+        if exclude is None:
+            data = self.InputSerializer(data=request.data or {})
+            data.is_valid(raise_exception=True)
+            exclude = data.validated_data["exclude"]
+        lease = item_next(project_id=project_id, user=request.user, exclude_item_ids=exclude)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(
             {
                 "assignment": {
-                    "id": lease.assignment.pk,
-                    "lease_expires_at": lease.assignment.lease_expires_at,
-                    "is_gold": lease.project_item.is_gold,
+                    "id": lease.assignment_id,
+                    "lease_expires_at": lease.lease_expires_at,
+                    "is_gold": lease.is_gold,
                 },
-                "item": item_payload(lease.project_item.item),
+                "item": lease.item,
                 "draft": lease.draft,
             }
         )
+
+
+def _plain_excludes(data: Any) -> list[int] | None:
+    """`exclude` of a well-formed body without the serializer (the hot path); None otherwise.
+
+    Anything unusual goes through InputSerializer, which accepts or refuses it as before.
+    """
+    if not data:
+        return []
+    if type(data) is not dict:
+        return None
+    exclude = data.get("exclude", [])
+    if type(exclude) is list and len(exclude) <= 2 and all(type(v) is int for v in exclude):
+        return exclude
+    return None
 
 
 class ItemRefSerializer(serializers.Serializer):

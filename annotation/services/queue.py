@@ -19,27 +19,126 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from annotation.models import AnnotationRevision, Assignment, ProjectItem, ProjectMembership
+from annotation.models import (
+    AnnotationRevision,
+    Assignment,
+    Project,
+    ProjectItem,
+    ProjectMembership,
+)
 from annotation.services.rubric import answers_clean, rule_keys_for
 from core.errors import DomainError
 
 RECLAIM_BATCH = 200
+MAX_PREFETCH_EXCLUDES = 2
 _rng = random.SystemRandom()
 
 
-@dataclass
+@dataclass(frozen=True)
+class WorkMembership:
+    """The caller's membership with the project settings the queue and submit read."""
+
+    id: int
+    project_id: int
+    role: str
+    gold_answered: int
+    gold_correct: int
+    gold_rate: float
+    lease_seconds: int
+    sampling: str
+    skip_policy: str
+    gold_min_answers: int
+    gold_block_below: float
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_correct / self.gold_answered if self.gold_answered else None
+
+
+# The columns of WorkMembership, in order, over `m` (membership) joined to `p` (project): the
+# token authentication joins them to its token lookup, so the hot endpoints pay no query of
+# their own for the membership (annotation.api.auth).
+WORK_MEMBERSHIP_COLUMNS = (
+    "m.id, m.project_id, m.role, m.gold_answered, m.gold_correct, p.gold_rate, "
+    "p.lease_seconds, p.sampling, p.skip_policy, p.gold_min_answers, p.gold_block_below"
+)
+WORK_MEMBERSHIP_JOIN = (
+    f"{ProjectMembership._meta.db_table} m JOIN {Project._meta.db_table} p ON p.id = m.project_id"
+)
+_WORK_MEMBERSHIP_SQL = (
+    f"SELECT {WORK_MEMBERSHIP_COLUMNS} FROM {WORK_MEMBERSHIP_JOIN} "
+    "WHERE m.project_id = %s AND m.user_id = %s"
+)
+# Where the authentication leaves what it loaded: (project id, WorkMembership or None).
+PRELOADED_ATTR = "_work_membership"
+
+
+def work_membership_from_row(row: Sequence[Any]) -> WorkMembership | None:
+    return None if row[0] is None else WorkMembership(*row)
+
+
+def work_membership(*, project_id: int, user) -> WorkMembership:
+    """The caller's membership of the project (404 for strangers), unlocked.
+
+    No query when the request's authentication already loaded it with the token.
+    """
+    preloaded = getattr(user, PRELOADED_ATTR, None)
+    if preloaded is not None and preloaded[0] == project_id:
+        membership = preloaded[1]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_WORK_MEMBERSHIP_SQL, [project_id, user.pk])
+            row = cursor.fetchone()
+        membership = work_membership_from_row(row) if row else None
+    if membership is None:
+        raise DomainError("not_found", "No such project.", status=404)
+    return membership
+
+
+@dataclass(frozen=True)
 class Lease:
-    assignment: Assignment
-    project_item: ProjectItem
+    """An item leased to the caller, with what the annotation page shows of it."""
+
+    assignment_id: int
+    project_item_id: int
+    lease_expires_at: datetime
+    is_gold: bool
+    item: dict[str, Any]  # id, external_id, image_url, width, height, category, conversations,
+    # questions: the API's item payload
     draft: dict[str, Any] | None
+
+
+def item_payload_of(
+    *,
+    item_id: int,
+    external_id: str,
+    category: str,
+    conversations: Any,
+    questions: Any,
+    image_file: str | None,
+    width: int | None,
+    height: int | None,
+) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "external_id": external_id,
+        "image_url": None if image_file is None else f"{settings.MEDIA_URL}{image_file}",
+        "width": width,
+        "height": height,
+        "category": category,
+        "conversations": conversations,
+        "questions": questions,
+    }
 
 
 def membership_for_work(
@@ -66,17 +165,28 @@ def membership_for_work(
     return membership
 
 
-def annotator_blocked(membership: ProjectMembership) -> bool:
-    project = membership.project
-    accuracy = membership.gold_accuracy
-    return (
-        accuracy is not None
-        and membership.gold_answered >= project.gold_min_answers
-        and accuracy < project.gold_block_below
+def annotator_blocked(
+    membership: WorkMembership, *, gold_answered: int, gold_correct: int
+) -> DomainError | None:
+    """The error to answer when the caller's gold accuracy is under the project's threshold."""
+    accuracy = gold_correct / gold_answered if gold_answered else None
+    if (
+        accuracy is None
+        or gold_answered < membership.gold_min_answers
+        or accuracy >= membership.gold_block_below
+    ):
+        return None
+    return DomainError(
+        "annotator_blocked",
+        "Your accuracy on gold items is below this project's threshold; "
+        "ask the project owner to review your work.",
+        status=403,
+        details={
+            "gold_accuracy": accuracy,
+            "gold_answered": gold_answered,
+            "threshold": membership.gold_block_below,
+        },
     )
-
-
-MAX_PREFETCH_EXCLUDES = 2
 
 
 def item_next(
@@ -84,7 +194,7 @@ def item_next(
     project_id: int,
     user,
     now=None,
-    exclude_item_ids: list[int] | tuple[int, ...] = (),
+    exclude_item_ids: Sequence[int] = (),
 ) -> Lease | None:
     """Lease one item to `user`, or None when nothing is left for them.
 
@@ -92,6 +202,10 @@ def item_next(
     asking with that item excluded leases (or renews) a second one, so the next item shows
     without a round trip. At most MAX_PREFETCH_EXCLUDES items may be excluded, which bounds how
     many leases one annotator can hold.
+
+    On PostgreSQL this is one round trip of two statements in one implicit transaction (lock the
+    membership and reclaim lapsed leases; renew the own lease or pick and take an item, see
+    `queue_postgres`); elsewhere the portable ORM path below.
     """
     if len(exclude_item_ids) > MAX_PREFETCH_EXCLUDES:
         raise DomainError(
@@ -99,22 +213,93 @@ def item_next(
             f"At most {MAX_PREFETCH_EXCLUDES} held items can be excluded when prefetching.",
         )
     now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        from annotation.services import queue_postgres
+
+        membership = work_membership(project_id=project_id, user=user)
+        # Checked on the counters read with the token: a gold answer of the caller's being
+        # submitted at this very moment counts from the next call on.
+        blocked = annotator_blocked(
+            membership,
+            gold_answered=membership.gold_answered,
+            gold_correct=membership.gold_correct,
+        )
+        if blocked is not None:
+            raise blocked
+        return queue_postgres.item_next(
+            membership=membership,
+            user_id=user.pk,
+            now=now,
+            expires=now + timedelta(seconds=membership.lease_seconds),
+            exclude_item_ids=list(exclude_item_ids),
+            gold_first=_gold_first(membership.gold_rate),
+            random_start=_rng.randrange(2**32),
+        )
+    return _next_portable(
+        project_id=project_id, user=user, now=now, exclude_item_ids=exclude_item_ids
+    )
+
+
+def _gold_first(gold_rate: float) -> bool:
+    return gold_rate > 0 and _rng.random() < gold_rate
+
+
+def work_membership_of(membership: ProjectMembership) -> WorkMembership:
+    project = membership.project
+    return WorkMembership(
+        id=membership.pk,
+        project_id=project.pk,
+        role=membership.role,
+        gold_answered=membership.gold_answered,
+        gold_correct=membership.gold_correct,
+        gold_rate=project.gold_rate,
+        lease_seconds=project.lease_seconds,
+        sampling=project.sampling,
+        skip_policy=project.skip_policy,
+        gold_min_answers=project.gold_min_answers,
+        gold_block_below=project.gold_block_below,
+    )
+
+
+def _lease_of(assignment: Assignment, pitem: ProjectItem) -> Lease:
+    item = pitem.item
+    image = item.image if item.image_id else None
+    payload = item_payload_of(
+        item_id=item.pk,
+        external_id=item.external_id,
+        category=item.category,
+        conversations=item.conversations,
+        questions=item.questions,
+        image_file=str(image.file) if image else None,
+        width=image.width if image else None,
+        height=image.height if image else None,
+    )
+    return Lease(
+        assignment.pk,
+        pitem.pk,
+        assignment.lease_expires_at,
+        pitem.is_gold,
+        payload,
+        assignment.draft,
+    )
+
+
+def _next_portable(
+    *,
+    project_id: int,
+    user,
+    now,
+    exclude_item_ids: Sequence[int],
+) -> Lease | None:
     with transaction.atomic():
-        membership = membership_for_work(project_id=project_id, user=user)
-        project = membership.project
-        if annotator_blocked(membership):
-            raise DomainError(
-                "annotator_blocked",
-                "Your accuracy on gold items is below this project's threshold; "
-                "ask the project owner to review your work.",
-                status=403,
-                details={
-                    "gold_accuracy": membership.gold_accuracy,
-                    "gold_answered": membership.gold_answered,
-                    "threshold": project.gold_block_below,
-                },
-            )
-        expires = now + timedelta(seconds=project.lease_seconds)
+        locked = membership_for_work(project_id=project_id, user=user)
+        membership = work_membership_of(locked)
+        blocked = annotator_blocked(
+            membership, gold_answered=locked.gold_answered, gold_correct=locked.gold_correct
+        )
+        if blocked is not None:
+            raise blocked
+        expires = now + timedelta(seconds=membership.lease_seconds)
         own = (
             Assignment.objects.select_related("project_item__item__image")
             .filter(project_id=project_id, user=user, status=Assignment.Status.LEASED)
@@ -126,23 +311,22 @@ def item_next(
             # Still holds its slot (reclaim would have moved it to "expired"): renew the lease.
             own.lease_expires_at = expires
             own.save(update_fields=["lease_expires_at", "updated_at"])
-            return Lease(own, own.project_item, own.draft)
+            return _lease_of(own, own.project_item)
         _reclaim_expired(project_id=project_id, now=now)
         seen = Assignment.objects.filter(project_item=OuterRef("pk"), user=user)
         base = ProjectItem.objects.filter(project_id=project_id).select_related("item__image")
-        if project.gold_rate > 0 and _rng.random() < project.gold_rate:
+        if _gold_first(membership.gold_rate):
             gold = base.filter(is_gold=True).exclude(Exists(seen)).order_by("random_key").first()
             if gold is not None:
                 return _lease_new(gold, user=user, expires=expires, holds_slot=False)
         candidates = base.filter(is_gold=False, open_slots__gt=0).exclude(Exists(seen))
-        picked = _pick(candidates, sampling=project.sampling)
+        picked = _pick(candidates, sampling=membership.sampling)
         if picked is not None:
             ProjectItem.objects.filter(pk=picked.pk).update(open_slots=F("open_slots") - 1)
-            picked.open_slots -= 1
             return _lease_new(picked, user=user, expires=expires, holds_slot=True)
         statuses = [Assignment.Status.POSTPONED, Assignment.Status.EXPIRED]
         again = _lease_again(project_id=project_id, user=user, statuses=statuses, expires=expires)
-        if again is None and project.skip_policy == "requeue_for_me":
+        if again is None and membership.skip_policy == "requeue_for_me":
             again = _lease_again(
                 project_id=project_id,
                 user=user,
@@ -182,7 +366,7 @@ def _lease_new(pitem: ProjectItem, *, user, expires, holds_slot: bool) -> Lease:
         holds_slot=holds_slot,
         lease_expires_at=expires,
     )
-    return Lease(assignment, pitem, None)
+    return _lease_of(assignment, pitem)
 
 
 def _lease_again(*, project_id: int, user, statuses: list[str], expires) -> Lease | None:
@@ -199,15 +383,14 @@ def _lease_again(*, project_id: int, user, statuses: list[str], expires) -> Leas
     ).first()
     if pitem is None:
         return None
-    assignment = Assignment.objects.get(project_item=pitem, user=user)
     if not pitem.is_gold:
         ProjectItem.objects.filter(pk=pitem.pk).update(open_slots=F("open_slots") - 1)
-        pitem.open_slots -= 1
+    assignment = Assignment.objects.get(project_item=pitem, user=user)
     assignment.status = Assignment.Status.LEASED
     assignment.holds_slot = not pitem.is_gold
     assignment.lease_expires_at = expires
     assignment.save(update_fields=["status", "holds_slot", "lease_expires_at", "updated_at"])
-    return Lease(assignment, pitem, assignment.draft)
+    return _lease_of(assignment, pitem)
 
 
 def _reclaim_expired(*, project_id: int, now) -> int:

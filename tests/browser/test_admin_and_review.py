@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from annotation.models import Adjudication, Project
+from annotation.models import Adjudication, Item, Project
 from annotation.services.queue import item_next
 from annotation.services.submit import annotation_submit
 from tests.browser.conftest import login, shot
@@ -63,7 +63,7 @@ def test_admin_imports_a_corpus_and_creates_a_project(page, worker, tmp_path):
 
 def _answer(project, user, quality: int, faithful: bool) -> None:
     lease = item_next(project_id=project.pk, user=user)
-    item = lease.project_item.item
+    item = Item.objects.get(pk=lease.item["id"])
     answers = {
         "quality": quality,
         "faithful": faithful,

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from annotation.models import Annotation, AnnotationRevision
-from annotation.services.projects import rubric_set
+from annotation.models import Annotation, AnnotationRevision, ProjectMembership
+from annotation.services.projects import member_set, project_create, rubric_set
 from tests.engine.conftest import client_for, good_answers, submit
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +56,27 @@ def test_a_client_key_of_another_user_is_refused(project, annotators):
     r = submit(b, project.pk, item_b, key=key)
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "client_key_reused"
+
+
+def test_a_client_key_from_another_project_is_refused_not_answered(project, annotators, corpus):
+    # given the same item in two projects, answered in the first with a client_key
+    other = project_create(name="other", corpora=[corpus], created_by=project.created_by)
+    user = annotators[0]
+    member_set(project=other, user_id=user.pk, role=ProjectMembership.Role.ANNOTATOR)
+    client = client_for(user)
+    item_id = _lease(client, project)
+    key = str(uuid.uuid4())
+    first = submit(client, project.pk, item_id, key=key)
+    assert first.status_code == 201
+    while (r := client.post(f"/api/v1/projects/{other.pk}/next/")).json()["item"]["id"] != item_id:
+        submit(client, other.pk, r.json()["item"]["id"])
+    # when the same key is sent for that item in the second project
+    reused = submit(client, other.pk, item_id, key=key)
+    # then it is refused, not answered with the first project's annotation
+    assert reused.status_code == 409
+    assert reused.json()["error"]["code"] == "client_key_reused"
+    assert not Annotation.objects.filter(project=other, item_id=item_id).exists()
+    assert submit(client, other.pk, item_id).status_code == 201
 
 
 @pytest.mark.parametrize(
