@@ -96,6 +96,8 @@ class ShardedParquetWriter:
         self.pa, self.pq = pa, pq
         self.schema = hf_schema(schema, image_columns=image_columns)
         self.shards = _ShardSet(folder, stem, ".parquet", shard_bytes)
+        # a shard overruns by at most one row group: keep row groups a fraction of a shard
+        self.group_bytes = min(ROW_GROUP_BYTES, self.shards.shard_bytes // 4)
         self.writer: Any = None
         self.rows: list[dict[str, Any]] = []
         self.buffered = 0
@@ -106,7 +108,7 @@ class ShardedParquetWriter:
         self.rows.append(row)
         self.buffered += size
         self.count += 1
-        if len(self.rows) >= ROW_GROUP_ROWS or self.buffered >= ROW_GROUP_BYTES:
+        if len(self.rows) >= ROW_GROUP_ROWS or self.buffered >= self.group_bytes:
             self._flush()
 
     def _flush(self) -> None:

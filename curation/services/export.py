@@ -176,7 +176,11 @@ def _score_values(fields: tuple[str, ...], packed: Any) -> dict[str, float | Non
     if isinstance(packed, str):
         packed = json.loads(packed)
     packed = packed or {}
-    criteria, rules = packed.get("criteria") or {}, packed.get("rules") or {}
+    # SQLite nests the JSON columns as strings; PostgreSQL as objects
+    criteria, rules = (
+        json.loads(v) if isinstance(v, str) else (v or {})
+        for v in (packed.get("criteria"), packed.get("rules"))
+    )
     out: dict[str, float | None] = {}
     for name in fields:
         if name == "score_overall":
