@@ -224,30 +224,33 @@ class ExportOutputSerializer(serializers.ModelSerializer):
         return f"/api/v1/exports/{export.pk}/download/"
 
 
+class ExportOptionsSerializer(serializers.Serializer):
+    """Per-format export options (export_options_clean in services/export.py applies them)."""
+
+    scores = serializers.BooleanField(
+        default=False,
+        help_text="Add the model's scores as fields (score_overall, score_<criterion>,"
+        " rule_<rule>) to jsonl, parquet, parquet_images and webdataset records. LLaVA"
+        " JSON stays exactly LLaVA's.",
+    )
+    file_format = serializers.ChoiceField(
+        choices=["parquet", "jsonl"],
+        required=False,
+        help_text="trl_pairs only: parquet (images inside, the default) or jsonl (image"
+        " paths; with include_images, images.tar).",
+    )
+    shard_bytes = serializers.IntegerField(
+        required=False,
+        min_value=1024 * 1024,
+        help_text="parquet_images, webdataset and trl_pairs parquet: start a new shard"
+        " past this many bytes (default: the ARBITER_EXPORT_SHARD_BYTES setting).",
+    )
+
+
 class DatasetExportApi(DatasetApi):
     permission_classes = [IsProjectReviewer]
 
     class InputSerializer(serializers.Serializer):
-        class OptionsSerializer(serializers.Serializer):
-            scores = serializers.BooleanField(
-                default=False,
-                help_text="Add the model's scores as fields (score_overall, score_<criterion>,"
-                " rule_<rule>) to jsonl, parquet, parquet_images and webdataset records. LLaVA"
-                " JSON stays exactly LLaVA's.",
-            )
-            file_format = serializers.ChoiceField(
-                choices=["parquet", "jsonl"],
-                required=False,
-                help_text="trl_pairs only: parquet (images inside, the default) or jsonl (image"
-                " paths; with include_images, images.tar).",
-            )
-            shard_bytes = serializers.IntegerField(
-                required=False,
-                min_value=1024 * 1024,
-                help_text="parquet_images, webdataset and trl_pairs parquet: start a new shard"
-                " past this many bytes (default: the ARBITER_EXPORT_SHARD_BYTES setting).",
-            )
-
         format = serializers.ChoiceField(
             choices=Export.Format.choices,
             help_text="llava_json (LLaVA's train.py), jsonl, parquet (text; images in"
@@ -261,7 +264,7 @@ class DatasetExportApi(DatasetApi):
             help_text="Also write images.tar (llava_json, jsonl, parquet, trl_pairs jsonl,"
             " llamafactory); parquet_images and webdataset always carry their images.",
         )
-        options = OptionsSerializer(required=False, help_text="Per-format options.")
+        options = ExportOptionsSerializer(required=False, help_text="Per-format options.")
         sink = serializers.ChoiceField(
             choices=Export.Sink.choices,
             default=Export.Sink.LOCAL,

@@ -449,3 +449,31 @@ def test_trl_reward_trainer_trains_on_the_exported_pairs(
     tokenised = trainer.train_dataset[0]
     assert tokenised["chosen_ids"] != tokenised["rejected_ids"]
     assert tokenizer.unk_token_id not in tokenised["chosen_ids"]
+
+
+def test_openapi_documents_every_format_and_option():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+    body = components["DatasetExportInputRequest"]["properties"]
+    assert set(body) >= {"format", "include_images", "options", "sink"}
+    described = json.dumps(body) + json.dumps(components)
+    for fmt in Export.Format.values:
+        assert fmt in described, fmt
+    options = components["ExportOptionsRequest"]
+    assert {"scores", "file_format", "shard_bytes"} <= set(options["properties"])
+    assert all(field.get("description") for field in options["properties"].values())
+
+
+def test_the_curation_page_offers_every_format_and_option(staff, project):
+    client = Client()
+    client.force_login(staff)
+    version = DatasetVersion.objects.create(project=project, number=1, policy=[], n_items=0)
+    page = client.get(f"/projects/{project.pk}/curation/").content.decode()
+    assert f'data-export-control="{version.pk}"' in page
+    for fmt in Export.Format.values:
+        assert f'<option value="{fmt}">' in page
+    for control in ("data-export-images", "data-export-scores", "data-export-s3"):
+        assert control in page
+    assert "<script>" not in page  # the CSP allows no inline script
