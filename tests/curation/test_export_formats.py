@@ -477,3 +477,33 @@ def test_the_curation_page_offers_every_format_and_option(staff, project):
     for control in ("data-export-images", "data-export-scores", "data-export-s3"):
         assert control in page
     assert "<script>" not in page  # the CSP allows no inline script
+
+
+def test_trl_pairs_jsonl_with_an_image_folder_loads_as_the_manifest_says(
+    staff, dataset, eager, django_capture_on_commit_callbacks
+):
+    import tarfile
+
+    import datasets
+
+    export = _export(
+        staff, dataset, django_capture_on_commit_callbacks, format="trl_pairs",
+        include_images=True, options={"file_format": "jsonl"},
+    )  # fmt: skip
+    folder = _folder(export)
+    assert set(export.manifest["files"]) == {"data.jsonl", "images.tar"}
+    with tarfile.open(folder / "images.tar") as tar:
+        tar.extractall(folder / "images", filter="data")
+    # as manifest.usage.trl_python does it: paths under images/, cast to Images
+    loaded = (
+        datasets.load_dataset(
+            "json", data_files=str(folder / "data.jsonl"), split="train",
+            cache_dir=str(folder / "hf"),
+        )
+        .map(lambda r: {"images": [str(folder / "images" / p) for p in r["images"]]})
+        .cast_column("images", datasets.Sequence(datasets.Image()))
+    )  # fmt: skip
+    assert "cast_column('images', Sequence(Image()))" in export.manifest["usage"]["trl_python"]
+    assert len(loaded) == len(_valid_pairs(dataset.project))
+    with_image = [row for row in loaded if row["images"]]
+    assert with_image and with_image[0]["images"][0].size == (320, 320)
