@@ -206,6 +206,15 @@ def test_scores_are_fields_of_jsonl_but_llava_json_stays_llavas(
     )
     rows = [json.loads(line) for line in (_folder(jsonl) / "data.jsonl").read_text().splitlines()]
     assert {"score_overall", "score_helpful", "rule_safe"} <= set(rows[0])
+    parquet = _export(
+        staff, dataset, django_capture_on_commit_callbacks, format="parquet",
+        options={"scores": True},
+    )  # fmt: skip
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(_folder(parquet) / "data.parquet")
+    assert table.schema.field("rule_safe").type == "double"
+    assert set(table.column("score_helpful").to_pylist()) == {0.5}
     llava = _export(
         staff,
         dataset,
