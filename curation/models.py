@@ -185,11 +185,23 @@ class Export(models.Model):
         LLAVA_JSON = "llava_json", "LLaVA JSON"
         JSONL = "jsonl", "JSON Lines"
         PARQUET = "parquet", "Parquet"
+        PARQUET_IMAGES = "parquet_images", "Parquet with images (sharded)"
+        WEBDATASET = "webdataset", "WebDataset tar shards"
+        TRL_PAIRS = "trl_pairs", "Preference pairs for TRL"
+        LLAMAFACTORY = "llamafactory", "Preference pairs for LLaMA-Factory"
+
+    class Sink(models.TextChoices):
+        LOCAL = "local", "Local artifacts folder"
+        S3 = "s3", "S3-compatible storage (and the local folder)"
 
     dataset = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="exports")
     job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="+")
     format = models.CharField(max_length=16, choices=Format.choices)
     include_images = models.BooleanField(default=False)
+    options = models.JSONField(
+        default=dict, blank=True, help_text="scores, file_format, shard_bytes (see the API)."
+    )
+    sink = models.CharField(max_length=8, choices=Sink.choices, default=Sink.LOCAL)
     path = models.CharField(max_length=1000, blank=True, help_text="Relative to ARTIFACTS_ROOT.")
     manifest = models.JSONField(default=dict, blank=True)
     size_bytes = models.PositiveBigIntegerField(default=0)

@@ -188,6 +188,20 @@ ARBITER_MEDIA_ACCEL_PREFIX = os.environ.get("ARBITER_MEDIA_ACCEL_PREFIX", "/prot
 # Trained models, checkpoints, feature caches and exports live here (a volume in production).
 ARTIFACTS_ROOT = Path(os.environ.get("ARBITER_ARTIFACTS_ROOT", VAR_DIR / "artifacts"))
 
+# --- Dataset exports ----------------------------------------------------------------------------
+# Parquet-with-images and WebDataset exports start a new shard past this many bytes.
+ARBITER_EXPORT_SHARD_BYTES = int(os.environ.get("ARBITER_EXPORT_SHARD_BYTES", str(512 * 1024**2)))
+# The S3-compatible sink an export with `sink: "s3"` is uploaded to (AWS, MinIO, Ceph, R2, ...).
+# Credentials may also come from boto3's own chain (environment, ~/.aws, instance role).
+ARBITER_EXPORT_S3 = {
+    "bucket": os.environ.get("ARBITER_EXPORT_S3_BUCKET", ""),
+    "prefix": os.environ.get("ARBITER_EXPORT_S3_PREFIX", "arbiter-exports"),
+    "endpoint_url": os.environ.get("ARBITER_EXPORT_S3_ENDPOINT_URL") or None,
+    "region": os.environ.get("ARBITER_EXPORT_S3_REGION") or None,
+    "access_key_id": os.environ.get("ARBITER_EXPORT_S3_ACCESS_KEY_ID") or None,
+    "secret_access_key": os.environ.get("ARBITER_EXPORT_S3_SECRET_ACCESS_KEY") or None,
+}
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"

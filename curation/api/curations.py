@@ -211,6 +211,8 @@ class ExportOutputSerializer(serializers.ModelSerializer):
             "dataset",
             "format",
             "include_images",
+            "options",
+            "sink",
             "job",
             "manifest",
             "size_bytes",
@@ -222,20 +224,75 @@ class ExportOutputSerializer(serializers.ModelSerializer):
         return f"/api/v1/exports/{export.pk}/download/"
 
 
+class ExportOptionsSerializer(serializers.Serializer):
+    """Per-format export options (export_options_clean in services/export.py applies them)."""
+
+    scores = serializers.BooleanField(
+        default=False,
+        help_text="Add the model's scores as fields (score_overall, score_<criterion>,"
+        " rule_<rule>) to jsonl, parquet, parquet_images and webdataset records. LLaVA"
+        " JSON stays exactly LLaVA's.",
+    )
+    file_format = serializers.ChoiceField(
+        choices=["parquet", "jsonl"],
+        required=False,
+        help_text="trl_pairs only: parquet (images inside, the default) or jsonl (image"
+        " paths; with include_images, images.tar).",
+    )
+    shard_bytes = serializers.IntegerField(
+        required=False,
+        min_value=1024 * 1024,
+        help_text="parquet_images, webdataset and trl_pairs parquet: start a new shard"
+        " past this many bytes (default: the ARBITER_EXPORT_SHARD_BYTES setting).",
+    )
+
+
 class DatasetExportApi(DatasetApi):
     permission_classes = [IsProjectReviewer]
 
     class InputSerializer(serializers.Serializer):
         format = serializers.ChoiceField(
-            choices=Export.Format.choices, help_text="llava_json, jsonl or parquet."
+            choices=Export.Format.choices,
+            help_text="llava_json (LLaVA's train.py), jsonl, parquet (text; images in"
+            " images.tar), parquet_images (images inside, a `datasets` Image column, sharded),"
+            " webdataset (tar shards of {key}.json + {key}.jpg|png), trl_pairs (the reward"
+            " model's judged pairs as TRL prompt/chosen/rejected + images), llamafactory (the"
+            " same pairs in LLaMA-Factory's sharegpt ranking format + dataset_info.json).",
         )
-        include_images = serializers.BooleanField(default=False, help_text="Also write images.tar.")
+        include_images = serializers.BooleanField(
+            default=False,
+            help_text="Also write images.tar (llava_json, jsonl, parquet, trl_pairs jsonl,"
+            " llamafactory); parquet_images and webdataset always carry their images.",
+        )
+        options = ExportOptionsSerializer(required=False, help_text="Per-format options.")
+        sink = serializers.ChoiceField(
+            choices=Export.Sink.choices,
+            default=Export.Sink.LOCAL,
+            help_text="local, or s3: also upload every file and the manifest to the S3-compatible"
+            " bucket of the ARBITER_EXPORT_S3_* settings (manifest.sink says where).",
+        )
 
     @extend_schema(
         operation_id="dataset_export",
         summary="Export a dataset version (background job)",
         request=InputSerializer,
         responses={202: ExportOutputSerializer, **error_responses(400, 401, 403, 404)},
+        examples=[
+            OpenApiExample(
+                "TRL preference pairs to S3",
+                value={
+                    "format": "trl_pairs",
+                    "options": {"file_format": "parquet"},
+                    "sink": "s3",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Parquet with images and scores",
+                value={"format": "parquet_images", "options": {"scores": True}},
+                request_only=True,
+            ),
+        ],
     )
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset = self.dataset
@@ -245,6 +302,8 @@ class DatasetExportApi(DatasetApi):
             dataset=dataset,
             format=data.validated_data["format"],
             include_images=data.validated_data["include_images"],
+            options=data.validated_data.get("options"),
+            sink=data.validated_data["sink"],
             user=request.user,
         )
         export.job.refresh_from_db()

@@ -28,6 +28,19 @@ class HashingFile:
         self.size += len(data)
         return self._handle.write(data)
 
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def writable(self) -> bool:
+        return True
+
     def close(self) -> None:
         self._handle.close()
 
@@ -48,7 +61,7 @@ class LlavaJsonWriter:
 
     suffix = ".json"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, score_fields: tuple[str, ...] = ()) -> None:
         self.file = HashingFile(path)
         self.count = 0
         self.file.write(b"[")
@@ -66,7 +79,7 @@ class LlavaJsonWriter:
 class JsonlWriter(LlavaJsonWriter):
     suffix = ".jsonl"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, score_fields: tuple[str, ...] = ()) -> None:
         self.file = HashingFile(path)
         self.count = 0
 
@@ -82,12 +95,13 @@ class JsonlWriter(LlavaJsonWriter):
 class ParquetWriter:
     suffix = ".parquet"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, score_fields: tuple[str, ...] = ()) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.pa = pa
         self.path = path
+        self.score_fields = score_fields
         self.schema = pa.schema(
             [
                 ("id", pa.string()),
@@ -98,6 +112,7 @@ class ParquetWriter:
                 ),
                 ("category", pa.string()),
                 ("score", pa.float64()),
+                *[(name, pa.float64()) for name in score_fields],
             ]
         )
         self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
@@ -122,6 +137,7 @@ class ParquetWriter:
                         "conversations": r["conversations"],
                         "category": r.get("category"),
                         "score": r.get("score"),
+                        **{name: r.get(name) for name in self.score_fields},
                     }
                     for r in self.rows
                 ],

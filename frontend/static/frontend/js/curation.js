@@ -293,9 +293,22 @@ form.addEventListener("submit", async (event) => {
 
 // --- exports ------------------------------------------------------------------------------------
 
+// One control per dataset version: a format, images.tar, scores as fields (JSONL, Parquet,
+// WebDataset; LLaVA JSON stays LLaVA's) and the S3 sink.
+function exportRequest(control) {
+  const body = {
+    format: control.querySelector("[data-export-format]").value,
+    include_images: control.querySelector("[data-export-images]").checked,
+    options: { scores: control.querySelector("[data-export-scores]").checked },
+  };
+  if (control.querySelector("[data-export-s3]").checked) body.sink = "s3";
+  return body;
+}
+
 document.querySelectorAll("[data-export]").forEach((button) => button.addEventListener("click", async () => {
   try {
-    await api(`datasets/${button.dataset.export}/exports/`, { method: "POST", body: { format: button.dataset.format } });
+    const control = button.closest("[data-export-control]");
+    await api(`datasets/${button.dataset.export}/exports/`, { method: "POST", body: exportRequest(control) });
     toast("Export started.");
     setTimeout(() => location.reload(), 1500);
   } catch (error) {
