@@ -47,6 +47,8 @@ def _check_settings(values: dict[str, Any]) -> None:
         raise ProjectError("invalid_gold_rate", "gold_rate must be between 0 and 1.")
     if "lease_seconds" in values and not 10 <= int(values["lease_seconds"]) <= 7 * 86400:
         raise ProjectError("invalid_lease", "lease_seconds must be between 10 and 604800.")
+    if "gold_min_answers" in values and not 0 <= int(values["gold_min_answers"]) <= 10_000:
+        raise ProjectError("invalid_gold_min_answers", "gold_min_answers must be 0 to 10000.")
 
 
 @transaction.atomic

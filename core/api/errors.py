@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, inline_serializer
@@ -54,6 +55,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DataError):
+        # A value the database can't hold (a number past its column's range, say) came from
+        # the request: the client's error, and the statement changed nothing.
+        exc = ApiError("value_out_of_range", "A value in the request is out of range.")
     response = exception_handler(exc, context)
     if response is None:
         return None

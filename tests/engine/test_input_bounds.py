@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import DataError
 
 from annotation.models import ProjectMembership
 from annotation.services.projects import member_set
+from core.api.errors import api_exception_handler
 from tests.engine.conftest import client_for
 from tests.factories import UserFactory
 
@@ -68,3 +70,20 @@ def test_the_last_owner_can_neither_demote_nor_remove_itself(project):
         response = client.post(url, {"user_id": user.pk, "role": role}, format="json")
         assert response.status_code == 200
     assert ProjectMembership.objects.get(project=project, user=owner).role == "reviewer"
+
+
+def test_a_number_past_its_column_is_a_400_not_a_500(project, owner):
+    client = client_for(owner)
+    url = f"/api/v1/projects/{project.pk}/"
+    response = client.patch(url, {"gold_min_answers": 1765128114018}, format="json")
+    assert response.status_code == 400
+    assert "gold_min_answers" in response.json()["error"]["message"]
+    project.refresh_from_db()
+    assert project.gold_min_answers != 1765128114018
+
+
+def test_database_range_errors_become_the_error_shape():
+    # What no serializer bound caught, the database refuses: the client's error, not a 500.
+    response = api_exception_handler(DataError("integer out of range"), {})
+    assert response.status_code == 400
+    assert response.data["error"]["code"] == "value_out_of_range"
