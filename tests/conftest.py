@@ -43,7 +43,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("the worker process needs the PostgreSQL test database (make test-integration)")
+        pytest.fail("the worker process needs the PostgreSQL test database (make test-integration)")
     broker = django_settings.CELERY_BROKER_URL
     if broker.startswith("redis://"):
         import redis

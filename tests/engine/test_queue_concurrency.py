@@ -26,7 +26,7 @@ OVERLAP = 3
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_next_and_submit_keep_overlap_and_uniqueness(settings):
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (make test-integration)")
+        pytest.fail("needs PostgreSQL: run it with make test-integration")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     corpus = CorpusFactory()
     ItemFactory.create_batch(ITEMS, corpus=corpus)

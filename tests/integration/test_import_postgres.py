@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 @pytest.fixture(autouse=True)
 def _postgres_and_small_chunks(monkeypatch):
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (make test-integration)")
+        pytest.fail("needs PostgreSQL: run it with make test-integration")
     monkeypatch.setattr(service, "COPY_CHUNK_SIZE", 3)
 
 

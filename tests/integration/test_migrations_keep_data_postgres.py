@@ -13,5 +13,5 @@ pytestmark = pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_wave1_data_is_readable_through_the_moved_models_on_postgres():
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (make test-integration)")
+        pytest.fail("needs PostgreSQL: run it with make test-integration")
     assert_wave1_data_survives_the_move()
