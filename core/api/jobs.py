@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from core.api.errors import ApiError, error_responses
 from core.models import Job
 from core.selectors import job_get_visible
+from core.services.job_liveness import jobs_reap
 from core.services.jobs import job_cancel, job_live_progress
 
 
@@ -44,7 +45,10 @@ class JobOutputSerializer(serializers.ModelSerializer):
 
 
 def job_visible(request: Request, job_id: int) -> Job:
-    return job_get_visible(job_id=job_id, user=request.user)
+    job = job_get_visible(job_id=job_id, user=request.user)
+    if job.status == Job.Status.RUNNING and jobs_reap(job_ids=[job.pk]):
+        job.refresh_from_db()  # its worker had died: requeued or failed just now
+    return job
 
 
 class JobDetailApi(APIView):

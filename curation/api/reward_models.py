@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from annotation.models import ProjectMembership
 from core.api.errors import error_responses
 from core.api.jobs import JobOutputSerializer
+from core.services.job_liveness import jobs_reap
 from curation.api.common import project_for
 from curation.models import ActiveRewardModel, RewardModelRun
 from curation.services.reward_models import reward_model_promote, reward_model_run_start
@@ -148,6 +149,7 @@ class ProjectRewardModelsApi(APIView):
     )
     def get(self, request: Request, project_id: int) -> Response:
         project = project_for(request, project_id)
+        jobs_reap()  # runs whose worker died show as requeued or failed, not running forever
         active = (
             ActiveRewardModel.objects.filter(project=project)
             .values_list("run_id", flat=True)

@@ -10,6 +10,7 @@ after `tar xf images.tar -C images`.
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,15 @@ def export_execute(*, export: Export) -> dict[str, Any]:
     export.size_bytes = sum(f["bytes"] for f in files.values())
     export.save(update_fields=["path", "manifest", "size_bytes"])
     return {"export_id": export.pk, "records": writer.count, "files": files}
+
+
+def export_ended(*, job: Job) -> None:
+    """An export that did not succeed (failed, cancelled, its worker gone for good) leaves no
+    partial files behind."""
+    export = Export.objects.filter(job=job).first()
+    if export is None or job.status == Job.Status.SUCCEEDED:
+        return
+    shutil.rmtree(export_dir(export), ignore_errors=True)
 
 
 def _hf_builder(format: str) -> str:  # noqa: A002

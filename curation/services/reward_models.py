@@ -16,6 +16,7 @@ from annotation.models import Project
 from annotation.services.imported_scores import imported_scores_to_annotations
 from core.errors import DomainError
 from core.models import Job
+from core.services.job_liveness import jobs_reap
 from core.services.jobs import JobCancelled, job_cancel_requested, job_create, job_progress
 from curation.models import ActiveRewardModel, RewardModelRun, RewardModelStep
 from curation.selectors.agreement import annotator_agreement
@@ -193,6 +194,9 @@ def reward_model_run_start(
 
     hyper = hyperparameters_clean(hyperparameters)
     _train_config(hyper)
+    # A run whose worker died must not block the project: reap first (it is then requeued and
+    # still busy, or failed and released).
+    jobs_reap()
     _release_finished(project)
     with transaction.atomic():
         busy = RewardModelRun.objects.filter(project=project, in_progress=True).first()
