@@ -19,6 +19,10 @@ from tests.factories import CorpusFactory, ItemFactory, StaffFactory
 pytestmark = pytest.mark.django_db
 
 
+TWO = [record("1", image=None), record("2", image=None)]
+DUPLICATE = [record("1", image=None), record("1", image=None)]
+
+
 @pytest.fixture
 def staff_client() -> APIClient:
     client = APIClient()
@@ -53,9 +57,7 @@ def _uploads() -> list:
 
 def test_a_finished_import_deletes_its_upload_and_keeps_the_report(staff_client, eager):  # noqa: ANN001
     corpus_id = staff_client.post("/api/v1/corpora/", {"name": "new"}, format="json").json()["id"]
-    job = _upload(
-        staff_client, corpus_id, [record("1", image=None), record("2", image=None)], eager
-    )
+    job = _upload(staff_client, corpus_id, TWO, eager)
     assert job.status == Job.Status.SUCCEEDED and job.result["created"] == 2
     assert _uploads() == []
     assert Item.objects.filter(corpus_id=corpus_id).count() == 2
@@ -65,9 +67,7 @@ def test_a_failed_import_into_a_new_corpus_leaves_no_corpus(staff_client, eager)
     # given: the UI's flow, a corpus created for the import, then the upload
     corpus_id = staff_client.post("/api/v1/corpora/", {"name": "new"}, format="json").json()["id"]
     # when: the file is refused (a duplicate id)
-    job = _upload(
-        staff_client, corpus_id, [record("1", image=None), record("1", image=None)], eager
-    )
+    job = _upload(staff_client, corpus_id, DUPLICATE, eager)
     # then: the job keeps its problems, the upload and the empty corpus are gone
     assert job.status == Job.Status.FAILED
     assert job.error["details"]["problems"][0]["code"] == "duplicate_id"
@@ -80,9 +80,7 @@ def test_a_failed_import_into_a_new_corpus_leaves_no_corpus(staff_client, eager)
 def test_a_failed_import_keeps_a_corpus_that_has_items(staff_client, eager):  # noqa: ANN001
     corpus = CorpusFactory()
     ItemFactory(corpus=corpus)
-    job = _upload(
-        staff_client, corpus.pk, [record("1", image=None), record("1", image=None)], eager
-    )
+    job = _upload(staff_client, corpus.pk, DUPLICATE, eager)
     assert job.status == Job.Status.FAILED
     assert Corpus.objects.filter(pk=corpus.pk).exists() and _uploads() == []
 
@@ -90,9 +88,7 @@ def test_a_failed_import_keeps_a_corpus_that_has_items(staff_client, eager):  # 
 def test_a_failed_import_keeps_an_empty_corpus_a_project_uses(staff_client, eager):  # noqa: ANN001
     corpus = CorpusFactory()
     project_create(name="p", corpora=[corpus], created_by=StaffFactory())
-    job = _upload(
-        staff_client, corpus.pk, [record("1", image=None), record("1", image=None)], eager
-    )
+    job = _upload(staff_client, corpus.pk, DUPLICATE, eager)
     assert job.status == Job.Status.FAILED
     assert Corpus.objects.filter(pk=corpus.pk).exists()
 
