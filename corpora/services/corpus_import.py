@@ -7,6 +7,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -394,8 +395,33 @@ def corpus_import_ended(*, job: Job) -> None:
         folder = Path(value).resolve().parent
         if folder.parent == root:  # only folders the upload API made, never a server path
             shutil.rmtree(folder, ignore_errors=True)
+    if (job.error or {}).get("code") == "worker_lost" and job.started_at is not None:
+        _sweep_unrecorded_images(since=job.started_at, import_job_id=job.pk)
     if job.status != Job.Status.SUCCEEDED and job.params.get("new_corpus"):
         corpus_discard_if_unused(corpus_id=job.params["corpus_id"], import_job_id=job.pk)
+
+
+def _sweep_unrecorded_images(*, since: datetime, import_job_id: int) -> None:
+    """A worker killed during an import rolled back its image rows but had stored the files
+    (an import cleans up after itself only when it lives to see its error). Remove image files
+    written since the import started that no row records, unless another import is running
+    (its files have no committed row yet either)."""
+    running = Job.objects.filter(kind=Job.Kind.CORPUS_IMPORT, status=Job.Status.RUNNING)
+    if running.exclude(pk=import_job_id).exists():
+        return
+    folder = Path(settings.MEDIA_ROOT) / "images"
+    if not folder.is_dir():
+        return
+    cutoff = since.timestamp() - 1
+    for path in folder.rglob("*"):
+        if not path.is_file() or path.stat().st_mtime < cutoff:
+            continue
+        digest = path.name.split(".")[0]
+        if (
+            path.name.startswith(".incoming-")
+            or not ImageAsset.objects.filter(sha256=digest).exists()
+        ):
+            path.unlink(missing_ok=True)
 
 
 def corpus_discard_if_unused(*, corpus_id: int, import_job_id: int) -> bool:
