@@ -71,8 +71,7 @@ def broker_swapped(broker: str) -> Iterator[None]:
         # The write URL: CELERY_BROKER_URL in the environment outranks `broker_url` in conf.
         app.conf.broker_write_url = broker_url
         app.conf.result_backend = backend
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # kombu keeps one pool per broker URL for the process: forget ours, close none
         app._pool = None
         app.amqp._producer_pool = None
         app._backend_cache = None
