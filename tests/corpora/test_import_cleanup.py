@@ -103,3 +103,21 @@ def test_a_server_path_import_never_deletes_the_source(staff_client, eager, tmp_
         )
     assert Job.objects.get(pk=response.json()["id"]).status == Job.Status.SUCCEEDED
     assert source.is_file()
+
+
+def test_a_running_import_stops_at_its_next_chunk_when_cancelled(tmp_path):  # noqa: ANN001
+    from django.core.cache import cache
+
+    from corpora.services.corpus_import import corpus_import_start
+    from workers.tasks import corpus_import_task
+
+    corpus = CorpusFactory()
+    source = tmp_path / "items.json"
+    source.write_text(json.dumps(TWO))
+    job = corpus_import_start(corpus=corpus, source=source, dispatch=False)
+    # the owner cancels while the job runs (the flag job_cancel sets for a running job)
+    cache.set(f"arbiter:job:{job.pk}:cancel", True)
+    corpus_import_task.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+    assert not Item.objects.filter(corpus=corpus).exists()
