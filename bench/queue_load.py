@@ -65,13 +65,13 @@ def _ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _drop_project(cursor, project_id: int) -> None:  # noqa: ANN001
+def _drop_project(cursor, project_id: int) -> None:
     # The big tables go first in plain SQL: the ORM's cascade would load a million rows.
     _drop_project_answers(cursor, project_id)
     cursor.execute("DELETE FROM annotation_projectitem WHERE project_id = %s", [project_id])
 
 
-def _reset_project(cursor, project_id: int, overlap: int) -> None:  # noqa: ANN001
+def _reset_project(cursor, project_id: int, overlap: int) -> None:
     """Back to the state project_create leaves: no answers, no leases, all slots open."""
     _drop_project_answers(cursor, project_id)
     cursor.execute(
@@ -87,7 +87,7 @@ def _reset_project(cursor, project_id: int, overlap: int) -> None:  # noqa: ANN0
     )
 
 
-def _drop_project_answers(cursor, project_id: int) -> None:  # noqa: ANN001
+def _drop_project_answers(cursor, project_id: int) -> None:
     cursor.execute(
         "DELETE FROM annotation_annotationrevision r USING annotation_annotation a "
         "WHERE r.annotation_id = a.id AND a.project_id = %s",
@@ -159,7 +159,7 @@ def _setup(items: int, clients: int, overlap: int, fresh: bool) -> tuple[int, li
     return project.pk, tokens
 
 
-def _create_project(cursor, *, items: int, overlap: int):  # noqa: ANN001, ANN202
+def _create_project(cursor, *, items: int, overlap: int):
     from django.contrib.auth import get_user_model
 
     from annotation.services.projects import project_create
@@ -311,7 +311,7 @@ def _group_cpu(pgid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _phase(port, project_id, tokens, *, seconds, pause, retry_rate, procs, stats, server) -> dict:  # noqa: ANN001
+def _phase(port, project_id, tokens, *, seconds, pause, retry_rate, procs, stats, server) -> dict:
     # Spawned, not forked: the parent holds Django and a database connection.
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()

@@ -121,11 +121,11 @@ def run_db(args: argparse.Namespace) -> dict[str, Any]:
 
     from corpora.models import Corpus, Item
     from corpora.services.corpus_import import corpus_import
-    from curation.selectors.training_data import TrainingData
     from curation.services import features
     from curation.services.item_recipe import item_recipe_inputs
     from curation.services.turns import items_turn_specs
     from demo.corpus import build_demo_corpus
+    from rewardmodel.data import Target, TrainingData
 
     try:
         demo = build_demo_corpus(var / "demo", n_items=args.items, seed=0)
@@ -134,7 +134,7 @@ def run_db(args: argparse.Namespace) -> dict[str, Any]:
         ids = list(Item.objects.filter(corpus=corpus).order_by("pk").values_list("pk", flat=True))
         # One rating per item makes the training job featurise every item of the corpus.
         data = TrainingData(
-            ratings=[{"item_id": i, "criterion": "overall", "value": 0.5} for i in ids]
+            targets=[Target(item_id=i, criterion="overall", value=0.5) for i in ids]
         )
         text_encoder = features.encoder_get(TEXT_SPEC)
         image_encoder = features.encoder_get(IMAGE_SPEC)

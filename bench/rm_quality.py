@@ -4,9 +4,9 @@ Builds the demo corpus (hidden ground truth), simulates annotators (15% flips) a
 default offline model (all-MiniLM-L6-v2 per (question, answer) turn + EfficientNet-Lite0 with
 a colour histogram) on their judgments only:
 - cross-item pairs from the annotators' mean item scores (rating +/- faithful): with
-  ``--trainer item`` (default) trained on item rewards, the soft minimum over the item's turns
-  (multiple-instance: the gradient goes to the turn the model blames), with early stopping on
-  a validation split of the training items; with ``--trainer turn`` spread to every turn;
+  trained on item rewards, the soft minimum over the item's turns (multiple-instance: the
+  gradient goes to the turn the model blames), with early stopping on a validation split of
+  the training items;
 - within-item pairs between candidates, from the annotators' rankings and the corpus's own
   candidate scores (imported human judgments).
 An item's reward is the minimum over its turns (a candidate turn counts with its best
@@ -15,7 +15,7 @@ accuracy against the hidden ground truth (clean vs defective items, and per defe
 candidates of different true quality), against the noisy labels, the annotators' agreement,
 and the precision of the top 10% by reward vs the base rate. Prints one JSON line.
 Corpus and features are kept under --work-dir, so a rerun only trains.
-Usage: .venv/bin/python bench/rm_quality.py [--items 800] [--image-size 128] [--trainer item]
+Usage: .venv/bin/python bench/rm_quality.py [--items 800] [--image-size 128]
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from demo.corpus.simulate import load_ground_truth, simulate_judgments
 from rewardmodel.conversation import (
     aggregate_item_scores,
     candidate_pairs,
-    item_turn_pairs,
     records_turn_examples,
 )
 from rewardmodel.encoders import EfficientNetLiteEncoder, default_text_encoder
@@ -50,7 +49,6 @@ from rewardmodel.item_training import (
 )
 from rewardmodel.pairs import PreferencePair
 from rewardmodel.scoring import score_refs
-from rewardmodel.training import TrainConfig, train_reward_head
 
 TEST_FRACTION = 0.25
 TEST_SALT = 1000  # the test split uses its own hash seed, apart from the trainer's val split
@@ -82,9 +80,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-seed", type=int, default=None,
                         help="seed of the trainer alone (default: --seed)")  # fmt: skip
-    parser.add_argument("--trainer", choices=("item", "turn"), default="item",
-                        help="item: min-over-turns item pairs (multiple-instance), early "
-                             "stopping; turn: item labels spread over every turn")  # fmt: skip
     parser.add_argument("--temperature", type=float, default=0.3)
     parser.add_argument("--patience", type=int, default=15)
     parser.add_argument("--align-dim", type=int, default=0,
@@ -93,10 +88,10 @@ def main() -> None:
                         help="turn features without the answer's last sentence")  # fmt: skip
     parser.add_argument("--work-dir", default="/tmp/rm_quality")
     args = parser.parse_args()
-    # per-trainer defaults: the item trainer is strongly regularised (a small head, heavy
-    # dropout and weight decay, early stopping), as the turn trainer overfit (0.99 train vs
-    # 0.71 validation pair accuracy at 800 items)
-    defaults = {"item": (60, 32, 0.05, 0.5, 3e-4), "turn": (40, 256, 1e-2, 0.2, 1e-3)}[args.trainer]
+    # the item trainer is strongly regularised (a small head, heavy dropout and weight decay,
+    # early stopping): a head trained on item labels spread over every turn overfit (0.99
+    # train vs 0.71 validation pair accuracy at 800 items)
+    defaults = (60, 32, 0.05, 0.5, 3e-4)
     names = ("epochs", "hidden", "weight_decay", "dropout", "lr")
     for name, value in zip(names, defaults, strict=True):
         if getattr(args, name) is None:
@@ -167,32 +162,22 @@ def main() -> None:
     load = cache_feature_loader(
         cache, text_encoder_id=text_encoder.encoder_id, image_encoder_id=image_encoder.encoder_id
     )
-    if args.trainer == "item":
-        item_pairs = item_pairs_from_scores(
-            {i: consensus[i] for i in train_ids},
-            min_gap=args.min_gap,
-            others_per_item=args.pairs_per_item,
-            seed=args.seed,
-        )
-        train_seed = args.seed if args.train_seed is None else args.train_seed
-        item_config = ItemTrainConfig(seed=train_seed, epochs=args.epochs, hidden=args.hidden,
-                                      dropout=args.dropout, weight_decay=args.weight_decay,
-                                      lr=args.lr, temperature=args.temperature,
-                                      patience=args.patience, align_dim=args.align_dim,
-                                      align_image_cols=image_encoder.colour_columns,
-                                      align_text_cols=text_encoder.answer_columns)  # fmt: skip
-        result = train_item_reward_head(item_sides, item_pairs, load, turn_pairs=pairs,
-                                        config=item_config)  # fmt: skip
-        n_item_pairs = len(item_pairs)
-    else:
-        pairs += item_turn_pairs({i: consensus[i] for i in train_ids}, item_sides,
-                                 min_gap=args.min_gap, others_per_item=args.pairs_per_item,
-                                 seed=args.seed)  # fmt: skip
-        config = TrainConfig(eval_fraction=0.1, seed=args.seed, epochs=args.epochs,
-                             hidden=args.hidden, dropout=args.dropout,
-                             weight_decay=args.weight_decay, lr=args.lr)  # fmt: skip
-        result = train_reward_head(pairs, load, config=config)
-        n_item_pairs = 0
+    item_pairs = item_pairs_from_scores(
+        {i: consensus[i] for i in train_ids},
+        min_gap=args.min_gap,
+        others_per_item=args.pairs_per_item,
+        seed=args.seed,
+    )
+    train_seed = args.seed if args.train_seed is None else args.train_seed
+    item_config = ItemTrainConfig(seed=train_seed, epochs=args.epochs, hidden=args.hidden,
+                                  dropout=args.dropout, weight_decay=args.weight_decay,
+                                  lr=args.lr, temperature=args.temperature,
+                                  patience=args.patience, align_dim=args.align_dim,
+                                  align_image_cols=image_encoder.colour_columns,
+                                  align_text_cols=text_encoder.answer_columns)  # fmt: skip
+    result = train_item_reward_head(item_sides, item_pairs, load, turn_pairs=pairs,
+                                    config=item_config)  # fmt: skip
+    n_item_pairs = len(item_pairs)
     trained = time.perf_counter()
     turn_reward = score_refs(result.head, refs, load).overall
     reward = aggregate_item_scores(specs, turn_reward)
@@ -255,7 +240,7 @@ def main() -> None:
                 "base_rate_clean": round(len(clean) / len(test), 4),
                 "val_acc_noisy_pairs": result.metrics.get("eval_accuracy"),
                 "train_acc": result.metrics.get("train_accuracy"),
-                "trainer": args.trainer,
+                "trainer": "item",
                 "best_step": result.metrics.get("best_step"),
                 "featurize_s": round(featurized - started, 1),
                 "train_s": round(trained - featurized, 1),

@@ -13,7 +13,7 @@ on the noisy labels beside the annotators' agreement, precision (fraction clean)
 10% by reward vs the base rate and the share of defects the top 10% still holds.
 With `--work-dir` (e.g. rm_quality's /tmp/rm_quality) the demo corpus and the feature cache
 are shared with rm_quality, so only what is missing is encoded.
-Usage: .venv/bin/python bench/rm_quality_e2e.py [--items 800] [--trainer item|pairs]
+Usage: .venv/bin/python bench/rm_quality_e2e.py [--items 800]
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ def _demo(work: Path, items: int, seed: int) -> tuple[Path, Path, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=800)
-    parser.add_argument("--trainer", choices=("item", "pairs"), default="item")
     parser.add_argument("--text-encoder", default=None, help="default: the recipe's")
     parser.add_argument("--image-encoder", default=None, help="default: the recipe's")
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
@@ -101,9 +100,7 @@ def main() -> None:
         corpus_import(corpus=corpora[name], source=path, images=images_dir)
     project = project_create(name="quality", corpora=[corpora["train"]])
     demo_annotations_simulate(project=project, ground_truth=truth_path)
-    hyper: dict = {"trainer": args.trainer, "seed": args.seed}
-    if args.trainer == "pairs":  # the settings this benchmark used before the item recipe
-        hyper.update(epochs=30, eval_fraction=0.2, batch_size=128)
+    hyper: dict = {"trainer": "item", "seed": args.seed}
     for name in ("text_encoder", "image_encoder", "epochs"):
         if getattr(args, name) is not None:
             hyper[name] = getattr(args, name)
@@ -153,7 +150,7 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "rm_quality_e2e",
-                "trainer": args.trainer,
+                "trainer": "item",
                 "items": len(records),
                 "held_out_items": len(rows),
                 "train_pairs": run.metrics.get("train_pairs"),

@@ -1,4 +1,6 @@
-"""Benchmark: train the default reward head on 10k pairs whose features are in the cache.
+"""Benchmark: train the default reward head on 10k candidate pairs with cached features.
+
+The item trainer with turn pairs only (no item pairs): each item's sides are its candidates.
 
 Prints one JSON line: wall time of loading features + training, steps, eval accuracy.
 Usage: .venv/bin/python bench/rm_train_head.py [--pairs 10000]
@@ -14,8 +16,8 @@ import time
 import numpy as np
 
 from rewardmodel.features import FeatureCache, FeatureRef, cache_feature_loader, content_key
+from rewardmodel.item_training import train_item_reward_head
 from rewardmodel.pairs import PreferencePair
-from rewardmodel.training import TrainConfig, train_reward_head
 
 
 def main() -> None:
@@ -36,9 +38,11 @@ def main() -> None:
         cache.put_many("bench-text", text_keys, texts)
         direction = rng.normal(size=384)
         pairs = []
+        sides: dict[str, list[FeatureRef]] = {}
         for item in range(n_items):
             cands = list(range(item * args.candidates, (item + 1) * args.candidates))
             cands.sort(key=lambda c: -(texts[c] @ direction + images[item, :384] @ texts[c]))
+            sides[f"item-{item}"] = [FeatureRef(image_keys[item], text_keys[c]) for c in cands]
             for a in range(len(cands)):
                 for b in range(a + 1, len(cands)):
                     pairs.append(
@@ -53,7 +57,7 @@ def main() -> None:
             FeatureCache(root), text_encoder_id="bench-text", image_encoder_id="bench-image"
         )
         start = time.perf_counter()
-        result = train_reward_head(pairs, load, config=TrainConfig())
+        result = train_item_reward_head(sides, [], load, turn_pairs=pairs)
         wall = time.perf_counter() - start
     print(
         json.dumps(

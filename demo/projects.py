@@ -44,7 +44,7 @@ DEMO_PROJECTS = (
 )
 
 
-def demo_project_ensure(*, corpus: Corpus, users: Sequence) -> Project:  # noqa: ANN001
+def demo_project_ensure(*, corpus: Corpus, users: Sequence) -> Project:
     """Create the demo projects once; the first user owns them, the others annotate."""
     owner, *annotators = users
     first = None

@@ -51,7 +51,7 @@ def demo_users_ensure() -> list:
     return users
 
 
-def demo_corpus_ensure(*, n_items: int = 800):  # noqa: ANN201
+def demo_corpus_ensure(*, n_items: int = 800):
     """Build the demo corpus from packaged images (not committed) and import it once."""
     corpus, _ = Corpus.objects.get_or_create(
         name=DEMO_CORPUS_NAME,

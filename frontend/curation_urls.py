@@ -7,7 +7,7 @@ from frontend import curation_views as views
 urlpatterns = [
     path(
         "projects/<int:project_id>/reward-models/",
-        views.reward_model_runs,
+        views.reward_model_runs_page,
         name="reward-model-runs",
     ),
     path("reward-models/<int:run_id>/", views.reward_model_run, name="reward-model-run"),

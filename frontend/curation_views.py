@@ -3,38 +3,33 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
-from annotation.models import Project, ProjectMembership
-from curation.models import ActiveRewardModel, DatasetVersion, RewardModelRun
+from annotation.models import Project
+from core.access import REVIEWER
+from core.errors import DomainError
+from curation.selectors.runs import (
+    active_run_id,
+    dataset_versions,
+    reward_model_curve,
+    reward_model_run_get,
+    reward_model_runs,
+)
 from curation.services.curation import curation_policy_schema
-
-MANAGE = {ProjectMembership.Role.OWNER, ProjectMembership.Role.REVIEWER}
+from frontend.access import project_for_page
 
 
 def _project(request: HttpRequest, project_id: int) -> Project:
-    project = get_object_or_404(Project, pk=project_id)
-    if request.user.is_staff:
-        return project
-    role = (
-        ProjectMembership.objects.filter(project=project, user=request.user)
-        .values_list("role", flat=True)
-        .first()
-    )
-    if role not in MANAGE:
-        raise PermissionDenied
-    return project
+    """Curation pages are for reviewers and owners (and staff); anyone else gets 404."""
+    return project_for_page(request, project_id, min_role=REVIEWER).project
 
 
 @login_required
-def reward_model_runs(request: HttpRequest, project_id: int) -> HttpResponse:
+def reward_model_runs_page(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _project(request, project_id)
-    runs = RewardModelRun.objects.filter(project=project).select_related("job")
-    active = (
-        ActiveRewardModel.objects.filter(project=project).values_list("run_id", flat=True).first()
-    )
+    runs = reward_model_runs(project_id=project.pk)
+    active = active_run_id(project_id=project.pk)
     return render(
         request,
         "frontend/curation/runs.html",
@@ -44,21 +39,28 @@ def reward_model_runs(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 def reward_model_run(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = get_object_or_404(RewardModelRun.objects.select_related("job", "project"), pk=run_id)
+    try:
+        run = reward_model_run_get(run_id=run_id)
+    except DomainError as exc:
+        raise Http404("No such run.") from exc
     _project(request, run.project_id)
-    curve = list(run.steps.values("step", "loss", "val_accuracy"))
     return render(
         request,
         "frontend/curation/run.html",
-        {"project": run.project, "run": run, "curve": curve, "nav": "projects"},
+        {
+            "project": run.project,
+            "run": run,
+            "curve": reward_model_curve(run=run),
+            "nav": "projects",
+        },
     )
 
 
 @login_required
 def curations(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _project(request, project_id)
-    datasets = DatasetVersion.objects.filter(project=project).prefetch_related("exports__job")
-    runs = RewardModelRun.objects.filter(project=project, artifact_path__gt="")
+    datasets = dataset_versions(project_id=project.pk, with_exports=True)
+    runs = reward_model_runs(project_id=project.pk, with_artifact=True)
     return render(
         request,
         "frontend/curation/curations.html",

@@ -11,13 +11,17 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils.safestring import SafeString, mark_safe
 
 from annotation.models import Project, ProjectMembership
 from annotation.presets import PRESETS, default_constitution, rubric_preset
+from annotation.selectors.projects import projects_with_roles
+from core.access import ANNOTATOR, OWNER, REVIEWER
 from core.models import Job
-from corpora.models import Corpus
+from core.selectors import jobs_recent
+from corpora.selectors import corpus_list
+from frontend.access import project_for_page
 
 Role = ProjectMembership.Role
 
@@ -48,18 +52,10 @@ def render_markdown(source: str) -> SafeString:
     return mark_safe(clean)  # sanitized just above
 
 
-def _role(request: HttpRequest, project: Project) -> str | None:
-    membership = ProjectMembership.objects.filter(project=project, user=request.user).first()
-    return membership.role if membership else None
-
-
-def _project_access(request: HttpRequest, project_id: int, *, allowed: set[str]) -> tuple:
+def _project_access(request: HttpRequest, project_id: int, *, min_role: str) -> tuple:
     """The project and the user's role; staff may open every page of every project."""
-    project = get_object_or_404(Project, pk=project_id)
-    role = _role(request, project)
-    if not request.user.is_staff and role not in allowed:
-        raise PermissionDenied
-    return project, role
+    access = project_for_page(request, project_id, min_role=min_role)
+    return access.project, access.role
 
 
 def _capabilities(request: HttpRequest, role: str | None) -> dict:
@@ -78,16 +74,8 @@ logout = auth_views.LogoutView.as_view()
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    memberships = {
-        m.project_id: m.role
-        for m in ProjectMembership.objects.filter(user=request.user).only("project_id", "role")
-    }
-    projects = Project.objects.filter(pk__in=memberships).order_by("name")
-    if request.user.is_staff:
-        projects = Project.objects.order_by("name")
     rows = []
-    for project in projects:
-        role = memberships.get(project.pk)
+    for project, role in projects_with_roles(user=request.user):
         rows.append(
             {
                 "project": project,
@@ -101,9 +89,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def project_annotate(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = _project_access(
-        request, project_id, allowed={Role.OWNER, Role.REVIEWER, Role.ANNOTATOR}
-    )
+    project, role = _project_access(request, project_id, min_role=ANNOTATOR)
     config = {"project_id": project.pk, "show_gold_badge": False}
     return render(
         request,
@@ -121,7 +107,7 @@ def project_annotate(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 def project_review(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = _project_access(request, project_id, allowed={Role.OWNER, Role.REVIEWER})
+    project, role = _project_access(request, project_id, min_role=REVIEWER)
     return render(
         request,
         "frontend/review.html",
@@ -135,7 +121,7 @@ def project_review(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = _project_access(request, project_id, allowed={Role.OWNER})
+    project, role = _project_access(request, project_id, min_role=OWNER)
     return render(
         request,
         "frontend/dashboard.html",
@@ -176,7 +162,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = _project_access(request, project_id, allowed={Role.OWNER})
+    project, role = _project_access(request, project_id, min_role=OWNER)
     return render(
         request,
         "frontend/project_edit.html",
@@ -192,12 +178,12 @@ def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
 def corpora(request: HttpRequest) -> HttpResponse:
     if not request.user.is_staff:
         raise PermissionDenied
-    jobs = Job.objects.filter(kind=Job.Kind.CORPUS_IMPORT).order_by("-created_at")[:10]
+    jobs = jobs_recent(kind=Job.Kind.CORPUS_IMPORT, limit=10)
     return render(
         request,
         "frontend/corpora.html",
         {
-            "corpora": Corpus.objects.order_by("name"),
+            "corpora": corpus_list(),
             "jobs": jobs,
             "nav": "corpora",
         },

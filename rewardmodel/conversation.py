@@ -98,48 +98,6 @@ def aggregate_item_scores(
     return {item: min(per_turn.values()) for item, per_turn in turns.items()}
 
 
-def item_turn_pairs(
-    item_scores: Mapping[str, float],
-    item_sides: Mapping[str, Sequence[FeatureRef]],
-    *,
-    min_gap: float,
-    others_per_item: int = 12,
-    seed: int = 0,
-    source: str = "rating-difference",
-) -> list[PreferencePair]:
-    """Cross-item pairs from per-item scores (e.g. mean annotator ratings), at turn level.
-
-    For each item, ``others_per_item`` other items are drawn; when the item's score beats the
-    other's by at least ``min_gap``, one random turn of the better item is preferred to *every*
-    turn of the worse one. Which turn of a worse multi-turn item is the bad one is unknown, and
-    pairing all of them makes sure the bad one is among the rejected sides (the clean ones
-    also appear on the chosen side of other pairs, so they are not pushed down on balance).
-    ``item_sides[i]`` lists the refs that stand for item ``i`` (its turns, with a candidate
-    turn represented by its best-ranked candidate).
-    """
-    rng = np.random.default_rng(seed)
-    ids = [i for i in item_scores if item_sides.get(i)]
-    pairs: list[PreferencePair] = []
-    if len(ids) < 2:
-        return pairs
-    for item in ids:
-        for j in rng.choice(len(ids), size=min(others_per_item, len(ids)), replace=False):
-            other = ids[int(j)]
-            gap = item_scores[item] - item_scores[other]
-            if other == item or gap < min_gap:
-                continue
-            chosen_sides = item_sides[item]
-            chosen = chosen_sides[int(rng.integers(len(chosen_sides)))]
-            for rejected in item_sides[other]:
-                if rejected != chosen:
-                    pairs.append(
-                        PreferencePair(
-                            item, chosen, rejected, source=source, rejected_item_id=other
-                        )  # fmt: skip
-                    )
-    return pairs
-
-
 def candidate_pairs(
     item_id: str,
     refs: Sequence[FeatureRef],

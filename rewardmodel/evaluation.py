@@ -46,38 +46,6 @@ def spearman(predicted: np.ndarray, target: np.ndarray) -> float:
     return float((a * b).sum() / denominator) if denominator > 0 else float("nan")
 
 
-def per_criterion_spearman(
-    predicted: dict[str, np.ndarray], target: dict[str, np.ndarray]
-) -> dict[str, float]:
-    """Spearman for each criterion present in both dicts."""
-    return {name: spearman(predicted[name], target[name]) for name in target if name in predicted}
-
-
-def expected_calibration_error(
-    r_chosen: np.ndarray, r_rejected: np.ndarray, n_bins: int = 10
-) -> float:
-    """ECE of ``p = sigmoid(r_c - r_r)`` as the probability that the chosen side wins.
-
-    Each pair is scored in the orientation of its predicted winner (confidence ``max(p,1-p)``,
-    correct when that winner is the chosen side), then the usual equal-width binned ECE.
-    """
-    diff = np.asarray(r_chosen, float) - np.asarray(r_rejected, float)
-    if diff.size == 0:
-        raise ValueError("calibration of zero pairs is undefined")
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
-    p = 1.0 / (1.0 + np.exp(-diff))
-    confidence = np.maximum(p, 1.0 - p)
-    correct = (p >= 0.5).astype(float)
-    bins = np.minimum(((confidence - 0.5) * 2 * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        in_bin = bins == b
-        if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
-
-
 def item_in_eval(item_id: str, eval_fraction: float, seed: int) -> bool:
     """Deterministic assignment of one item to the eval side (stable across runs/machines)."""
     digest = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()

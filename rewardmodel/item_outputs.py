@@ -95,7 +95,7 @@ def fit_item_outputs(
 
     ``item_sides[i]`` are the refs standing for item ``i`` (as for the item trainer). A
     criterion's item score is the minimum of its read-out over the sides, trained so that its
-    sigmoid matches the rating (as ``train_reward_head`` does); a rule's item logit is the
+    sigmoid matches the rating; a rule's item logit is the
     maximum over the sides, trained with binary cross-entropy. Everything else is frozen.
     """
     config = config or OutputFitConfig()

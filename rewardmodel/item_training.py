@@ -1,7 +1,7 @@
 """Item-level (multiple-instance) training of the reward head through the min over turns.
 
 Annotators judge whole items, but a defect sits in one turn. Spreading an item's label onto
-every turn (``conversation.item_turn_pairs``) pushes its clean turns down too, which is label
+every turn pushes its clean turns down too, which is label
 noise on top of the annotators' own. Here an item's reward is a soft minimum over its turns,
 the same aggregate ``conversation.aggregate_item_scores`` uses at scoring time, and the
 Bradley-Terry loss is taken on item rewards: the gradient flows mostly into the worst turn,
@@ -12,31 +12,25 @@ first layers), so ``score_features``/``reward_model_save`` work on it unchanged.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from rewardmodel.alignment import AlignConfig, train_alignment
+from rewardmodel.configs import ItemTrainConfig
 from rewardmodel.evaluation import pairwise_accuracy, split_by_item
 from rewardmodel.features import FeatureLoader, FeatureRef
 from rewardmodel.heads import HeadConfig, RewardHead
 from rewardmodel.losses import bradley_terry_loss
 from rewardmodel.pairs import PreferencePair, training_fingerprint
-from rewardmodel.training import (
-    ProgressCallback,
-    TrainResult,
-    _checkpoints,
-    _save_checkpoint,
-)
+from rewardmodel.training import LoopSettings, ProgressCallback, TrainResult, training_loop
 
 
 @dataclass(frozen=True)
@@ -47,39 +41,6 @@ class ItemPair:
     rejected: str
     margin: float = 0.0
     source: str = "rating-difference"
-
-
-@dataclass(frozen=True)
-class ItemTrainConfig:
-    lr: float = 3e-4
-    epochs: int = 60
-    batch_size: int = 256
-    weight_decay: float = 0.05
-    seed: int = 0
-    center_coef: float = 1e-2
-    eval_fraction: float = 0.15
-    hidden: int = 32
-    dropout: float = 0.5
-    # soft-min temperature over turns; small = hard min (all gradient to the worst turn)
-    temperature: float = 0.3
-    candidate_weight: float = 1.0
-    # early stopping on the validation pairs: keep the best weights, stop after this many
-    # evaluations without improvement (None = train all epochs, still keep the best)
-    patience: int | None = 15
-    eval_every: int = 10
-    standardise: bool = True
-    # image-text alignment learned from every side's (image, turn) features before the head
-    # trains (see ``rewardmodel.alignment``); 0 = off. The column ranges pick what it reads.
-    align_dim: int = 0
-    align_image_cols: tuple[int, int] | None = None
-    align_text_cols: tuple[int, int] | None = None
-    align_steps: int = 800
-
-    def __post_init__(self) -> None:
-        if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.temperature <= 0:
-            raise ValueError(f"invalid item training config: {self}")
-        if not 0.0 <= self.eval_fraction < 1.0:
-            raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
 
 
 def item_pairs_from_scores(
@@ -101,6 +62,106 @@ def item_pairs_from_scores(
             if other != item and item_scores[item] - item_scores[other] >= min_gap:
                 out.append(ItemPair(item, other))
     return out
+
+
+@dataclass(frozen=True)
+class _ItemTensors:
+    """Items as rows of side indices (``members``, valid where ``mask``); item pairs (``ic``,
+    ``ir``, margins ``im``) and turn pairs (``tc``, ``tr``, ``tm``) as indices; standardised
+    features of every side."""
+
+    members: torch.Tensor
+    mask: torch.Tensor
+    ic: torch.Tensor
+    ir: torch.Tensor
+    im: torch.Tensor
+    tc: torch.Tensor
+    tr: torch.Tensor
+    tm: torch.Tensor
+    z_img: torch.Tensor
+    z_txt: torch.Tensor
+
+
+class _ItemProblem:
+    """Bradley-Terry on item rewards (soft minimum over turns) plus turn pairs, for the loop.
+
+    Batches are drawn with replacement from one generator seeded by ``config.seed``; its state
+    goes into checkpoints (with torch's RNG for dropout, which the loop saves).
+    """
+
+    def __init__(
+        self,
+        head: RewardHead,
+        data: _ItemTensors,
+        config: ItemTrainConfig,
+        item_train: np.ndarray,
+        turn_train: np.ndarray,
+        item_eval: np.ndarray,
+        turn_eval: np.ndarray,
+    ) -> None:
+        self.head, self.data, self.config = head, data, config
+        self.item_train, self.turn_train = (
+            torch.from_numpy(item_train),
+            torch.from_numpy(turn_train),
+        )
+        self.item_eval, self.turn_eval = item_eval, turn_eval
+        self.generator = torch.Generator().manual_seed(config.seed)
+
+    def item_rewards(self, rows: torch.Tensor) -> torch.Tensor:
+        d = self.data
+        unique, inverse = torch.unique(d.members[rows][d.mask[rows]], return_inverse=True)
+        per_side = self.head(d.z_img[unique], d.z_txt[unique]).overall
+        table = torch.zeros(d.mask[rows].shape)
+        table[d.mask[rows]] = per_side[inverse]
+        return _soft_min(table, d.mask[rows], self.config.temperature)
+
+    def turn_rewards(self, sides: torch.Tensor) -> torch.Tensor:
+        return self.head(self.data.z_img[sides], self.data.z_txt[sides]).overall
+
+    def step_loss(self, step: int) -> torch.Tensor:
+        d, config = self.data, self.config
+        loss = torch.zeros(())
+        if len(self.item_train):
+            pick = self.item_train[self._draw(len(self.item_train))]
+            loss = loss + bradley_terry_loss(
+                self.item_rewards(d.ic[pick]), self.item_rewards(d.ir[pick]), d.im[pick],
+                config.center_coef,
+            )  # fmt: skip
+        if len(self.turn_train):
+            pick = self.turn_train[self._draw(len(self.turn_train))]
+            loss = loss + config.candidate_weight * bradley_terry_loss(
+                self.turn_rewards(d.tc[pick]), self.turn_rewards(d.tr[pick]), d.tm[pick],
+                config.center_coef,
+            )  # fmt: skip
+        return loss
+
+    def _draw(self, n: int) -> torch.Tensor:
+        return torch.randint(n, (self.config.batch_size,), generator=self.generator)
+
+    def validate(self) -> float | None:
+        return self.accuracy(self.item_eval, self.turn_eval)
+
+    def accuracy(self, item_idx: np.ndarray, turn_idx: np.ndarray) -> float | None:
+        """Pairwise accuracy over item pairs and turn pairs ``item_idx``/``turn_idx``."""
+        d = self.data
+        chosen, rejected = [], []
+        if len(item_idx):
+            idx = torch.from_numpy(item_idx)
+            chosen.append(self.item_rewards(d.ic[idx]))
+            rejected.append(self.item_rewards(d.ir[idx]))
+        if len(turn_idx):
+            idx = torch.from_numpy(turn_idx)
+            chosen.append(self.turn_rewards(d.tc[idx]))
+            rejected.append(self.turn_rewards(d.tr[idx]))
+        if not chosen:
+            return None
+        return pairwise_accuracy(torch.cat(chosen).numpy(), torch.cat(rejected).numpy())
+
+    def sampler_state(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_sampler_state(self, checkpoint: dict[str, Any]) -> None:
+        self.generator.set_state(checkpoint["generator"])
 
 
 def _soft_min(rewards: torch.Tensor, mask: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -137,7 +198,6 @@ def train_item_reward_head(
     resume: bool = True,
     progress: ProgressCallback | None = None,
     log_every: int = 10,
-    checkpoint_every: int = 100,
     keep_checkpoints: int = 2,
 ) -> TrainResult:
     """Train a ``RewardHead`` whose item reward (soft-min over ``item_sides``) fits the pairs.
@@ -147,10 +207,10 @@ def train_item_reward_head(
     A fraction of items (``config.eval_fraction``, by item hash) is held out for validation;
     the weights with the best validation accuracy are returned.
 
-    As ``training.train_reward_head``: with ``checkpoint_dir``, a checkpoint is written every
-    ``checkpoint_every`` steps and (``resume=True``) training continues from the last one,
-    bit-identical to an uninterrupted run; ``progress(step, total, loss, val_acc)`` is called
-    every ``log_every`` steps, and returning False stops after a checkpoint (``cancelled``).
+    Through ``training.training_loop``: with ``checkpoint_dir``, a checkpoint is written every
+    ``config.checkpoint_every`` steps and (``resume=True``) training continues from the last
+    one, bit-identical to an uninterrupted run; ``progress(step, total, loss, val_acc)`` is
+    called every ``log_every`` steps, and returning False stops after a checkpoint.
     """
     config = config or ItemTrainConfig()
     if not item_pairs and not turn_pairs:
@@ -244,125 +304,33 @@ def train_item_reward_head(
     optimizer = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     n_main = max(len(item_train), 1)
     steps_per_epoch = max(1, math.ceil(n_main / config.batch_size))
-    total = config.epochs * steps_per_epoch
-    generator = torch.Generator().manual_seed(config.seed)
-
-    def item_rewards(rows: torch.Tensor) -> torch.Tensor:
-        unique, inverse = torch.unique(members[rows][mask[rows]], return_inverse=True)
-        per_side = head(z_img[unique], z_txt[unique]).overall
-        table = torch.zeros(mask[rows].shape)
-        table[mask[rows]] = per_side[inverse]
-        return _soft_min(table, mask[rows], config.temperature)
-
-    @torch.no_grad()
-    def accuracy(item_idx: np.ndarray, turn_idx: np.ndarray) -> float | None:
-        head.eval()
-        chosen, rejected = [], []
-        if len(item_idx):
-            idx = torch.from_numpy(item_idx)
-            chosen.append(item_rewards(ic[idx]))
-            rejected.append(item_rewards(ir[idx]))
-        if len(turn_idx):
-            idx = torch.from_numpy(turn_idx)
-            chosen.append(head(z_img[tc[idx]], z_txt[tc[idx]]).overall)
-            rejected.append(head(z_img[tr[idx]], z_txt[tr[idx]]).overall)
-        head.train()
-        if not chosen:
-            return None
-        return pairwise_accuracy(torch.cat(chosen).numpy(), torch.cat(rejected).numpy())
-
-    best_acc, best_state, best_step, stale = -1.0, copy.deepcopy(head.state_dict()), 0, 0
-    history: list[dict[str, float]] = []
-    step = 0
-    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    run_key = _run_key(item_sides, item_pairs, turn_pairs, config)
-    if ckpt_dir is not None and resume and (found := _checkpoints(ckpt_dir)):
-        state = torch.load(found[-1][1], map_location="cpu", weights_only=False)
-        if state["run_key"] != run_key:
-            raise ValueError(
-                f"checkpoint {found[-1][1]} belongs to a different run (other data or config); "
-                "use a fresh checkpoint directory or resume=False"
-            )
-        head.load_state_dict(state["head"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        generator.set_state(state["generator"])
-        step, history = int(state["step"]), list(state["history"])
-        best_acc, best_state = state["best_acc"], state["best_state"]
-        best_step, stale = state["best_step"], state["stale"]
-
-    def checkpoint() -> None:
-        if ckpt_dir is None:
-            return
-        state = {
-            "run_key": run_key,
-            "head": head.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "rng": torch.get_rng_state(),
-            "generator": generator.get_state(),
-            "step": step,
-            "history": history,
-            "best_acc": best_acc,
-            "best_state": best_state,
-            "best_step": best_step,
-            "stale": stale,
-        }
-        _save_checkpoint(ckpt_dir, step, state, keep_checkpoints)
-
-    val_acc: float | None = history[-1].get("val_acc") if history else None
-    cancelled = stopped = False
-    head.train()
-    while step < total:
-        if config.patience is not None and stale >= config.patience:
-            break  # resumed from the checkpoint written when the run stopped early
-        loss = torch.zeros(())
-        if len(item_train):
-            pick = item_train_t[torch.randint(len(item_train), (config.batch_size,),
-                                              generator=generator)]  # fmt: skip
-            loss = loss + bradley_terry_loss(
-                item_rewards(ic[pick]), item_rewards(ir[pick]), im[pick], config.center_coef
-            )
-        if len(turn_train):
-            pick = turn_train_t[torch.randint(len(turn_train), (config.batch_size,),
-                                              generator=generator)]  # fmt: skip
-            r_c = head(z_img[tc[pick]], z_txt[tc[pick]]).overall
-            r_r = head(z_img[tr[pick]], z_txt[tr[pick]]).overall
-            loss = loss + config.candidate_weight * bradley_terry_loss(
-                r_c, r_r, tm[pick], config.center_coef
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        step += 1
-        if step % config.eval_every == 0 or step == total:
-            val = val_acc = accuracy(item_eval, turn_eval)
-            history.append({"step": step, "loss": float(loss.detach()),
-                            **({"val_acc": val} if val is not None else {})})  # fmt: skip
-            if val is None:
-                best_state, best_step = copy.deepcopy(head.state_dict()), step
-            elif val > best_acc:
-                best_acc, best_state, best_step, stale = (
-                    val,
-                    copy.deepcopy(head.state_dict()),
-                    step,
-                    0,
-                )
-            else:
-                stale += 1
-                stopped = config.patience is not None and stale >= config.patience
-        report = progress is not None and (step % log_every == 0 or step == total or stopped)
-        if report and progress(step, total, float(loss.detach()), val_acc) is False:
-            cancelled = step < total and not stopped
-        if step % checkpoint_every == 0 or step == total or stopped or cancelled:
-            checkpoint()
-        if stopped or cancelled:
-            break
-    head.load_state_dict(best_state)
-    head.eval()
+    settings = LoopSettings(
+        total_steps=config.epochs * steps_per_epoch,
+        eval_every=config.eval_every,
+        log_every=log_every,
+        checkpoint_every=config.checkpoint_every,
+        keep_checkpoints=keep_checkpoints,
+        patience=config.patience,
+    )
+    tensors = _ItemTensors(members, mask, ic, ir, im, tc, tr, tm, z_img, z_txt)
+    problem = _ItemProblem(head, tensors, config, item_train, turn_train, item_eval, turn_eval)
+    outcome = training_loop(
+        head,
+        optimizer,
+        problem,
+        settings,
+        run_key=_run_key(item_sides, item_pairs, turn_pairs, config),
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        progress=progress,
+    )
+    with torch.no_grad():
+        train_accuracy = problem.accuracy(item_train, turn_train)
+        eval_accuracy = problem.accuracy(item_eval, turn_eval)
     metrics: dict[str, float | int | None] = {
-        "train_accuracy": accuracy(item_train, turn_train),
-        "eval_accuracy": accuracy(item_eval, turn_eval),
-        "best_step": best_step,
+        "train_accuracy": train_accuracy,
+        "eval_accuracy": eval_accuracy,
+        "best_step": outcome.best_step,
         "train_pairs": len(item_train) + len(turn_train),
         "eval_pairs": len(item_eval) + len(turn_eval),
     }
@@ -370,14 +338,14 @@ def train_item_reward_head(
     return TrainResult(
         head=head,
         metrics=metrics,
-        steps=step,
-        total_steps=total,
-        cancelled=cancelled,
+        steps=outcome.steps,
+        total_steps=settings.total_steps,
+        cancelled=outcome.cancelled,
         # identifies the turn-level data only; item pairs have no feature refs of their own
         fingerprint=training_fingerprint(turn_pairs, (), ()),
         train_pairs=len(item_train) + len(turn_train),
         eval_pairs=len(item_eval) + len(turn_eval),
-        history=history,
+        history=outcome.history,
     )
 
 
@@ -397,5 +365,6 @@ def _run_key(
     return {
         "items": digest.hexdigest(),
         "turns": training_fingerprint(turn_pairs, (), ()),
-        "config": asdict(config),
+        # how often checkpoints are written doesn't change the weights
+        "config": {k: v for k, v in asdict(config).items() if k != "checkpoint_every"},
     }

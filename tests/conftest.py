@@ -7,7 +7,7 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_storage(request, tmp_path_factory):  # noqa: ANN001
+def _isolated_storage(request, tmp_path_factory):
     """Every Django test writes media and artifacts below its own temporary folder."""
     if not request.config.pluginmanager.hasplugin("django"):
         yield
@@ -32,7 +32,7 @@ def _isolated_storage(request, tmp_path_factory):  # noqa: ANN001
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):  # noqa: ANN001
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """Start `celery worker` as a separate process against the test database and broker."""
     import os
     import subprocess
@@ -103,14 +103,14 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture
-def worker(celery_worker_process, settings):  # noqa: ANN001
+def worker(celery_worker_process, settings):
     """Per-test: point this process's storage at the worker's folders so both see the same files."""
     settings.MEDIA_ROOT = celery_worker_process.media_root
     settings.ARTIFACTS_ROOT = celery_worker_process.artifacts_root
     return celery_worker_process
 
 
-def wait_for_job(job_id: int, timeout: float = 60.0):  # noqa: ANN201
+def wait_for_job(job_id: int, timeout: float = 60.0):
     """Poll a job row until it is finished; returns it."""
     import time
 

@@ -21,7 +21,7 @@ def _check_database() -> dict:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
+    except Exception as exc:  # reported, not raised
         return {"ok": False, "error": str(exc)}
     return {
         "ok": True,
@@ -37,7 +37,7 @@ def _check_broker() -> dict:
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return {"ok": False, "transport": url.split("://", 1)[0], "error": str(exc)}
     return {"ok": True, "transport": url.split("://", 1)[0]}
 
@@ -47,7 +47,7 @@ def health_status() -> dict:
     broker = _check_broker()
     try:
         workers = workers_alive() if database["ok"] else []
-    except Exception:  # noqa: BLE001 - tables may be missing before migrate
+    except Exception:  # tables may be missing before migrate
         workers = []
     queues = sorted({queue for worker in workers for queue in worker["queues"]})
     status = {

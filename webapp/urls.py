@@ -1,26 +1,19 @@
-from csp.decorators import csp_update
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.authtoken.views import obtain_auth_token
 
 from core.api.errors import api_not_found
 from webapp.health import healthz
+from webapp.media import media_serve
 
-# Swagger UI loads its bundle and stylesheet from a CDN and has one inline <style>; its own
-# initialiser is served as a script file (the split view), so script stays free of
-# 'unsafe-inline' here too. Only this view gets the CDN in its policy.
-SWAGGER_CDN = "https://cdn.jsdelivr.net"
-api_docs = csp_update(
-    {"script-src": [SWAGGER_CDN], "style-src": [SWAGGER_CDN], "img-src": [SWAGGER_CDN]}
-)(SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
-
-
-def media(request, path: str):  # noqa: ANN001, ANN201
-    # MEDIA_ROOT is read per request, not frozen at import, so it follows the live settings.
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+# Swagger UI and ReDoc come from our own static files (drf-spectacular-sidecar), so the API's
+# manual works offline and under the same Content-Security-Policy as every page: the split view
+# serves Swagger's initialiser as a script file, ReDoc renders from its <redoc> element.
 
 
 urlpatterns = [
@@ -32,10 +25,19 @@ urlpatterns = [
     path("api/v1/", include("annotation.api.urls")),
     path("api/v1/", include("curation.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", api_docs, name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
+        name="api-docs",
+    ),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="webapp/redoc.html"),
+        name="api-redoc",
+    ),
     re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),
-    # Images are served by Django itself in the embedded mode; production puts a proxy in front.
-    path("media/<path:path>", media, name="media"),
+    # Images only for those who may see them; the proxy sends the bytes in production.
+    path("media/<path:path>", media_serve, name="media"),
     path("", include("frontend.curation_urls")),
     path("", include("frontend.urls")),
 ]

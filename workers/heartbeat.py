@@ -15,7 +15,7 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 
-def heartbeat_write(*, hostname: str, queues: list[str], started_at) -> None:  # noqa: ANN001
+def heartbeat_write(*, hostname: str, queues: list[str], started_at) -> None:
     from workers.models import WorkerHeartbeat
 
     close_old_connections()
@@ -45,12 +45,12 @@ class HeartbeatStep(bootsteps.StartStopStep):
 
     requires = {"celery.worker.consumer.tasks:Tasks"}
 
-    def __init__(self, parent, **kwargs) -> None:  # noqa: ANN001
+    def __init__(self, parent, **kwargs) -> None:
         super().__init__(parent, **kwargs)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, parent) -> None:  # noqa: ANN001
+    def start(self, parent) -> None:
         hostname = parent.hostname
         queues = sorted(queue.name for queue in parent.task_consumer.queues)
         started_at = timezone.now()
@@ -64,12 +64,12 @@ class HeartbeatStep(bootsteps.StartStopStep):
                     # Every worker reaps: a job whose worker died is requeued or failed within
                     # ARBITER_JOB_STALE_S plus one beat, with no scheduler to run.
                     jobs_reap()
-                except Exception:  # noqa: BLE001 - a missed beat must not kill the worker
+                except Exception:  # a missed beat must not kill the worker
                     logger.exception("could not write worker heartbeat")
                 self._stop.wait(settings.ARBITER_WORKER_HEARTBEAT_S)
 
         self._thread = threading.Thread(target=beat, name="arbiter-heartbeat", daemon=True)
         self._thread.start()
 
-    def stop(self, parent) -> None:  # noqa: ANN001
+    def stop(self, parent) -> None:
         self._stop.set()

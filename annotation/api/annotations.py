@@ -12,6 +12,7 @@ from annotation.api.serializers import AnswersField, ItemOutputSerializer
 from annotation.selectors.annotations import annotations_mine
 from annotation.services.submit import annotation_submit
 from core.api.errors import ApiError, error_responses
+from core.api.permissions import IsProjectMember, IsProjectMemberCheckedInService
 
 
 class AnnotationOutputSerializer(serializers.Serializer):
@@ -25,6 +26,8 @@ class AnnotationOutputSerializer(serializers.Serializer):
 
 
 class AnnotationSubmitApi(EngineApi):
+    permission_classes = [IsProjectMemberCheckedInService]
+
     class InputSerializer(serializers.Serializer):
         item_id = serializers.IntegerField(help_text="The item answered.")
         answers = AnswersField()
@@ -96,6 +99,8 @@ class AnnotationSubmitApi(EngineApi):
 
 
 class AnnotationMineApi(EngineApi):
+    permission_classes = [IsProjectMember]
+
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         item_id = serializers.IntegerField()
@@ -113,7 +118,6 @@ class AnnotationMineApi(EngineApi):
         responses={200: OutputSerializer(many=True), **error_responses(400, 401, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
-        self.project(project_id)
         try:
             limit = int(request.query_params.get("limit", 20))
         except ValueError as exc:

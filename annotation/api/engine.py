@@ -1,4 +1,4 @@
-"""Shared pieces of the annotation-engine API: role checks, item payloads."""
+"""Shared pieces of the annotation-engine API: the project of a request, item payloads."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ from django.conf import settings
 from rest_framework.views import APIView
 
 from annotation.models import Project
-from annotation.selectors.projects import project_access
+from core.api.permissions import project_access_of
 from corpora.models import Item
 
 
 class EngineApi(APIView):
-    """APIView of the annotation engine (domain errors are mapped by core's exception handler)."""
+    """APIView of the annotation engine (domain errors are mapped by core's exception handler).
 
-    def project(self, project_id: int, role: str = "annotator") -> tuple[Project, str]:
-        return project_access(project_id=project_id, user=self.request.user, role=role)
+    Each subclass declares its `permission_classes`; `project()` hands the view the project and
+    role its permission check already looked up (no second query)."""
+
+    def project(self, project_id: int) -> tuple[Project, str]:
+        access = project_access_of(self.request, project_id)
+        return access.project, access.role
 
 
 def image_url(item: Item) -> str | None:

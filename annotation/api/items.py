@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.api.engine import EngineApi
-from annotation.models import ProjectItem, ProjectMembership
+from annotation.selectors.projects import project_items
 from annotation.services.items import project_items_upsert
 from annotation.services.suggestions import suggestions_add
 from core.api.errors import ApiError, error_responses
 from core.api.pagination import IdCursorPagination, paginated
-from corpora.models import Item
+from core.api.permissions import (
+    IsItemProjectOwner,
+    IsProjectOwner,
+    IsProjectReviewer,
+    IsStaff,
+    ReadOnly,
+)
+from corpora.selectors import item_get
 
 
 class ProjectItemOutputSerializer(serializers.Serializer):
@@ -30,6 +36,8 @@ class ProjectItemOutputSerializer(serializers.Serializer):
 
 
 class ProjectItemsApi(EngineApi):
+    permission_classes = [IsProjectReviewer & ReadOnly | IsProjectOwner]
+
     class InputSerializer(serializers.Serializer):
         class ItemRecord(serializers.Serializer):
             external_id = serializers.CharField(max_length=255, help_text="Idempotency key.")
@@ -69,12 +77,12 @@ class ProjectItemsApi(EngineApi):
         responses={200: paginated(ProjectItemOutputSerializer), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "reviewer")
-        qs = ProjectItem.objects.filter(project=project).select_related("item")
-        if request.query_params.get("gold") in ("1", "true"):
-            qs = qs.filter(is_gold=True)
-        if request.query_params.get("category"):
-            qs = qs.filter(item__category=request.query_params["category"])
+        project, _ = self.project(project_id)
+        qs = project_items(
+            project=project,
+            gold_only=request.query_params.get("gold") in ("1", "true"),
+            category=request.query_params.get("category"),
+        )
         paginator = IdCursorPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ProjectItemOutputSerializer(page, many=True).data)
@@ -116,7 +124,7 @@ class ProjectItemsApi(EngineApi):
         ],
     )
     def post(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "owner")
+        project, _ = self.project(project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = project_items_upsert(
@@ -134,6 +142,8 @@ class ProjectItemsApi(EngineApi):
 
 
 class ItemSuggestionsApi(EngineApi):
+    permission_classes = [IsStaff | IsItemProjectOwner]
+
     class InputSerializer(serializers.Serializer):
         class SuggestionRecord(serializers.Serializer):
             question_key = serializers.CharField(max_length=64, help_text="Rubric question key.")
@@ -172,21 +182,9 @@ class ItemSuggestionsApi(EngineApi):
         ],
     )
     def post(self, request: Request, item_id: int) -> Response:
-        item = Item.objects.filter(pk=item_id).first()
+        item = item_get(item_id=item_id)
         if item is None:
             raise ApiError("not_found", "No such item.", status_code=404)
-        if not request.user.is_staff:
-            owns = ProjectMembership.objects.filter(
-                Q(project__project_items__item=item),
-                user=request.user,
-                role=ProjectMembership.Role.OWNER,
-            ).exists()
-            if not owns:
-                raise ApiError(
-                    "permission_denied",
-                    "Only staff or project owners may do this.",
-                    status_code=403,
-                )
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         made = suggestions_add(

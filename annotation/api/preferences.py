@@ -10,9 +10,13 @@ from rest_framework.response import Response
 from annotation.api.engine import EngineApi
 from annotation.services.preferences import preferences_get, preferences_set
 from core.api.errors import error_responses
+from core.api.permissions import IsAuthenticated
 
 
 class PreferencesApi(EngineApi):
+    # Each user's own preferences: nothing of anyone else's is reachable from here.
+    permission_classes = [IsAuthenticated]
+
     class InputSerializer(serializers.Serializer):
         keymap = serializers.DictField(
             child=serializers.CharField(),

@@ -10,7 +10,13 @@ from rest_framework.response import Response
 from annotation.api.engine import EngineApi
 from annotation.api.serializers import ConstitutionSerializer, QuestionSerializer, RuleSerializer
 from annotation.models import Project, ProjectMembership
-from annotation.selectors.projects import constitution_current, project_list, projects_progress
+from annotation.selectors.projects import (
+    constitution_current,
+    project_corpus_ids,
+    project_list,
+    project_members,
+    projects_progress,
+)
 from annotation.services.projects import (
     constitution_set,
     member_remove,
@@ -20,7 +26,16 @@ from annotation.services.projects import (
     rubric_set,
 )
 from core.api.errors import ApiError, error_responses
+from core.api.permissions import (
+    IsAuthenticated,
+    IsProjectMember,
+    IsProjectOwner,
+    IsProjectReviewer,
+    IsStaff,
+    ReadOnly,
+)
 from corpora.models import Corpus
+from corpora.selectors import corpora_by_ids
 
 SAMPLING = [c for c, _ in Project.Sampling.choices]
 SKIP = [c for c, _ in Project.SkipPolicy.choices]
@@ -65,7 +80,7 @@ def project_detail_data(project: Project, role: str) -> dict:
         "id": project.pk,
         "name": project.name,
         "instructions": project.instructions,
-        "corpora": sorted(project.corpora.values_list("pk", flat=True)),
+        "corpora": project_corpus_ids(project=project),
         "category_filter": project.category_filter,
         "overlap": project.overlap,
         "gold_rate": project.gold_rate,
@@ -96,8 +111,9 @@ class ProjectSettingsSerializer(serializers.Serializer):
     gold_block_below = serializers.FloatField(required=False, min_value=0, max_value=1)
 
 
-def _corpora(ids: list[int]) -> list[Corpus]:
-    corpora = list(Corpus.objects.filter(pk__in=ids))
+def _corpora(ids: list[int], user) -> list[Corpus]:
+    # A corpus the user may not see answers as missing: attaching it would disclose its items.
+    corpora = corpora_by_ids(ids=ids, user=user)
     missing = sorted(set(ids) - {c.pk for c in corpora})
     if missing:
         raise ApiError("invalid_corpus", f"No such corpus: {missing}.", details={"ids": missing})
@@ -105,6 +121,9 @@ def _corpora(ids: list[int]) -> list[Corpus]:
 
 
 class ProjectListApi(EngineApi):
+    # Anyone signed in lists their own projects (the selector filters); staff create.
+    permission_classes = [IsAuthenticated & ReadOnly | IsStaff]
+
     class InputSerializer(ProjectSettingsSerializer):
         name = serializers.CharField(max_length=200, help_text="Unique project name.")
         corpora = serializers.ListField(
@@ -165,12 +184,10 @@ class ProjectListApi(EngineApi):
         ],
     )
     def post(self, request: Request) -> Response:
-        if not request.user.is_staff:
-            raise ApiError("permission_denied", "Only staff can create projects.", status_code=403)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        corpora = _corpora(values.pop("corpora"))
+        corpora = _corpora(values.pop("corpora"), request.user)
         questions = values.pop("questions", None)
         project = project_create(
             corpora=corpora,
@@ -186,6 +203,8 @@ class ProjectListApi(EngineApi):
 
 
 class ProjectDetailApi(EngineApi):
+    permission_classes = [IsProjectMember & ReadOnly | IsProjectOwner]
+
     class InputSerializer(ProjectSettingsSerializer):
         name = serializers.CharField(max_length=200, required=False)
         corpora = serializers.ListField(child=serializers.IntegerField(), required=False)
@@ -207,17 +226,19 @@ class ProjectDetailApi(EngineApi):
         examples=[OpenApiExample("Overlap", value={"overlap": 2}, request_only=True)],
     )
     def patch(self, request: Request, project_id: int) -> Response:
-        project, role = self.project(project_id, "owner")
+        project, role = self.project(project_id)
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         if "corpora" in values:
-            values["corpora"] = _corpora(values["corpora"])
+            values["corpora"] = _corpora(values["corpora"], request.user)
         project = project_update(project=project, **values)
         return Response(ProjectDetailSerializer(project_detail_data(project, role)).data)
 
 
 class ProjectRubricApi(EngineApi):
+    permission_classes = [IsProjectOwner]
+
     class InputSerializer(serializers.Serializer):
         questions = serializers.ListField(
             child=serializers.DictField(), help_text="Ordered questions (see Question)."
@@ -256,7 +277,7 @@ class ProjectRubricApi(EngineApi):
         ],
     )
     def put(self, request: Request, project_id: int) -> Response:
-        project, role = self.project(project_id, "owner")
+        project, role = self.project(project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         rubric_set(project=project, questions=data.validated_data["questions"])
@@ -265,6 +286,8 @@ class ProjectRubricApi(EngineApi):
 
 
 class ProjectConstitutionApi(EngineApi):
+    permission_classes = [IsProjectOwner]
+
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(required=False, allow_blank=True, default="")
         rules = serializers.ListField(child=serializers.DictField(), help_text="Rules in order.")
@@ -294,7 +317,7 @@ class ProjectConstitutionApi(EngineApi):
         ],
     )
     def put(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "owner")
+        project, _ = self.project(project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         rules = RuleSerializer(data=data.validated_data["rules"], many=True)
@@ -322,6 +345,8 @@ class MemberSerializer(serializers.Serializer):
 
 
 class ProjectMembersApi(EngineApi):
+    permission_classes = [IsProjectReviewer & ReadOnly | IsProjectOwner]
+
     class InputSerializer(serializers.Serializer):
         user_id = serializers.IntegerField(required=False, help_text="User id, or give username.")
         username = serializers.CharField(required=False, help_text="Username, or give user_id.")
@@ -347,7 +372,7 @@ class ProjectMembersApi(EngineApi):
                 "gold_answered": m.gold_answered,
                 "gold_accuracy": m.gold_accuracy,
             }
-            for m in project.memberships.select_related("user").order_by("user__username")
+            for m in project_members(project=project)
         ]
 
     @extend_schema(
@@ -356,7 +381,7 @@ class ProjectMembersApi(EngineApi):
         responses={200: MemberSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "reviewer")
+        project, _ = self.project(project_id)
         return Response(MemberSerializer(self._rows(project), many=True).data)
 
     @extend_schema(
@@ -369,7 +394,7 @@ class ProjectMembersApi(EngineApi):
         ],
     )
     def post(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "owner")
+        project, _ = self.project(project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         member_set(project=project, **data.validated_data)
@@ -383,7 +408,7 @@ class ProjectMembersApi(EngineApi):
         examples=[OpenApiExample("Remove", value={"user_id": 7}, request_only=True)],
     )
     def delete(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "owner")
+        project, _ = self.project(project_id)
         data = self.DeleteSerializer(data=request.data or request.query_params)
         data.is_valid(raise_exception=True)
         member_remove(project=project, user_id=data.validated_data["user_id"])

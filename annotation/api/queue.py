@@ -11,6 +11,7 @@ from annotation.api.engine import EngineApi, item_payload
 from annotation.api.serializers import AnswersField, ItemOutputSerializer
 from annotation.services.queue import draft_save, item_next, item_postpone, item_skip
 from core.api.errors import error_responses
+from core.api.permissions import IsProjectMemberCheckedInService
 
 
 class AssignmentOutputSerializer(serializers.Serializer):
@@ -20,6 +21,8 @@ class AssignmentOutputSerializer(serializers.Serializer):
 
 
 class ItemNextApi(EngineApi):
+    permission_classes = [IsProjectMemberCheckedInService]
+
     class InputSerializer(serializers.Serializer):
         exclude = serializers.ListField(
             child=serializers.IntegerField(),
@@ -105,6 +108,8 @@ class ItemStatusSerializer(serializers.Serializer):
 
 
 class ItemSkipApi(EngineApi):
+    permission_classes = [IsProjectMemberCheckedInService]
+
     InputSerializer = ItemRefSerializer
     OutputSerializer = ItemStatusSerializer
 
@@ -124,6 +129,8 @@ class ItemSkipApi(EngineApi):
 
 
 class ItemPostponeApi(EngineApi):
+    permission_classes = [IsProjectMemberCheckedInService]
+
     InputSerializer = ItemRefSerializer
     OutputSerializer = ItemStatusSerializer
 
@@ -143,6 +150,8 @@ class ItemPostponeApi(EngineApi):
 
 
 class DraftApi(EngineApi):
+    permission_classes = [IsProjectMemberCheckedInService]
+
     class InputSerializer(serializers.Serializer):
         answers = AnswersField()
 

@@ -13,9 +13,12 @@ from annotation.selectors.agreement import project_agreement
 from annotation.selectors.progress import project_progress
 from annotation.services.review import adjudication_save, review_next
 from core.api.errors import error_responses
+from core.api.permissions import IsProjectReviewer
 
 
 class AgreementApi(EngineApi):
+    permission_classes = [IsProjectReviewer]
+
     class OutputSerializer(serializers.Serializer):
         annotations = serializers.IntegerField(help_text="Human annotations counted.")
         items = serializers.IntegerField(help_text="Items with at least one annotation.")
@@ -40,11 +43,13 @@ class AgreementApi(EngineApi):
         responses={200: OutputSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "reviewer")
+        project, _ = self.project(project_id)
         return Response(self.OutputSerializer(project_agreement(project=project)).data)
 
 
 class ProgressApi(EngineApi):
+    permission_classes = [IsProjectReviewer]
+
     class OutputSerializer(serializers.Serializer):
         total = serializers.IntegerField()
         done = serializers.IntegerField()
@@ -65,7 +70,7 @@ class ProgressApi(EngineApi):
         responses={200: OutputSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "reviewer")
+        project, _ = self.project(project_id)
         return Response(self.OutputSerializer(project_progress(project=project)).data)
 
 
@@ -79,6 +84,8 @@ class ReviewAnswerSerializer(serializers.Serializer):
 
 
 class ReviewNextApi(EngineApi):
+    permission_classes = [IsProjectReviewer]
+
     class QuerySerializer(serializers.Serializer):
         after = serializers.IntegerField(
             required=False,
@@ -104,7 +111,7 @@ class ReviewNextApi(EngineApi):
         },
     )
     def get(self, request: Request, project_id: int) -> Response:
-        project, _ = self.project(project_id, "reviewer")
+        project, _ = self.project(project_id)
         params = self.QuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = review_next(project=project, after_item_id=params.validated_data.get("after"))
@@ -131,6 +138,8 @@ class ReviewNextApi(EngineApi):
 
 
 class ReviewSubmitApi(EngineApi):
+    permission_classes = [IsProjectReviewer]
+
     class InputSerializer(serializers.Serializer):
         answers = AnswersField()
         note = serializers.CharField(required=False, allow_blank=True, default="")
@@ -156,7 +165,7 @@ class ReviewSubmitApi(EngineApi):
         ],
     )
     def post(self, request: Request, project_id: int, item_id: int) -> Response:
-        project, _ = self.project(project_id, "reviewer")
+        project, _ = self.project(project_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         adj = adjudication_save(

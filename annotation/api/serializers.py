@@ -23,7 +23,7 @@ class ItemOutputSerializer(serializers.Serializer):
 class AnswersField(serializers.DictField):
     """`{question_key: value}`; formats per question type are in the rubric docs."""
 
-    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+    def __init__(self, **kwargs) -> None:
         kwargs.setdefault(
             "help_text",
             "{question_key: value}. rating: int; binary: bool; multi_label: [str]; text: str; "

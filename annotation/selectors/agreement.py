@@ -154,7 +154,7 @@ def components_build(
     return out, items
 
 
-def _item_component(key, qtype, level, labels, codes, item_unit, coders, items) -> Component:  # noqa: ANN001
+def _item_component(key, qtype, level, labels, codes, item_unit, coders, items) -> Component:
     keep = codes >= 0
     comp = Component(
         key=key,
@@ -180,7 +180,7 @@ def _ordinal_delta_placeholder(n: int) -> np.ndarray:
     return (idx[:, None] - idx[None, :]) ** 2
 
 
-def _comparison_component(key, qtype, values, item_ids, coders) -> Component | None:  # noqa: ANN001
+def _comparison_component(key, qtype, values, item_ids, coders) -> Component | None:
     """Pairwise units are (item, turn, pair), ranking units (item, turn).
 
     Answers repeat a lot (few distinct rankings per turn), so each distinct answer text is

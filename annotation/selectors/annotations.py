@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from annotation.models import Annotation
 
 
-def annotations_mine(*, project_id: int, user) -> QuerySet[Annotation]:  # noqa: ANN001
+def annotations_mine(*, project_id: int, user) -> QuerySet[Annotation]:
     return (
         Annotation.objects.filter(project_id=project_id, user=user)
         .select_related("item__image", "project_item")

@@ -1,4 +1,4 @@
-"""Reads on projects: the caller's projects with progress, membership and role checks."""
+"""Reads on projects: the caller's projects with progress, members, corpora, items."""
 
 from __future__ import annotations
 
@@ -7,42 +7,16 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet
 
 from annotation.models import Annotation, Constitution, Project, ProjectItem, ProjectMembership
-from core.errors import DomainError
-
-ROLE_RANK = {"annotator": 1, "reviewer": 2, "owner": 3}
 
 
-def project_access(*, project_id: int, user, role: str = "annotator") -> tuple[Project, str]:  # noqa: ANN001
-    """The project and the caller's role ("staff" for staff non-members).
-
-    Strangers get 404 (a project's existence is not disclosed); members below `role` get 403.
-    """
-    membership = (
-        ProjectMembership.objects.select_related("project")
-        .filter(project_id=project_id, user=user)
-        .first()
-    )
-    if membership is None:
-        if user.is_staff:
-            project = Project.objects.filter(pk=project_id).first()
-            if project is not None:
-                return project, "staff"
-        raise DomainError("not_found", "No such project.", status=404)
-    if ROLE_RANK[membership.role] < ROLE_RANK[role] and not user.is_staff:
-        raise DomainError(
-            "permission_denied", f"This needs the {role} role in this project.", status=403
-        )
-    return membership.project, membership.role
-
-
-def project_list(*, user) -> QuerySet[Project]:  # noqa: ANN001
+def project_list(*, user) -> QuerySet[Project]:
     qs = Project.objects.all()
     if not user.is_staff:
         qs = qs.filter(memberships__user=user)
     return qs.order_by("-created_at", "-id")
 
 
-def projects_progress(*, projects: list[Project], user) -> dict[int, dict[str, Any]]:  # noqa: ANN001
+def projects_progress(*, projects: list[Project], user) -> dict[int, dict[str, Any]]:
     """{project id: {total, done, mine, role}} in three queries for any number of projects."""
     ids = [p.pk for p in projects]
     rows = (
@@ -90,3 +64,44 @@ def constitution_current(*, project: Project) -> dict[str, Any] | None:
             for r in constitution.rules.order_by("position")
         ],
     }
+
+
+def project_corpus_ids(*, project: Project) -> list[int]:
+    return sorted(project.corpora.values_list("pk", flat=True))
+
+
+def project_members(*, project: Project) -> QuerySet[ProjectMembership]:
+    return (
+        ProjectMembership.objects.filter(project=project)
+        .select_related("user")
+        .order_by("user__username")
+    )
+
+
+def project_items(
+    *, project: Project, gold_only: bool = False, category: str | None = None
+) -> QuerySet[ProjectItem]:
+    qs = ProjectItem.objects.filter(project=project).select_related("item")
+    if gold_only:
+        qs = qs.filter(is_gold=True)
+    if category:
+        qs = qs.filter(item__category=category)
+    return qs
+
+
+def projects_with_roles(*, user) -> list[tuple[Project, str | None]]:
+    """The user's projects by name (every project for staff) with the user's role (None: staff
+    non-member)."""
+    roles = dict(ProjectMembership.objects.filter(user=user).values_list("project_id", "role"))
+    projects = Project.objects.order_by("name")
+    if not user.is_staff:
+        projects = projects.filter(pk__in=roles)
+    return [(project, roles.get(project.pk)) for project in projects]
+
+
+def project_by_name(*, name: str) -> Project | None:
+    return Project.objects.filter(name=name).first()
+
+
+def project_corpora(*, project: Project) -> QuerySet:
+    return project.corpora.all()

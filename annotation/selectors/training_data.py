@@ -1,19 +1,17 @@
 """A project's annotations as reward-model training data.
 
-`training_data(project=...)` returns a `TrainingData` with
+`training_data(project=...)` returns a `rewardmodel.data.TrainingData` with
 
-- `pairs`: preference pairs, each a dict exactly as formats.md says::
+- `pairs`: `JudgedPair`s, as formats.md describes them::
 
-    {"item_id": 17, "criterion": "overall",
-     "chosen":   {"item_id": 17, "turn": 1, "candidate": 2},
-     "rejected": {"item_id": 17, "turn": 1, "candidate": 0},
-     "margin": 0.5, "source": "ranking"}
+    JudgedPair(item_id=17, criterion="overall",
+               chosen=SideRef(17, turn=1, candidate=2), rejected=SideRef(17, turn=1, candidate=0),
+               margin=0.5, source="ranking")
 
-  `chosen` / `rejected` are JSON-able references: `{"item_id", "turn", "candidate"}` for a
-  candidate answer (`turn` indexes `Item.conversations`; `turn` is the string "questions" for
-  the candidate question sets of question-preference records), or `{"item_id"}` for a whole
-  item. `item_id` of the pair is the chosen side's item. `margin` is in [0, 1] and grows with
-  the strength of the preference:
+  `chosen` / `rejected` are `SideRef`s: a candidate answer (`turn` indexes
+  `Item.conversations`; `turn` is the string "questions" for the candidate question sets of
+  question-preference records), or a whole item (no turn). `item_id` of the pair is the
+  chosen side's item. `margin` is in [0, 1] and grows with the strength of the preference:
     * "pairwise": one pair per compared couple, the consensus winner over the loser;
       margin = (votes for winner - votes for loser) / votes (1.0 when unanimous);
       "tie" and "both_bad" give no pair.
@@ -24,9 +22,9 @@
       `min_rating_gap`; margin = gap / scale span.
     * "import": imported candidate scores (external annotator); every two candidates with
       different scores, the higher chosen; margin = score difference; equal scores give none.
-- `targets`: per item and criterion `{"item_id", "criterion", "question", "value", "n",
-  "source"}`, value in [0, 1] (rating mean rescaled to the scale, binary share of "yes").
-- `safety`: per item and rule `{"item_id", "rule", "verdict", "violates", "votes", "source"}`.
+- `targets`: per item and criterion a `Target`, value in [0, 1] (rating mean rescaled to the
+  scale, binary share of "yes").
+- `safety`: per item and rule a `SafetyLabel` (verdict, violates, votes, source).
 - `counts`: how many pairs each source gave.
 
 Consensus: an adjudicated answer (review) wins where it exists, else the majority (labels,
@@ -38,48 +36,24 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
 from annotation.models import Adjudication, Annotation, Project
 from annotation.services.imported_scores import IMPORTED_KEY
+from rewardmodel.data import JudgedPair, SafetyLabel, SideRef, Target, TrainingData
 
-SOURCES = ("pairwise", "ranking", "rating", "import")
 DEFAULT_CRITERION = "overall"
 
 
-@dataclass
-class TrainingData:
-    pairs: list[dict[str, Any]] = field(default_factory=list)
-    targets: list[dict[str, Any]] = field(default_factory=list)
-    safety: list[dict[str, Any]] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SOURCES, 0))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "pairs": self.pairs,
-            "targets": self.targets,
-            "safety": self.safety,
-            "counts": self.counts,
-        }
+def _ref(item_id: int, turn: Any = None, candidate: int | None = None) -> SideRef:
+    return SideRef(item_id, turn, candidate)
 
 
-def _ref(item_id: int, turn: Any = None, candidate: int | None = None) -> dict[str, Any]:
-    if turn is None:
-        return {"item_id": item_id}
-    return {"item_id": item_id, "turn": turn, "candidate": candidate}
-
-
-def _pair(item_id, criterion, chosen, rejected, margin, source) -> dict[str, Any]:  # noqa: ANN001
-    return {
-        "item_id": item_id,
-        "criterion": criterion,
-        "chosen": chosen,
-        "rejected": rejected,
-        "margin": round(float(margin), 6),
-        "source": source,
-    }
+def _pair(
+    item_id: int, criterion: str, chosen: SideRef, rejected: SideRef, margin: float, source: str
+) -> JudgedPair:
+    return JudgedPair(item_id, criterion, chosen, rejected, round(float(margin), 6), source)
 
 
 def training_data(
@@ -113,7 +87,6 @@ def training_data(
     for item_id in sorted(imported):
         for pair in _import_pairs(item_id, imported[item_id]):
             out.pairs.append(pair)
-            out.counts["import"] += 1
     rng = random.Random(seed)
     spans = {q.get("criterion") or q["key"]: _span(q) for q in questions if q["type"] == "rating"}
     for criterion in sorted(ratings):
@@ -126,7 +99,6 @@ def training_data(
             rng,
         ):
             out.pairs.append(pair)
-            out.counts["rating"] += 1
     return out
 
 
@@ -135,7 +107,7 @@ def _span(question: dict) -> float:
     return float(max(values) - min(values)) or 1.0
 
 
-def _question_data(out, ratings, item_id, question, answers, final) -> None:  # noqa: ANN001
+def _question_data(out, ratings, item_id, question, answers, final) -> None:
     key, qtype = question["key"], question["type"]
     criterion = question.get("criterion") or (
         DEFAULT_CRITERION if qtype in ("pairwise", "ranking") else key
@@ -151,16 +123,8 @@ def _question_data(out, ratings, item_id, question, answers, final) -> None:  # 
         else:
             return
         low = min(lab["value"] for lab in question["labels"])
-        out.targets.append(
-            {
-                "item_id": item_id,
-                "criterion": criterion,
-                "question": key,
-                "value": round((mean - low) / _span(question), 6),
-                "n": len(values),
-                "source": source,
-            }
-        )
+        value = round((mean - low) / _span(question), 6)
+        out.targets.append(Target(item_id, criterion, value, key, len(values), source))
         ratings[criterion].append((item_id, mean))
     elif qtype == "binary":
         if adjudicated is not None:
@@ -169,16 +133,7 @@ def _question_data(out, ratings, item_id, question, answers, final) -> None:  # 
             share, source = sum(bool(v) for v in values) / len(values), "majority"
         else:
             return
-        out.targets.append(
-            {
-                "item_id": item_id,
-                "criterion": criterion,
-                "question": key,
-                "value": round(share, 6),
-                "n": len(values),
-                "source": source,
-            }
-        )
+        out.targets.append(Target(item_id, criterion, round(share, 6), key, len(values), source))
     elif qtype == "rule_verdict":
         rules = set(adjudicated or {}) | {r for v in values for r in v}
         for rule in sorted(rules):
@@ -187,24 +142,14 @@ def _question_data(out, ratings, item_id, question, answers, final) -> None:  # 
                 verdict, rsource = adjudicated[rule]["verdict"], "adjudicated"
             else:
                 verdict, rsource = _majority(votes), "majority"
-            out.safety.append(
-                {
-                    "item_id": item_id,
-                    "rule": rule,
-                    "verdict": verdict,
-                    "violates": {"violates": True, "does_not_violate": False}.get(verdict),
-                    "votes": dict(votes),
-                    "source": rsource,
-                }
-            )
+            violates = {"violates": True, "does_not_violate": False}.get(verdict)
+            out.safety.append(SafetyLabel(item_id, rule, violates, verdict, dict(votes), rsource))
     elif qtype == "pairwise":
         for pair in _pairwise_pairs(item_id, criterion, values, adjudicated):
             out.pairs.append(pair)
-            out.counts["pairwise"] += 1
     elif qtype == "ranking":
         for pair in _ranking_pairs(item_id, criterion, values, adjudicated):
             out.pairs.append(pair)
-            out.counts["ranking"] += 1
 
 
 def _majority(votes: Counter) -> str | None:
@@ -218,7 +163,7 @@ def _majority(votes: Counter) -> str | None:
     return decided[0][1]
 
 
-def _pairwise_pairs(item_id, criterion, values, adjudicated) -> Iterator[dict]:  # noqa: ANN001
+def _pairwise_pairs(item_id, criterion, values, adjudicated) -> Iterator[JudgedPair]:
     votes: dict[tuple, Counter] = defaultdict(Counter)
     for value in [adjudicated] if adjudicated is not None else values:
         a, b, turn = value["a"], value["b"], value["turn"]
@@ -254,7 +199,7 @@ def _consensus_tiers(rankings: list[list[list[int]]]) -> list[list[int]]:
     return [sorted(means[m]) for m in sorted(means)]
 
 
-def _ranking_pairs(item_id, criterion, values, adjudicated) -> Iterator[dict]:  # noqa: ANN001
+def _ranking_pairs(item_id, criterion, values, adjudicated) -> Iterator[JudgedPair]:
     by_turn: dict[Any, list] = defaultdict(list)
     for value in [adjudicated] if adjudicated is not None else values:
         by_turn[value["turn"]].append(value["ranking"])
@@ -275,7 +220,7 @@ def _ranking_pairs(item_id, criterion, values, adjudicated) -> Iterator[dict]:  
                     )
 
 
-def _import_pairs(item_id: int, answers: dict) -> Iterator[dict]:
+def _import_pairs(item_id: int, answers: dict) -> Iterator[JudgedPair]:
     for entry in answers.get(IMPORTED_KEY, []):
         turn, scores = entry["turn"], entry["scores"]
         for i, j in combinations(range(len(scores)), 2):
@@ -292,7 +237,7 @@ def _import_pairs(item_id: int, answers: dict) -> Iterator[dict]:
             )
 
 
-def _rating_pairs(rated, criterion, span, per_item, min_gap, rng) -> Iterator[dict]:  # noqa: ANN001
+def _rating_pairs(rated, criterion, span, per_item, min_gap, rng) -> Iterator[JudgedPair]:
     """Each item against a few random others with a clearly different consensus rating.
 
     All pairs would be quadratic in the number of items; a few per item give every item a

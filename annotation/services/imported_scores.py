@@ -15,13 +15,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from annotation.models import Annotation, AnnotationRevision, Project, ProjectItem
-from annotation.services.rubric import QUESTIONS_TURN
+from rewardmodel.records import QUESTIONS_TURN
 
 EXTERNAL_USERNAME = "external-import"
 IMPORTED_KEY = "imported_scores"
 
 
-def external_user():  # noqa: ANN201
+def external_user():
     user, created = get_user_model().objects.get_or_create(
         username=EXTERNAL_USERNAME, defaults={"is_active": False}
     )

@@ -10,7 +10,7 @@ from core.errors import DomainError
 MAX_KEYMAP = 200
 
 
-def preferences_get(*, user) -> UserPreferences:  # noqa: ANN001
+def preferences_get(*, user) -> UserPreferences:
     prefs, _ = UserPreferences.objects.get_or_create(user=user)
     return prefs
 
@@ -19,7 +19,7 @@ def preferences_set(
     *,
     user,
     keymap: dict[str, Any] | None = None,
-    settings: dict[str, Any] | None = None,  # noqa: ANN001
+    settings: dict[str, Any] | None = None,
 ) -> UserPreferences:
     prefs = preferences_get(user=user)
     if keymap is not None:

@@ -54,7 +54,7 @@ def project_create(
     *,
     name: str,
     corpora: Sequence[Corpus],
-    created_by=None,  # noqa: ANN001
+    created_by=None,
     category_filter: Sequence[str] = (),
     preset: str | None = "instruction_quality",
     questions: list[dict] | None = None,
@@ -181,7 +181,7 @@ def constitution_set(
     project: Project,
     rules: list[dict],
     name: str = "",
-    created_by=None,  # noqa: ANN001
+    created_by=None,
 ) -> Constitution:
     """Store a new version of the project's constitution (older versions stay)."""
     errors: dict[str, list[str]] = {}

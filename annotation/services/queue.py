@@ -45,7 +45,7 @@ class Lease:
 def membership_for_work(
     *,
     project_id: int,
-    user,  # noqa: ANN001
+    user,
     lock: bool = True,
     client_key: uuid.UUID | None = None,
 ) -> ProjectMembership:
@@ -82,8 +82,8 @@ MAX_PREFETCH_EXCLUDES = 2
 def item_next(
     *,
     project_id: int,
-    user,  # noqa: ANN001
-    now=None,  # noqa: ANN001
+    user,
+    now=None,
     exclude_item_ids: list[int] | tuple[int, ...] = (),
 ) -> Lease | None:
     """Lease one item to `user`, or None when nothing is left for them.
@@ -152,11 +152,11 @@ def item_next(
         return again
 
 
-def _locked(qs):  # noqa: ANN001, ANN202
+def _locked(qs):
     return qs.select_for_update(skip_locked=True, of=("self",))
 
 
-def _pick(candidates, *, sampling: str) -> ProjectItem | None:  # noqa: ANN001
+def _pick(candidates, *, sampling: str) -> ProjectItem | None:
     if sampling == "random":
         # Start the index walk at a random point of the fixed permutation, so concurrent
         # annotators spread over the project instead of queueing on the same rows.
@@ -173,7 +173,7 @@ def _pick(candidates, *, sampling: str) -> ProjectItem | None:  # noqa: ANN001
     return _locked(candidates.order_by("open_slots", "id")).first()
 
 
-def _lease_new(pitem: ProjectItem, *, user, expires, holds_slot: bool) -> Lease:  # noqa: ANN001
+def _lease_new(pitem: ProjectItem, *, user, expires, holds_slot: bool) -> Lease:
     assignment = Assignment.objects.create(
         project_id=pitem.project_id,
         project_item=pitem,
@@ -185,7 +185,7 @@ def _lease_new(pitem: ProjectItem, *, user, expires, holds_slot: bool) -> Lease:
     return Lease(assignment, pitem, None)
 
 
-def _lease_again(*, project_id: int, user, statuses: list[str], expires) -> Lease | None:  # noqa: ANN001
+def _lease_again(*, project_id: int, user, statuses: list[str], expires) -> Lease | None:
     """Re-lease one of the caller's earlier items that still has room (gold always has)."""
     pitem = _locked(
         ProjectItem.objects.select_related("item__image")
@@ -210,7 +210,7 @@ def _lease_again(*, project_id: int, user, statuses: list[str], expires) -> Leas
     return Lease(assignment, pitem, assignment.draft)
 
 
-def _reclaim_expired(*, project_id: int, now) -> int:  # noqa: ANN001
+def _reclaim_expired(*, project_id: int, now) -> int:
     """Return the slots of lapsed leases to their items (a bounded batch per call)."""
     lapsed = list(
         _locked(
@@ -239,7 +239,7 @@ def _release_slots(per_item: Counter) -> None:
 def _own_assignment(
     *,
     project_id: int,
-    user,  # noqa: ANN001
+    user,
     item_id: int,
     with_item: bool = False,
 ) -> Assignment:
@@ -259,7 +259,7 @@ def _own_assignment(
     return assignment
 
 
-def item_skip(*, project_id: int, user, item_id: int) -> Assignment:  # noqa: ANN001
+def item_skip(*, project_id: int, user, item_id: int) -> Assignment:
     """Skip an item per the project's skip policy."""
     with transaction.atomic():
         membership = membership_for_work(project_id=project_id, user=user)
@@ -283,7 +283,7 @@ def item_skip(*, project_id: int, user, item_id: int) -> Assignment:  # noqa: AN
         return assignment
 
 
-def item_postpone(*, project_id: int, user, item_id: int) -> Assignment:  # noqa: ANN001
+def item_postpone(*, project_id: int, user, item_id: int) -> Assignment:
     """Put an item aside: its slot goes back, and it returns to the caller after new work."""
     with transaction.atomic():
         membership_for_work(project_id=project_id, user=user)
@@ -312,7 +312,7 @@ def _take_slot(pitem: ProjectItem) -> None:
         )
 
 
-def draft_save(*, project_id: int, user, item_id: int, answers: dict[str, Any]) -> Assignment:  # noqa: ANN001
+def draft_save(*, project_id: int, user, item_id: int, answers: dict[str, Any]) -> Assignment:
     """Autosave unsubmitted answers (checked loosely: required answers may be missing)."""
     with transaction.atomic():
         membership = membership_for_work(project_id=project_id, user=user)

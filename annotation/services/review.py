@@ -53,7 +53,7 @@ def adjudication_save(
     item_id: int,
     reviewer,
     answers: dict[str, Any],
-    note: str = "",  # noqa: ANN001
+    note: str = "",
 ) -> Adjudication:
     pitem = (
         ProjectItem.objects.select_for_update()

@@ -22,11 +22,11 @@ from typing import Any
 from annotation.models import Constitution, Project
 from core.errors import DomainError
 from corpora.models import Item
+from rewardmodel.records import QUESTIONS_TURN, candidate_turns
 
 QUESTION_TYPES = ("rating", "binary", "multi_label", "text", "pairwise", "ranking", "rule_verdict")
 PAIRWISE_CHOICES = ("A", "B", "tie", "both_bad")
 VERDICTS = ("violates", "does_not_violate", "unsure")
-QUESTIONS_TURN = "questions"
 MAX_TEXT = 20_000
 
 
@@ -129,18 +129,6 @@ def item_candidates(item: Item, turn: Any) -> Sequence[Any] | None:
         return None
     value = turns[turn].get("value") if isinstance(turns[turn], dict) else None
     return value if isinstance(value, list) else None
-
-
-def candidate_turns(item: Item) -> list[Any]:
-    """Turns of an item that hold candidate lists, in order."""
-    turns: list[Any] = [
-        t
-        for t, turn in enumerate(item.conversations or [])
-        if isinstance(turn, dict) and isinstance(turn.get("value"), list)
-    ]
-    if isinstance(item.questions, list) and len(item.questions) > 1:
-        turns.append(QUESTIONS_TURN)
-    return turns
 
 
 def _is_int(value: Any) -> bool:
@@ -260,7 +248,7 @@ def answers_clean(
 def _exempt(question: dict, item: Item, rule_keys: Sequence[str]) -> bool:
     """A required comparison is moot on an item with nothing to compare (and rules on none)."""
     if question["type"] in ("pairwise", "ranking"):
-        return not candidate_turns(item)
+        return not candidate_turns(item.conversations, item.questions)
     if question["type"] == "rule_verdict":
         return not rule_keys
     return False

@@ -33,7 +33,7 @@ class SubmitResult:
 def annotation_submit(
     *,
     project_id: int,
-    user,  # noqa: ANN001
+    user,
     item_id: int,
     answers: dict[str, Any],
     client_key: uuid.UUID | None,
@@ -54,7 +54,7 @@ def annotation_submit(
         return _retry(client_key=client_key, user=user, item_id=item_id)
 
 
-def _retry(*, client_key: uuid.UUID, user, item_id: int) -> SubmitResult:  # noqa: ANN001
+def _retry(*, client_key: uuid.UUID, user, item_id: int) -> SubmitResult:
     revision = (
         AnnotationRevision.objects.select_related("annotation__project_item")
         .filter(client_key=client_key)
@@ -72,7 +72,7 @@ def _retry(*, client_key: uuid.UUID, user, item_id: int) -> SubmitResult:  # noq
     return SubmitResult(annotation, False, True, _gold_feedback(annotation.project_item))
 
 
-def _submit(*, project_id, user, item_id, answers, client_key) -> SubmitResult:  # noqa: ANN001
+def _submit(*, project_id, user, item_id, answers, client_key) -> SubmitResult:
     membership = membership_for_work(project_id=project_id, user=user, client_key=client_key)
     project = membership.project
     if client_key is not None and membership.client_key_seen:

@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import ApiError, error_responses
+from core.api.permissions import IsJobCreatorOrStaff
 from core.models import Job
-from core.selectors import job_get_visible
 from core.services.job_liveness import jobs_reap
 from core.services.jobs import job_cancel, job_live_progress
 
@@ -44,14 +44,16 @@ class JobOutputSerializer(serializers.ModelSerializer):
         return {**live, "fraction": fraction}
 
 
-def job_visible(request: Request, job_id: int) -> Job:
-    job = job_get_visible(job_id=job_id, user=request.user)
+def _reaped(job: Job) -> Job:
+    """The job as it is: if its worker died, the reaper requeues or fails it first."""
     if job.status == Job.Status.RUNNING and jobs_reap(job_ids=[job.pk]):
-        job.refresh_from_db()  # its worker had died: requeued or failed just now
+        job.refresh_from_db()
     return job
 
 
 class JobDetailApi(APIView):
+    permission_classes = [IsJobCreatorOrStaff]
+
     @extend_schema(
         operation_id="job_retrieve",
         summary="Status and progress of a background job",
@@ -70,10 +72,12 @@ class JobDetailApi(APIView):
         ],
     )
     def get(self, request: Request, job_id: int) -> Response:
-        return Response(JobOutputSerializer(job_visible(request, job_id)).data)
+        return Response(JobOutputSerializer(_reaped(self.job)).data)
 
 
 class JobCancelApi(APIView):
+    permission_classes = [IsJobCreatorOrStaff]
+
     @extend_schema(
         operation_id="job_cancel",
         summary="Ask a job to stop",
@@ -81,7 +85,7 @@ class JobCancelApi(APIView):
         responses={200: JobOutputSerializer, **error_responses(401, 404, 409)},
     )
     def post(self, request: Request, job_id: int) -> Response:
-        job = job_visible(request, job_id)
+        job = _reaped(self.job)
         if job.is_finished:
             raise ApiError("job_finished", f"The job has already {job.status}.", status_code=409)
         return Response(JobOutputSerializer(job_cancel(job=job)).data)

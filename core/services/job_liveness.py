@@ -43,7 +43,7 @@ def worker_name() -> str:
     return f"{hostname or socket.gethostname()} pid {os.getpid()}"[:255]
 
 
-def _stale_cutoff():  # noqa: ANN202
+def _stale_cutoff():
     return timezone.now() - timedelta(seconds=settings.ARBITER_JOB_STALE_S)
 
 
@@ -73,7 +73,7 @@ def job_heartbeat(*, job_id: int, worker: str, attempt: int | None = None) -> It
             try:
                 touched = True
                 rows.update(heartbeat_at=timezone.now(), worker=worker)
-            except Exception:  # noqa: BLE001 - a missed beat must not end the job
+            except Exception:  # a missed beat must not end the job
                 logger.exception("could not write the heartbeat of job %s", job_id)
         if touched:
             connection.close()  # this thread's own connection
@@ -139,7 +139,7 @@ def _requeue(job_id: int) -> None:
     try:
         if requeue is not None:
             requeue(job)
-    except Exception as exc:  # noqa: BLE001 - a job we cannot send again must not stay queued
+    except Exception as exc:  # a job we cannot send again must not stay queued
         from core.services.jobs import job_error_unexpected
 
         error = job_error_unexpected(job_id=job_id, exc=exc)

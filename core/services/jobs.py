@@ -68,7 +68,7 @@ def job_ended(job_id: int) -> None:
         return
     try:
         hook(job)
-    except Exception:  # noqa: BLE001 - clean-up must not turn an outcome into another
+    except Exception:  # clean-up must not turn an outcome into another
         logger.exception("end hook of job %s (%s) failed", job.pk, job.kind)
 
 
@@ -97,7 +97,7 @@ def _cancel_key(job_id: int) -> str:
     return f"arbiter:job:{job_id}:cancel"
 
 
-def job_create(*, kind: str, params: dict[str, Any], created_by=None) -> Job:  # noqa: ANN001
+def job_create(*, kind: str, params: dict[str, Any], created_by=None) -> Job:
     return Job.objects.create(kind=kind, params=params, created_by=created_by)
 
 
@@ -176,7 +176,7 @@ def job_run(job_id: int, body: Callable[[Job], dict[str, Any]]) -> Job | None:
             result = body(job)
     except JobCancelled:
         _finish(job, Job.Status.CANCELLED, message="Cancelled.")
-    except Exception as exc:  # noqa: BLE001 - every failure is reported on the job
+    except Exception as exc:  # every failure is reported on the job
         error = getattr(exc, "as_error", None)
         if callable(error):
             payload = error()

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from core.api.errors import ApiError, error_responses
 from core.api.jobs import JobOutputSerializer
-from core.api.permissions import IsStaff
+from core.api.permissions import IsAuthenticated, IsStaff, ReadOnly
 from corpora.models import Corpus
 from corpora.selectors import corpus_get, corpus_list
 from corpora.services.corpora import corpus_create
@@ -32,16 +32,16 @@ class CorpusListApi(APIView):
         name = serializers.CharField(max_length=200, help_text="Unique name of the corpus.")
         description = serializers.CharField(required=False, allow_blank=True, default="")
 
-    def get_permissions(self):  # noqa: ANN201
-        return [IsStaff()] if self.request.method == "POST" else super().get_permissions()
+    # Anyone signed in lists the corpora they may see (the selector filters); staff create.
+    permission_classes = [IsAuthenticated & ReadOnly | IsStaff]
 
     @extend_schema(
         operation_id="corpus_list",
-        summary="List corpora",
+        summary="List the corpora I may see (all for staff; else those of my projects)",
         responses={200: CorpusOutputSerializer(many=True), **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
-        return Response(CorpusOutputSerializer(corpus_list(), many=True).data)
+        return Response(CorpusOutputSerializer(corpus_list(user=request.user), many=True).data)
 
     @extend_schema(
         operation_id="corpus_create",
@@ -58,13 +58,16 @@ class CorpusListApi(APIView):
 
 
 class CorpusDetailApi(APIView):
+    # Staff, or members of a project that uses the corpus (others get 404, as for a missing one).
+    permission_classes = [IsAuthenticated & ReadOnly]
+
     @extend_schema(
         operation_id="corpus_retrieve",
         summary="One corpus",
         responses={200: CorpusOutputSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, corpus_id: int) -> Response:
-        corpus = corpus_get(corpus_id=corpus_id, with_item_count=True)
+        corpus = corpus_get(corpus_id=corpus_id, user=request.user, with_item_count=True)
         return Response(CorpusOutputSerializer(corpus).data)
 
 
@@ -132,7 +135,7 @@ class CorpusImportApi(APIView):
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _save_upload(upload, directory: Path) -> Path | None:  # noqa: ANN001
+def _save_upload(upload, directory: Path) -> Path | None:
     if upload is None:
         return None
     directory.mkdir(parents=True, exist_ok=True)

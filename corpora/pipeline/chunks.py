@@ -174,7 +174,7 @@ def chunks_from_thread(
                 if stop.is_set():
                     return
                 chunks.put(chunk)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+        except BaseException as exc:  # handed to the consuming thread
             chunks.put(exc)
 
     def consume() -> Iterator[ParsedChunk]:

@@ -12,3 +12,9 @@ def corpus_create(*, name: str, description: str = "", created_by: AbstractBaseU
     if Corpus.objects.filter(name=name).exists():
         raise DomainError("conflict", "A corpus with this name exists.", status=409)
     return Corpus.objects.create(name=name, description=description, created_by=created_by)
+
+
+def corpus_get_or_create(*, name: str) -> Corpus:
+    """The corpus of that name, created empty if there is none (the headless `curate` command)."""
+    corpus, _ = Corpus.objects.get_or_create(name=name)
+    return corpus

@@ -1,33 +1,50 @@
-"""Shared API helpers of curation: project access by role."""
+"""Shared API pieces of curation: views addressed by a run, dataset or export rather than a
+project find their project here, for the permission check (core.api.permissions)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from functools import cached_property
 
-from django.shortcuts import get_object_or_404
-from rest_framework.request import Request
+from rest_framework.views import APIView
 
-from annotation.models import Project, ProjectMembership
-from core.api.errors import ApiError
-
-MANAGE_ROLES = (ProjectMembership.Role.OWNER, ProjectMembership.Role.REVIEWER)
+from curation.models import DatasetVersion, Export, RewardModelRun
+from curation.selectors.runs import dataset_get, export_get, reward_model_run_get
 
 
-def project_for(request: Request, project_id: int, roles: Iterable[str] = MANAGE_ROLES) -> Project:
-    """The project, if the user is staff or holds one of `roles` in it (else 404 / 403)."""
-    project = get_object_or_404(Project, pk=project_id)
-    user = request.user
-    if user.is_staff:
-        return project
-    role = (
-        ProjectMembership.objects.filter(project=project, user=user)
-        .values_list("role", flat=True)
-        .first()
-    )
-    if role is None:
-        raise ApiError("not_found", "Not found.", status_code=404)
-    if role not in set(roles):
-        raise ApiError(
-            "permission_denied", "Your role in this project cannot do this.", status_code=403
-        )
-    return project
+class RunApi(APIView):
+    """A view on `reward-models/<run_id>/...`: the run's project is the one checked."""
+
+    @cached_property
+    def run(self) -> RewardModelRun:
+        return reward_model_run_get(run_id=self.kwargs["run_id"])
+
+    def permission_project_ids(self) -> tuple[int, ...]:
+        return (self.run.project_id,)
+
+
+class DatasetApi(APIView):
+    """A view on `datasets/<dataset_id>/...` (and `.../diff/<other_id>/`: both are checked)."""
+
+    @cached_property
+    def dataset(self) -> DatasetVersion:
+        return dataset_get(dataset_id=self.kwargs["dataset_id"])
+
+    @cached_property
+    def other(self) -> DatasetVersion | None:
+        other_id = self.kwargs.get("other_id")
+        return None if other_id is None else dataset_get(dataset_id=other_id)
+
+    def permission_project_ids(self) -> tuple[int, ...]:
+        others = () if self.other is None else (self.other.project_id,)
+        return (self.dataset.project_id, *others)
+
+
+class ExportApi(APIView):
+    """A view on `exports/<export_id>/...`: the project of the export's dataset is checked."""
+
+    @cached_property
+    def export(self) -> Export:
+        return export_get(export_id=self.kwargs["export_id"])
+
+    def permission_project_ids(self) -> tuple[int, ...]:
+        return (self.export.dataset.project_id,)

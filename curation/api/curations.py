@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.http import FileResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -13,10 +12,16 @@ from rest_framework.views import APIView
 
 from core.api.errors import ApiError, error_responses
 from core.api.jobs import JobOutputSerializer
-from corpora.models import Corpus
-from curation.api.common import project_for
-from curation.api.reward_models import _run_for
-from curation.models import ActiveRewardModel, DatasetVersion, Export, RewardModelRun, ScoringRun
+from core.api.permissions import IsProjectReviewer, project_access_of
+from corpora.selectors import corpus_get
+from curation.api.common import DatasetApi, ExportApi, RunApi
+from curation.models import DatasetVersion, Export, ScoringRun
+from curation.selectors.runs import (
+    active_run_id,
+    dataset_exports,
+    dataset_versions,
+    reward_model_run_get,
+)
 from curation.services.curation import curation_commit, curation_evaluate, dataset_diff, public
 from curation.services.export import export_file_path, export_start
 from curation.services.scoring import DEFAULT_SHARD_SIZE, scoring_start
@@ -39,7 +44,9 @@ class ScoringOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class RewardModelScoreApi(APIView):
+class RewardModelScoreApi(RunApi):
+    permission_classes = [IsProjectReviewer]
+
     class InputSerializer(serializers.Serializer):
         corpus_id = serializers.IntegerField(help_text="Corpus to score.")
         shard_size = serializers.IntegerField(
@@ -57,10 +64,10 @@ class RewardModelScoreApi(APIView):
         responses={202: ScoringOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, run_id: int) -> Response:
-        run = _run_for(request, run_id)
+        run = self.run
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        corpus = get_object_or_404(Corpus, pk=data.validated_data["corpus_id"])
+        corpus = corpus_get(corpus_id=data.validated_data["corpus_id"])
         scoring = scoring_start(
             run=run,
             corpus=corpus,
@@ -93,10 +100,12 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_exports(self, dataset: DatasetVersion) -> list[dict]:
-        return ExportOutputSerializer(dataset.exports.select_related("job"), many=True).data
+        return ExportOutputSerializer(dataset_exports(dataset=dataset), many=True).data
 
 
 class ProjectCurationApi(APIView):
+    permission_classes = [IsProjectReviewer]
+
     class InputSerializer(serializers.Serializer):
         policy = serializers.JSONField(
             help_text='Steps of rewardmodel.selection (e.g. [{"op": "top_fraction", "score": '
@@ -128,21 +137,16 @@ class ProjectCurationApi(APIView):
         ],
     )
     def post(self, request: Request, project_id: int) -> Response:
-        project = project_for(request, project_id)
+        project = project_access_of(request, project_id).project
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        run_id = (
-            values.get("model_run_id")
-            or ActiveRewardModel.objects.filter(project=project)
-            .values_list("run_id", flat=True)
-            .first()
-        )
+        run_id = values.get("model_run_id") or active_run_id(project_id=project.pk)
         if run_id is None:
             raise ApiError(
                 "no_model", "Give model_run_id or promote a model first.", status_code=409
             )
-        run = get_object_or_404(RewardModelRun, pk=run_id, project=project)
+        run = reward_model_run_get(run_id=run_id, project_id=project.pk)
         if values["commit"]:
             dataset = curation_commit(
                 project=project,
@@ -159,43 +163,41 @@ class ProjectCurationApi(APIView):
         return Response(public(evaluation))
 
 
-def _dataset_for(request: Request, dataset_id: int) -> DatasetVersion:
-    dataset = get_object_or_404(DatasetVersion, pk=dataset_id)
-    project_for(request, dataset.project_id)
-    return dataset
-
-
 class ProjectDatasetListApi(APIView):
+    permission_classes = [IsProjectReviewer]
+
     @extend_schema(
         operation_id="dataset_list",
         summary="Dataset versions of a project",
         responses={200: DatasetOutputSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
-        project = project_for(request, project_id)
-        datasets = DatasetVersion.objects.filter(project=project)
+        datasets = dataset_versions(project_id=project_id)
         return Response(DatasetOutputSerializer(datasets, many=True).data)
 
 
-class DatasetDetailApi(APIView):
+class DatasetDetailApi(DatasetApi):
+    permission_classes = [IsProjectReviewer]
+
     @extend_schema(
         operation_id="dataset_retrieve",
         summary="A dataset version and its exports",
         responses={200: DatasetOutputSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, dataset_id: int) -> Response:
-        return Response(DatasetOutputSerializer(_dataset_for(request, dataset_id)).data)
+        return Response(DatasetOutputSerializer(self.dataset).data)
 
 
-class DatasetDiffApi(APIView):
+class DatasetDiffApi(DatasetApi):
+    permission_classes = [IsProjectReviewer]
+
     @extend_schema(
         operation_id="dataset_diff",
         summary="Items added and removed between two versions",
         responses={200: OpenApiTypes.OBJECT, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, dataset_id: int, other_id: int) -> Response:
-        first, second = _dataset_for(request, dataset_id), _dataset_for(request, other_id)
-        return Response(dataset_diff(first=first, second=second))
+        return Response(dataset_diff(first=self.dataset, second=self.other))
 
 
 class ExportOutputSerializer(serializers.ModelSerializer):
@@ -220,7 +222,9 @@ class ExportOutputSerializer(serializers.ModelSerializer):
         return f"/api/v1/exports/{export.pk}/download/"
 
 
-class DatasetExportApi(APIView):
+class DatasetExportApi(DatasetApi):
+    permission_classes = [IsProjectReviewer]
+
     class InputSerializer(serializers.Serializer):
         format = serializers.ChoiceField(
             choices=Export.Format.choices, help_text="llava_json, jsonl or parquet."
@@ -234,7 +238,7 @@ class DatasetExportApi(APIView):
         responses={202: ExportOutputSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request: Request, dataset_id: int) -> Response:
-        dataset = _dataset_for(request, dataset_id)
+        dataset = self.dataset
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         export = export_start(
@@ -247,7 +251,9 @@ class DatasetExportApi(APIView):
         return Response(ExportOutputSerializer(export).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ExportDownloadApi(APIView):
+class ExportDownloadApi(ExportApi):
+    permission_classes = [IsProjectReviewer]
+
     @extend_schema(
         operation_id="export_download",
         summary="Download an export's data file (or ?file=manifest.json / images.tar)",
@@ -257,9 +263,8 @@ class ExportDownloadApi(APIView):
             **error_responses(401, 403, 404, 409),
         },
     )
-    def get(self, request: Request, export_id: int):  # noqa: ANN201
-        export = get_object_or_404(Export.objects.select_related("job"), pk=export_id)
-        project_for(request, export.dataset.project_id)
+    def get(self, request: Request, export_id: int):
+        export = self.export
         path = export_file_path(export=export, name=request.query_params.get("file"))
         return FileResponse(
             path.open("rb"), as_attachment=True, filename=f"dataset-{export.dataset_id}-{path.name}"

@@ -93,14 +93,19 @@ def _needs_embeddings(steps: list[dict[str, Any]]) -> bool:
 def _embeddings(run: RewardModelRun, item_ids: np.ndarray) -> np.ndarray:
     """[image | text] features of each item, from the feature cache (featurised if missing)."""
     from corpora.models import Item
-    from curation.services.features import feature_loader, featurize_many
+    from curation.services.features import Featurizable, feature_loader, featurize_many
     from curation.services.model_cache import encoder_specs, run_artifact
-    from curation.services.training_inputs import side_featurizable
+    from curation.services.texts import item_text
 
     artifact = run_artifact(run)
     text_spec, image_spec = encoder_specs(run)
     items = Item.objects.select_related("image").in_bulk(item_ids.tolist())
-    things = [side_featurizable(items[int(i)], None, None) for i in item_ids]
+    things = []
+    for item_id in item_ids:  # whole items, as dedup and diversity compare them
+        item = items[int(item_id)]
+        image = (item.image.sha256, item.image.file) if item.image_id else (None, None)
+        text = item_text(item.conversations or [], item.questions)
+        things.append(Featurizable(text=text, image_key=image[0], image_file=image[1]))
     refs = featurize_many(things, text_encoder=text_spec, image_encoder=image_spec)
     load = feature_loader(
         text_encoder_id=artifact.text_encoder_id, image_encoder_id=artifact.image_encoder_id
@@ -109,7 +114,7 @@ def _embeddings(run: RewardModelRun, item_ids: np.ndarray) -> np.ndarray:
     return np.concatenate([image, text], axis=1)
 
 
-def _inputs(table: ScoreTable, run: RewardModelRun, project_id: int, steps: list[dict]):  # noqa: ANN202
+def _inputs(table: ScoreTable, run: RewardModelRun, project_id: int, steps: list[dict]):
     from rewardmodel.selection import SelectionInputs
 
     scores: dict[str, np.ndarray] = {"overall": table.overall, **table.criteria}
@@ -220,7 +225,7 @@ def curation_commit(
     policy: Any,
     name: str = "",
     user=None,
-    seed: int = 0,  # noqa: ANN001
+    seed: int = 0,
 ) -> DatasetVersion:
     evaluation = curation_evaluate(project=project, run=run, policy=policy, seed=seed)
     corpus_versions = {

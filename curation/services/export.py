@@ -37,7 +37,7 @@ def export_start(
     dataset: DatasetVersion,
     format: str,
     include_images: bool = False,
-    user=None,  # noqa: A002, ANN001
+    user=None,
 ) -> Export:
     from workers.curation_tasks import dataset_export_task
 
@@ -71,7 +71,7 @@ def export_dir(export: Export) -> Path:
     )
 
 
-def _rows(dataset: DatasetVersion):  # noqa: ANN202
+def _rows(dataset: DatasetVersion):
     best = ItemScore.objects.filter(run_id=dataset.run_id, item_id=OuterRef("item_id")).values(
         "best_candidates"
     )[:1]
@@ -189,7 +189,7 @@ def export_ended(*, job: Job) -> None:
     shutil.rmtree(export_dir(export), ignore_errors=True)
 
 
-def _hf_builder(format: str) -> str:  # noqa: A002
+def _hf_builder(format: str) -> str:
     return "parquet" if format == "parquet" else "json"
 
 

@@ -8,7 +8,6 @@ Encoders are loaded lazily, once per process, and only when something is missing
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +15,10 @@ from typing import Any
 
 from django.conf import settings
 
+from rewardmodel.keys import content_key
+
 # The library (and torch with it) is imported inside the functions: the web process imports
 # this module through the API and must stay free of torch.
-
-
-def content_key(text: str) -> str:
-    """Same key as `rewardmodel.features.content_key` for text (sha256 of UTF-8)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -56,7 +52,7 @@ def feature_cache() -> Any:  # rewardmodel.features.FeatureCache
 
 
 @functools.lru_cache(maxsize=4)
-def encoder_get(spec: str):  # noqa: ANN201 - an Encoder
+def encoder_get(spec: str):  # an Encoder
     """Encoders are expensive to build: one per spec and process."""
     from rewardmodel.encoders import encoder_load
 

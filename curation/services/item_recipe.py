@@ -12,7 +12,7 @@ counting with its best candidate. Training (`rewardmodel.item_training`) takes
   answers, imported candidate scores) on the overall criterion.
 
 Rubric criteria and safety rules get read-outs fitted on the trained head afterwards
-(`rewardmodel.item_outputs`), so scores carry the same fields as with the pair recipe.
+(`rewardmodel.item_outputs`), so scores carry overall, criterion and rule fields.
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ import numpy as np
 
 from core.errors import DomainError
 from corpora.models import Item
-from curation.selectors.training_data import TrainingData
 from curation.services.features import encoder_id_of, feature_loader, featurize_many
 from curation.services.recipes import TrainedModel, config_from_hyper, in_eval
 from curation.services.texts import default_candidate
 from curation.services.turns import items_turn_specs
+from rewardmodel.configs import ItemPairsConfig, ItemTrainConfig
+from rewardmodel.data import SideRef, TrainingData
 
 ITEM_PAIR_SOURCE = "rating-difference (items)"
 OVERALL = "overall"
@@ -49,8 +50,8 @@ class ItemRecipeInputs:
     rules: list[str]
 
 
-def _side_key(ref: dict[str, Any]) -> tuple[str, Any, Any]:
-    return (str(ref["item_id"]), ref.get("turn"), ref.get("candidate"))
+def _side_key(ref: SideRef) -> tuple[str, Any, Any]:
+    return (str(ref.item_id), ref.turn, ref.candidate)
 
 
 def item_recipe_inputs(
@@ -60,9 +61,10 @@ def item_recipe_inputs(
     from rewardmodel.item_outputs import ItemTarget
     from rewardmodel.pairs import PreferencePair
 
-    ids: set[int] = {int(r["item_id"]) for r in (*data.ratings, *data.verdicts)}
+    verdicts = data.verdicts
+    ids: set[int] = {int(r.item_id) for r in (*data.targets, *verdicts)}
     for pair in data.pairs:
-        ids.update((int(pair["chosen"]["item_id"]), int(pair["rejected"]["item_id"])))
+        ids.update((int(pair.chosen.item_id), int(pair.rejected.item_id)))
     items = list(
         Item.objects.filter(pk__in=ids)
         .select_related("image")
@@ -76,20 +78,16 @@ def item_recipe_inputs(
     turn_pairs = []
     wins: dict[tuple[str, Any], dict[int, float]] = defaultdict(lambda: defaultdict(float))
     for pair in data.pairs:
-        chosen, rejected = pair["chosen"], pair["rejected"]
-        if "turn" not in chosen or (pair.get("criterion") or OVERALL) != OVERALL:
+        chosen, rejected = pair.chosen, pair.rejected
+        if chosen.is_whole_item or (pair.criterion or OVERALL) != OVERALL:
             continue  # whole-item pairs: the item pairs below stand for them
         c, r = ref_of.get(_side_key(chosen)), ref_of.get(_side_key(rejected))
         if c is None or r is None or c == r:
             continue  # an item left the project, or two candidates with the same text
-        item = str(chosen["item_id"])
-        turn_pairs.append(
-            PreferencePair(
-                item, c, r, margin=float(pair.get("margin") or 0.0), source=str(pair["source"])
-            )  # fmt: skip
-        )
-        wins[(item, chosen["turn"])][int(chosen["candidate"])] += 1.0
-        wins[(item, rejected["turn"])][int(rejected["candidate"])] -= 1.0
+        item = str(chosen.item_id)
+        turn_pairs.append(PreferencePair(item, c, r, margin=pair.margin, source=pair.source))
+        wins[(item, chosen.turn)][int(chosen.candidate or 0)] += 1.0
+        wins[(item, rejected.turn)][int(rejected.candidate or 0)] -= 1.0
 
     conversations = {str(item.pk): item.conversations or [] for item in items}
     by_item: dict[str, list[Any]] = defaultdict(list)
@@ -105,23 +103,24 @@ def item_recipe_inputs(
         item_sides[item] = sides
 
     values: dict[str, list[float]] = defaultdict(list)
-    for rating in data.ratings:
-        values[str(rating["item_id"])].append(float(rating["value"]))
-    for verdict in data.verdicts:
-        values[str(verdict["item_id"])].append(0.0 if verdict["violated"] else 1.0)
+    for target in data.targets:
+        values[str(target.item_id)].append(target.value)
+    for verdict in verdicts:
+        values[str(verdict.item_id)].append(0.0 if verdict.violates else 1.0)
     item_scores = {i: float(np.mean(v)) for i, v in values.items() if i in item_sides}
     criteria_set = set(criteria)
     ratings = [
-        ItemTarget(str(r["item_id"]), r["criterion"], float(r["value"]))
-        for r in data.ratings
-        if r["criterion"] in criteria_set
+        ItemTarget(str(t.item_id), t.criterion, t.value)
+        for t in data.targets
+        if t.criterion in criteria_set
     ]
-    verdicts = [
-        ItemTarget(str(v["item_id"]), v["rule"], 1.0 if v["violated"] else 0.0)
-        for v in data.verdicts
+    rule_targets = [
+        ItemTarget(str(v.item_id), v.rule, 1.0 if v.violates else 0.0) for v in verdicts
     ]
-    rules = sorted({v["rule"] for v in data.verdicts})
-    return ItemRecipeInputs(item_sides, item_scores, turn_pairs, ratings, verdicts, criteria, rules)
+    rules = sorted({v.rule for v in verdicts})
+    return ItemRecipeInputs(
+        item_sides, item_scores, turn_pairs, ratings, rule_targets, criteria, rules
+    )
 
 
 def _best_candidate(conversations: list[dict], turn: Any, wins: dict[int, float]) -> int:
@@ -134,11 +133,7 @@ def _best_candidate(conversations: list[dict], turn: Any, wins: dict[int, float]
     return fallback if fallback in leaders else leaders[0]
 
 
-def item_train_config(hyper: dict[str, Any]):  # noqa: ANN201 - ItemTrainConfig
-    from rewardmodel.item_training import ItemTrainConfig
-
-    if hyper.get("patience") == 0:
-        hyper = {**hyper, "patience": None}  # 0 turns early stopping off
+def item_train_config(hyper: dict[str, Any]) -> ItemTrainConfig:
     return config_from_hyper(ItemTrainConfig, hyper)
 
 
@@ -155,14 +150,15 @@ def item_recipe_train(
     from rewardmodel.item_training import item_pairs_from_scores, train_item_reward_head
 
     config = item_train_config(hyper)
+    pairs_config = config_from_hyper(ItemPairsConfig, hyper)
     image_encoder = hyper["image_encoder"] or None
     inputs = item_recipe_inputs(
         data, criteria=criteria, text_encoder=hyper["text_encoder"], image_encoder=image_encoder
     )
     item_pairs = item_pairs_from_scores(
         inputs.item_scores,
-        min_gap=hyper["item_min_gap"],
-        others_per_item=hyper["item_pairs_per_item"],
+        min_gap=pairs_config.item_min_gap,
+        others_per_item=pairs_config.item_pairs_per_item,
         seed=config.seed,
     )
     if not item_pairs and not inputs.turn_pairs:
@@ -183,8 +179,7 @@ def item_recipe_train(
         checkpoint_dir=checkpoint_dir,
         resume=True,
         progress=progress,
-        log_every=max(1, min(50, hyper["checkpoint_every"], config.eval_every)),
-        checkpoint_every=hyper["checkpoint_every"],
+        log_every=max(1, min(50, config.checkpoint_every, config.eval_every)),
     )
     sources: dict[str, int] = defaultdict(int)
     for pair in inputs.turn_pairs:
@@ -234,7 +229,7 @@ def _fingerprint(item_pairs: list[Any], turn_fingerprint: str) -> str:
     return digest.hexdigest()
 
 
-def _held_out_metrics(head, inputs, item_pairs, load, held_out) -> dict[str, Any]:  # noqa: ANN001
+def _held_out_metrics(head, inputs, item_pairs, load, held_out) -> dict[str, Any]:
     """On held-out items, with items scored as scoring will (hard minimum over turns):
     accuracy on item pairs and on candidate pairs, and Spearman per criterion."""
     from rewardmodel.evaluation import pairwise_accuracy, spearman
@@ -255,6 +250,7 @@ def _held_out_metrics(head, inputs, item_pairs, load, held_out) -> dict[str, Any
             np.asarray([overall[p.chosen] for p in pairs]),
             np.asarray([overall[p.rejected] for p in pairs]),
         )
+        out["eval_item_pairs"] = len(pairs)
     turns = [p for p in inputs.turn_pairs if held_out(p.item_id)]
     if turns:
         sides = [p.chosen for p in turns] + [p.rejected for p in turns]
@@ -262,6 +258,7 @@ def _held_out_metrics(head, inputs, item_pairs, load, held_out) -> dict[str, Any
         out["eval_candidate_pair_accuracy"] = pairwise_accuracy(
             turn_scores.overall[: len(turns)], turn_scores.overall[len(turns) :]
         )
+        out["eval_candidate_pairs"] = len(turns)
     by_criterion: dict[str, float | None] = {}
     for name in inputs.criteria:
         rated = [t for t in inputs.ratings if t.name == name and t.item_id in spans]

@@ -11,13 +11,13 @@ from curation.models import RewardModelRun
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str):  # noqa: ANN202 - RewardModelArtifact
+def _load(path: str):  # RewardModelArtifact
     from rewardmodel.artifacts import reward_model_load
 
     return reward_model_load(path)
 
 
-def run_artifact(run: RewardModelRun):  # noqa: ANN201 - RewardModelArtifact
+def run_artifact(run: RewardModelRun):  # RewardModelArtifact
     return _load(str(Path(settings.ARTIFACTS_ROOT) / run.artifact_path))
 
 

@@ -39,7 +39,7 @@ def in_eval(item_id: str, fraction: float, seed: int) -> bool:
 def config_from_hyper(config_class: type[Config], hyper: dict[str, Any]) -> Config:
     """A library training config from the run's hyper-parameters (its own fields only)."""
     names = {f.name for f in fields(config_class)}  # type: ignore[arg-type]
-    values = {k: v for k, v in hyper.items() if k in names and v is not None}
+    values = {k: v for k, v in hyper.items() if k in names}
     try:
         return config_class(**values)
     except ValueError as exc:

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.models import Project
+from annotation.selectors.training_data import training_data
 from annotation.services.imported_scores import imported_scores_to_annotations
 from core.errors import DomainError
 from core.models import Job
@@ -20,123 +21,46 @@ from core.services.job_liveness import jobs_reap
 from core.services.jobs import JobCancelled, job_cancel_requested, job_create, job_progress
 from curation.models import ActiveRewardModel, RewardModelRun, RewardModelStep
 from curation.selectors.agreement import annotator_agreement
-from curation.selectors.training_data import project_training_data, rubric_criteria
+from curation.selectors.training_data import answers_by_item, rubric_criteria
 from curation.services.recipes import in_eval
+from rewardmodel.configs import ItemTrainConfig
 
-# The training recipes: "item" (the default) scores (question, answer) turns and trains on
-# item-level judgments through the minimum over turns (see `item_recipe`); "pairs" scores the
-# whole conversation as one text and trains on the selector's pairs, ratings and verdicts.
-TRAINERS = ("item", "pairs")
+# The training recipe: "item" scores (question, answer) turns and trains on item-level
+# judgments through the minimum over turns (see `item_recipe`). The earlier whole-item "pairs"
+# recipe is retired (it reached 0.685 against the item recipe's 0.856 on the same 3,000 demo
+# items, docs/benchmarks.md); its models still score, its runs can't be started or resumed.
+TRAINERS = ("item",)
 DEFAULT_TRAINER = "item"
-# What a caller may set, with its type and allowed range: (type, min, max).
-HYPERPARAMETERS: dict[str, tuple[type, float | None, float | None]] = {
-    "lr": (float, 1e-6, 1.0),
-    "epochs": (int, 1, 1000),
-    "max_steps": (int, 1, 1_000_000),
-    "batch_size": (int, 1, 65536),
-    "weight_decay": (float, 0.0, 1.0),
-    "seed": (int, 0, 2**31 - 1),
-    "center_coef": (float, 0.0, 10.0),
-    "eval_fraction": (float, 0.0, 0.9),
-    "hidden": (int, 4, 8192),
-    "dropout": (float, 0.0, 0.9),
-    "rating_weight": (float, 0.0, 100.0),
-    "rule_weight": (float, 0.0, 100.0),
-    "eval_every": (int, 1, 1_000_000),
-    "checkpoint_every": (int, 1, 1_000_000),
-    "temperature": (float, 1e-3, 10.0),
-    "patience": (int, 0, 1_000_000),
-    "candidate_weight": (float, 0.0, 100.0),
-    "item_min_gap": (float, 0.0, 1.0),
-    "item_pairs_per_item": (int, 1, 1000),
-}
-# Each recipe's own parameters and defaults. The item recipe's mirror
-# `rewardmodel.item_training.ItemTrainConfig` (a test keeps them equal); `patience` 0 turns
-# early stopping off; `item_min_gap` is on the item-score scale [0, 1].
-TRAINER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "item": {
-        "lr": 3e-4,
-        "epochs": 60,
-        "batch_size": 256,
-        "weight_decay": 0.05,
-        "seed": 0,
-        "center_coef": 1e-2,
-        "eval_fraction": 0.15,
-        "hidden": 32,
-        "dropout": 0.5,
-        "temperature": 0.3,
-        "candidate_weight": 1.0,
-        "patience": 15,
-        "eval_every": 10,
-        "checkpoint_every": 100,
-        "item_min_gap": 0.3,
-        "item_pairs_per_item": 12,
-    },
-    "pairs": {
-        "lr": 2e-3,
-        "epochs": 8,
-        "max_steps": None,
-        "batch_size": 256,
-        "weight_decay": 1e-2,
-        "seed": 0,
-        "center_coef": 1e-2,
-        "eval_fraction": 0.1,
-        "hidden": 256,
-        "dropout": 0.1,
-        "rating_weight": 1.0,
-        "rule_weight": 1.0,
-        "eval_every": 50,
-        "checkpoint_every": 100,
-    },
-}
+# The recipe's parameters, defaults and bounds are the library's config dataclasses'
+# (`rewardmodel.configs`); the encoders are the product's, by spec.
 ENCODER_DEFAULTS = {
     "item": {"text_encoder": "default-turn-text", "image_encoder": "default-image-colour"},
-    "pairs": {"text_encoder": "default-text", "image_encoder": "default-image"},
 }
 CHECKPOINT_RE = re.compile(r"^step-(\d{8})\.pt$")
 
 
 def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     """Defaults filled in; DomainError lists every bad field with a clear message."""
+    from rewardmodel.configs import item_recipe_schema
+    from rewardmodel.params import params_clean
+
     raw = dict(raw or {})
     errors: dict[str, list[str]] = {}
     trainer = raw.pop("trainer", DEFAULT_TRAINER)
     if trainer not in TRAINERS:
+        retired = " (the whole-item 'pairs' recipe is retired)" if trainer == "pairs" else ""
         errors["trainer"] = [
-            "Must be 'item' (per-turn features trained on item judgments, the default) or "
-            "'pairs' (whole-item features trained on pairs, ratings and verdicts)."
+            f"Must be 'item' (per-turn features trained on item judgments){retired}."
         ]
         trainer = DEFAULT_TRAINER
-    clean: dict[str, Any] = {"trainer": trainer}
-    defaults = TRAINER_DEFAULTS[trainer]
+    schema = item_recipe_schema()
     encoders = ENCODER_DEFAULTS[trainer]
-    for name in sorted(set(raw) - set(defaults) - set(encoders)):
-        if name in HYPERPARAMETERS:
-            errors[name] = [f"Not used by the '{trainer}' trainer."]
-        else:
-            known = ", ".join(sorted(["trainer", *defaults, *encoders]))
-            errors[name] = [f"Unknown hyper-parameter; known: {known}."]
-    for name, default in defaults.items():
-        kind, low, high = HYPERPARAMETERS[name]
-        value = raw.get(name, default)
-        if value is None:
-            clean[name] = None
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            errors[name] = [f"Must be a number ({kind.__name__})."]
-            continue
-        if kind is int and float(value) != int(value):
-            errors[name] = ["Must be an integer."]
-            continue
-        value = kind(value)
-        if (
-            not math.isfinite(value)
-            or (low is not None and value < low)
-            or (high is not None and value > high)
-        ):
-            errors[name] = [f"Must be between {low} and {high}."]
-            continue
-        clean[name] = value
+    for name in sorted(set(raw) - set(schema) - set(encoders)):
+        known = ", ".join(sorted(["trainer", *schema, *encoders]))
+        errors[name] = [f"Unknown hyper-parameter; known: {known}."]
+    values, problems = params_clean(schema, raw)
+    errors.update(problems)
+    clean: dict[str, Any] = {"trainer": trainer, **values}
     for name, default in encoders.items():
         value = raw.get(name, default)
         if name == "image_encoder" and value in (None, ""):
@@ -154,11 +78,18 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     return clean
 
 
-def _train_config(hyper: dict[str, Any]):  # noqa: ANN202 - TrainConfig or ItemTrainConfig
+def _train_config(hyper: dict[str, Any]) -> ItemTrainConfig:
     from curation.services.item_recipe import item_train_config
-    from curation.services.pair_recipe import pair_train_config
 
-    return item_train_config(hyper) if trainer_of(hyper) == "item" else pair_train_config(hyper)
+    trainer = trainer_of(hyper)
+    if trainer not in TRAINERS:
+        raise DomainError(
+            "recipe_retired",
+            f"This run uses the retired '{trainer}' recipe, which can no longer train; "
+            "start a new run (the item recipe). Its model, if it finished, still scores.",
+            status=409,
+        )
+    return item_train_config(hyper)
 
 
 def trainer_of(hyper: dict[str, Any]) -> str:
@@ -187,7 +118,7 @@ def reward_model_run_start(
     *,
     project: Project,
     user,
-    hyperparameters: dict[str, Any] | None,  # noqa: ANN001
+    hyperparameters: dict[str, Any] | None,
 ) -> RewardModelRun:
     from workers.queues import heavy_queue
     from workers.reward_tasks import reward_model_train_task
@@ -251,7 +182,6 @@ def _checkpoint_step(directory: Path) -> int:
 def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     """The job body: data -> features -> training (checkpointed) -> artifact and metrics."""
     from curation.services.item_recipe import item_recipe_train
-    from curation.services.pair_recipe import pair_recipe_train
     from rewardmodel.artifacts import reward_model_save
 
     hyper = run.hyperparameters
@@ -261,7 +191,8 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     # Imported candidate scores are judgments by the external annotator: bring in the missing
     # ones (idempotent), so a corpus with scores trains with no human answer at all.
     imported_scores_to_annotations(project=run.project)
-    data = project_training_data(project=run.project)
+    data = training_data(project=run.project)
+    answers = answers_by_item(project=run.project)
     criteria = rubric_criteria(run.project)
     checkpoints = run_dir(run) / "checkpoints"
     resumed_from = _checkpoint_step(checkpoints)
@@ -281,8 +212,7 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
         return not job_cancel_requested(job_id)
 
     job_progress(job_id=job_id, current=0, total=None, message="Featurising (cached).")
-    train = item_recipe_train if trainer_of(hyper) == "item" else pair_recipe_train
-    trained = train(
+    trained = item_recipe_train(
         data=data, criteria=criteria, hyper=hyper, checkpoint_dir=checkpoints, progress=progress
     )
     if trained.cancelled:
@@ -290,11 +220,11 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     metrics = trained.metrics
     eval_items = [
         int(item_id)
-        for item_id in data.answers_by_item
+        for item_id in answers
         if in_eval(str(item_id), config.eval_fraction, config.seed)
     ]
     questions = list(run.project.rubric.questions) if hasattr(run.project, "rubric") else []
-    agreement = annotator_agreement(data.answers_by_item, questions, eval_items)
+    agreement = annotator_agreement(answers, questions, eval_items)
     path = reward_model_save(
         run_dir(run) / "model",
         trained.head,
@@ -347,7 +277,7 @@ def reward_model_run_finished(*, run_id: int) -> None:
     RewardModelRun.objects.filter(pk=run_id).update(in_progress=False)
 
 
-def reward_model_promote(*, run: RewardModelRun, user) -> ActiveRewardModel:  # noqa: ANN001
+def reward_model_promote(*, run: RewardModelRun, user) -> ActiveRewardModel:
     if run.job.status != Job.Status.SUCCEEDED or not run.artifact_path:
         raise DomainError(
             "run_not_ready",

@@ -28,8 +28,9 @@ from corpora.models import Corpus, Item
 from curation.models import ItemScore, RewardModelRun, ScoringRun, ScoringShard
 from curation.services.features import Featurizable, featurize_many
 from curation.services.model_cache import encoder_specs, run_artifact
-from curation.services.texts import candidate_text, candidate_turns, item_text
+from curation.services.texts import candidate_text, item_text
 from curation.services.turns import items_turn_specs
+from rewardmodel.records import candidate_turns
 
 DEFAULT_SHARD_SIZE = 5000
 WRITE_BATCH = 2000
@@ -40,7 +41,7 @@ def scoring_start(
     run: RewardModelRun,
     corpus: Corpus,
     user=None,
-    shard_size: int = DEFAULT_SHARD_SIZE,  # noqa: ANN001
+    shard_size: int = DEFAULT_SHARD_SIZE,
 ) -> ScoringRun:
     from workers.curation_tasks import scoring_dispatch
 
@@ -141,7 +142,7 @@ def _shard_score(*, scoring: ScoringRun, shard: ScoringShard) -> dict[str, Any]:
     return {"shard": index, "items": len(items)}
 
 
-def _loader(artifact):  # noqa: ANN001, ANN202
+def _loader(artifact):
     from curation.services.features import feature_loader
 
     return feature_loader(
@@ -149,7 +150,7 @@ def _loader(artifact):  # noqa: ANN001, ANN202
     )
 
 
-def _score_items(run, artifact, items, text_spec, image_spec) -> list[ItemScore]:  # noqa: ANN001
+def _score_items(run, artifact, items, text_spec, image_spec) -> list[ItemScore]:
     """Whole-item models: the item's text, and each candidate in its dialogue so far."""
     from rewardmodel.scoring import score_refs
 
@@ -175,7 +176,7 @@ def _score_items(run, artifact, items, text_spec, image_spec) -> list[ItemScore]
     ]
 
 
-def _score_turns(run, artifact, items, text_spec, image_spec) -> list[ItemScore]:  # noqa: ANN001
+def _score_turns(run, artifact, items, text_spec, image_spec) -> list[ItemScore]:
     """Turn-level models: every turn and candidate scored, aggregated to the item."""
     from rewardmodel.item_outputs import aggregate_turn_scores
     from rewardmodel.scoring import score_refs

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-QUESTIONS_TURN = "questions"
 IMAGE_TOKEN = "<image>"
 
 
@@ -76,7 +75,3 @@ def question_set_text(question_set: Any) -> str:
     if isinstance(question_set, list):
         return "\n".join(f"human: {_clean(str(q))}" for q in question_set)
     return f"human: {_clean(str(question_set))}"
-
-
-def candidate_turns(conversations: Sequence[Mapping[str, Any]]) -> list[int]:
-    return [i for i, turn in enumerate(conversations) if isinstance(turn.get("value"), list)]

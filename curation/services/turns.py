@@ -14,7 +14,8 @@ from typing import Any
 
 from corpora.models import Item
 from curation.services.features import Featurizable
-from curation.services.texts import QUESTIONS_TURN, item_text
+from curation.services.texts import item_text
+from rewardmodel.records import QUESTIONS_TURN
 
 # Stands for the whole item when it has no answered turn (e.g. a lone question): never a
 # message index, so it never names a candidate turn.

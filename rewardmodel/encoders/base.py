@@ -7,7 +7,6 @@ fixed scale whatever the backbone.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,11 +37,6 @@ def l2_normalise(rows: torch.Tensor) -> torch.Tensor:
     """Float32 rows scaled to unit length (zero rows stay zero instead of becoming NaN)."""
     rows = rows.float()
     return rows / rows.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-
-
-def fingerprint_path_or_name(spec: str) -> str:
-    """A short, stable suffix for encoder ids built from a hub name or a local path."""
-    return hashlib.sha256(spec.encode("utf-8")).hexdigest()[:12]
 
 
 def pick_device(device: str | torch.device | None) -> torch.device:

@@ -16,9 +16,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="session")
-def browser():  # noqa: ANN201
+def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (scripts/ensure-services.sh)")
+        pytest.fail("Debian's chromium is not installed: run scripts/ensure-services.sh")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -40,7 +40,7 @@ def _urls_loaded() -> None:
 
 
 @pytest.fixture
-def page(browser, live_server, settings, _urls_loaded):  # noqa: ANN001, ANN201
+def page(browser, live_server, settings, _urls_loaded):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -48,7 +48,7 @@ def page(browser, live_server, settings, _urls_loaded):  # noqa: ANN001, ANN201
 
     # The /media/ view reads MEDIA_ROOT as it was at import time; tests keep media in a temporary
     # folder, so the browser's image requests are answered from there.
-    def serve_media(route) -> None:  # noqa: ANN001
+    def serve_media(route) -> None:
         relative = route.request.url.split("/media/", 1)[1].split("?")[0]
         target = media / relative
         if target.is_file():
@@ -65,7 +65,7 @@ def page(browser, live_server, settings, _urls_loaded):  # noqa: ANN001, ANN201
     assert not errors, f"JavaScript errors: {errors}"
 
 
-def login(page, username: str, password: str = "pass-word-123") -> None:  # noqa: ANN001
+def login(page, username: str, password: str = "pass-word-123") -> None:
     page.goto("/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
@@ -73,6 +73,6 @@ def login(page, username: str, password: str = "pass-word-123") -> None:  # noqa
     page.wait_for_url("**/")
 
 
-def shot(page, name: str) -> None:  # noqa: ANN001
+def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

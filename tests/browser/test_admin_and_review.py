@@ -61,7 +61,7 @@ def test_admin_imports_a_corpus_and_creates_a_project(page, worker, tmp_path):
     shot(page, "project-editor")
 
 
-def _answer(project, user, quality: int, faithful: bool) -> None:  # noqa: ANN001
+def _answer(project, user, quality: int, faithful: bool) -> None:
     lease = item_next(project_id=project.pk, user=user)
     item = lease.project_item.item
     answers = {

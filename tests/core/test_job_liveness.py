@@ -32,7 +32,7 @@ def _running(kind: str = Job.Kind.CORPUS_SCORE, *, silent_s: float, attempts: in
 
 
 @pytest.fixture
-def hooks(monkeypatch):  # noqa: ANN001, ANN201
+def hooks(monkeypatch):
     """A kind that can be requeued, with its calls recorded."""
     calls: dict[str, list[int]] = {"requeue": [], "on_end": []}
     monkeypatch.setitem(
@@ -68,7 +68,7 @@ def test_job_run_records_the_worker_and_a_heartbeat():
 
 
 @pytest.mark.django_db(transaction=True)  # the beat writes from its own thread and connection
-def test_heartbeat_thread_keeps_a_long_job_fresh(settings):  # noqa: ANN001
+def test_heartbeat_thread_keeps_a_long_job_fresh(settings):
     settings.ARBITER_JOB_HEARTBEAT_S = 0.05
     job = _running(silent_s=600)
     with job_heartbeat(job_id=job.pk, worker="w2@host pid 7"):
@@ -78,7 +78,7 @@ def test_heartbeat_thread_keeps_a_long_job_fresh(settings):  # noqa: ANN001
     assert timezone.now() - job.heartbeat_at < timedelta(seconds=5)
 
 
-def test_a_fresh_job_is_left_alone(hooks, django_capture_on_commit_callbacks):  # noqa: ANN001
+def test_a_fresh_job_is_left_alone(hooks, django_capture_on_commit_callbacks):
     job = _running(silent_s=1)
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs_reap() == []
@@ -89,7 +89,7 @@ def test_a_fresh_job_is_left_alone(hooks, django_capture_on_commit_callbacks):  
 def test_a_dead_job_is_requeued_until_its_attempts_run_out(
     hooks,
     settings,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     settings.ARBITER_JOB_MAX_ATTEMPTS = 2
     job = _running(silent_s=120, attempts=1)
@@ -117,13 +117,13 @@ def test_a_dead_job_is_requeued_until_its_attempts_run_out(
     assert hooks == {"requeue": [job.pk], "on_end": [job.pk]}
 
 
-def test_a_job_that_never_beat_is_judged_by_its_start(hooks):  # noqa: ANN001
+def test_a_job_that_never_beat_is_judged_by_its_start(hooks):
     job = _running(silent_s=120)
     Job.objects.filter(pk=job.pk).update(heartbeat_at=None)
     assert jobs_reap(job_ids=[job.pk]) == [job.pk]
 
 
-def test_a_late_finish_of_a_reaped_attempt_changes_nothing(hooks):  # noqa: ANN001
+def test_a_late_finish_of_a_reaped_attempt_changes_nothing(hooks):
     job = job_create(kind=Job.Kind.CORPUS_SCORE, params={})
 
     def body(running: Job) -> dict:
@@ -136,7 +136,7 @@ def test_a_late_finish_of_a_reaped_attempt_changes_nothing(hooks):  # noqa: ANN0
     assert job.status == Job.Status.RUNNING and job.result == {}
 
 
-def test_cancel_of_a_live_running_job_asks_it_to_stop(hooks):  # noqa: ANN001
+def test_cancel_of_a_live_running_job_asks_it_to_stop(hooks):
     job = _running(silent_s=1)
     cancelled = job_cancel(job=job)
     assert cancelled.status == Job.Status.RUNNING and cancelled.cancel_requested
@@ -144,7 +144,7 @@ def test_cancel_of_a_live_running_job_asks_it_to_stop(hooks):  # noqa: ANN001
 
 def test_cancel_of_a_job_whose_worker_died_ends_it_at_once(
     hooks,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     job = _running(silent_s=120)
     with django_capture_on_commit_callbacks(execute=True):
@@ -155,7 +155,7 @@ def test_cancel_of_a_job_whose_worker_died_ends_it_at_once(
 
 def test_a_dead_job_whose_cancel_was_asked_is_cancelled_not_requeued(
     hooks,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     job = _running(silent_s=120)
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)
@@ -166,7 +166,7 @@ def test_a_dead_job_whose_cancel_was_asked_is_cancelled_not_requeued(
 
 
 def test_the_jobs_api_shows_a_dead_import_failed_with_the_reason(
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     job = _running(Job.Kind.CORPUS_IMPORT, silent_s=120)
     client = APIClient()

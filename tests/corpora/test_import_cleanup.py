@@ -31,7 +31,7 @@ def staff_client() -> APIClient:
 
 
 @pytest.fixture
-def eager(django_capture_on_commit_callbacks):  # noqa: ANN001, ANN201
+def eager(django_capture_on_commit_callbacks):
     from webapp.celery import app
 
     app.conf.task_always_eager = True
@@ -39,7 +39,7 @@ def eager(django_capture_on_commit_callbacks):  # noqa: ANN001, ANN201
     app.conf.task_always_eager = False
 
 
-def _upload(client: APIClient, corpus_id: int, records: list, eager) -> Job:  # noqa: ANN001
+def _upload(client: APIClient, corpus_id: int, records: list, eager) -> Job:
     data = io.BytesIO(json.dumps(records).encode())
     data.name = "items.json"
     with eager(execute=True):
@@ -55,7 +55,7 @@ def _uploads() -> list:
     return sorted(root.rglob("*")) if root.exists() else []
 
 
-def test_a_finished_import_deletes_its_upload_and_keeps_the_report(staff_client, eager):  # noqa: ANN001
+def test_a_finished_import_deletes_its_upload_and_keeps_the_report(staff_client, eager):
     corpus_id = staff_client.post("/api/v1/corpora/", {"name": "new"}, format="json").json()["id"]
     job = _upload(staff_client, corpus_id, TWO, eager)
     assert job.status == Job.Status.SUCCEEDED and job.result["created"] == 2
@@ -63,7 +63,7 @@ def test_a_finished_import_deletes_its_upload_and_keeps_the_report(staff_client,
     assert Item.objects.filter(corpus_id=corpus_id).count() == 2
 
 
-def test_a_failed_import_into_a_new_corpus_leaves_no_corpus(staff_client, eager):  # noqa: ANN001
+def test_a_failed_import_into_a_new_corpus_leaves_no_corpus(staff_client, eager):
     # given: the UI's flow, a corpus created for the import, then the upload
     corpus_id = staff_client.post("/api/v1/corpora/", {"name": "new"}, format="json").json()["id"]
     # when: the file is refused (a duplicate id)
@@ -77,7 +77,7 @@ def test_a_failed_import_into_a_new_corpus_leaves_no_corpus(staff_client, eager)
     assert staff_client.post("/api/v1/corpora/", {"name": "new"}, format="json").status_code == 201
 
 
-def test_a_failed_import_keeps_a_corpus_that_has_items(staff_client, eager):  # noqa: ANN001
+def test_a_failed_import_keeps_a_corpus_that_has_items(staff_client, eager):
     corpus = CorpusFactory()
     ItemFactory(corpus=corpus)
     job = _upload(staff_client, corpus.pk, DUPLICATE, eager)
@@ -85,7 +85,7 @@ def test_a_failed_import_keeps_a_corpus_that_has_items(staff_client, eager):  # 
     assert Corpus.objects.filter(pk=corpus.pk).exists() and _uploads() == []
 
 
-def test_a_failed_import_keeps_an_empty_corpus_a_project_uses(staff_client, eager):  # noqa: ANN001
+def test_a_failed_import_keeps_an_empty_corpus_a_project_uses(staff_client, eager):
     corpus = CorpusFactory()
     project_create(name="p", corpora=[corpus], created_by=StaffFactory())
     job = _upload(staff_client, corpus.pk, DUPLICATE, eager)
@@ -93,7 +93,7 @@ def test_a_failed_import_keeps_an_empty_corpus_a_project_uses(staff_client, eage
     assert Corpus.objects.filter(pk=corpus.pk).exists()
 
 
-def test_a_server_path_import_never_deletes_the_source(staff_client, eager, tmp_path):  # noqa: ANN001
+def test_a_server_path_import_never_deletes_the_source(staff_client, eager, tmp_path):
     source = tmp_path / "keep.json"
     source.write_text(json.dumps([record("1", image=None)]))
     corpus = CorpusFactory()
@@ -105,7 +105,7 @@ def test_a_server_path_import_never_deletes_the_source(staff_client, eager, tmp_
     assert source.is_file()
 
 
-def test_a_running_import_stops_at_its_next_chunk_when_cancelled(tmp_path):  # noqa: ANN001
+def test_a_running_import_stops_at_its_next_chunk_when_cancelled(tmp_path):
     from django.core.cache import cache
 
     from corpora.services.corpus_import import corpus_import_start

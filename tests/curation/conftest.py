@@ -13,7 +13,7 @@ def tiny_text_encoder(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-def eager(django_capture_on_commit_callbacks):  # noqa: ANN001, ANN201
+def eager(django_capture_on_commit_callbacks):
     """Run tasks in-process, after commit, as a worker would."""
     from webapp.celery import app
 
@@ -24,14 +24,14 @@ def eager(django_capture_on_commit_callbacks):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def staff(db):  # noqa: ANN001, ANN201
+def staff(db):
     from tests.factories import StaffFactory
 
     return StaffFactory()
 
 
 @pytest.fixture
-def project(db, staff):  # noqa: ANN001, ANN201
+def project(db, staff):
     from annotation.services.projects import project_create
 
     corpus = candidate_corpus("candidates")
@@ -39,7 +39,7 @@ def project(db, staff):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def rated_project(db, staff):  # noqa: ANN001, ANN201
+def rated_project(db, staff):
     """Candidate items plus 240 plain items rated by three noisy simulated annotators."""
     from annotation.services.projects import project_create
 
@@ -68,26 +68,8 @@ def small_hyper(tiny_text_encoder: str) -> dict:
     }
 
 
-@pytest.fixture
-def small_pair_hyper(tiny_text_encoder: str) -> dict:
-    """The pair recipe, small: whole-item texts through the tiny BERT."""
-    return {
-        "trainer": "pairs",
-        "text_encoder": tiny_text_encoder,
-        "image_encoder": "",
-        "hidden": 32,
-        "max_steps": 120,
-        "batch_size": 64,
-        "lr": 5e-3,
-        "eval_fraction": 0.25,
-        "eval_every": 20,
-        "checkpoint_every": 40,
-        "seed": 1,
-    }
-
-
 @pytest.fixture(autouse=True)
-def _fresh_cache(settings, tmp_path):  # noqa: ANN001, ANN202
+def _fresh_cache(settings, tmp_path):
     """Job ids restart in every test database; progress and cancel flags must not leak in."""
     settings.CACHES = {
         "default": {

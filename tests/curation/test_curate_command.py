@@ -15,7 +15,7 @@ from tests.curation.helpers import BAD, GOOD
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def _llava_file(path, n_items: int = 80):  # noqa: ANN001, ANN202
+def _llava_file(path, n_items: int = 80):
     rng = random.Random(0)
     records = []
     for i in range(n_items):

@@ -30,7 +30,7 @@ def test_a_dead_run_out_of_attempts_is_failed_and_the_project_trains_again(
     project,
     staff,
     settings,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     settings.ARBITER_JOB_MAX_ATTEMPTS = 2
     dead = reward_model_run_start(project=project, user=staff, hyperparameters={"epochs": 1})
@@ -53,7 +53,7 @@ def test_a_dead_run_out_of_attempts_is_failed_and_the_project_trains_again(
 def test_a_dead_run_with_attempts_left_is_requeued_and_still_the_one_in_progress(
     project,
     staff,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ):
     dead = reward_model_run_start(project=project, user=staff, hyperparameters={"epochs": 1})
     _dead(dead, attempts=1)

@@ -1,6 +1,6 @@
 """Training runs end to end in-process: the selector's data -> features -> head -> artifact.
 
-The default (item) recipe and the pair recipe both run here on a tiny random BERT.
+The item recipe runs here on a tiny random BERT.
 """
 
 from __future__ import annotations
@@ -13,17 +13,18 @@ from core.models import Job
 from curation.models import RewardModelRun
 from curation.services.model_cache import run_artifact
 from curation.services.reward_models import hyperparameters_clean, reward_model_run_start
+from tests.stats import chance_bound
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
-def _client(user) -> Client:  # noqa: ANN001
+def _client(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
-def _train(project, staff, hyper, capture) -> RewardModelRun:  # noqa: ANN001
+def _train(project, staff, hyper, capture) -> RewardModelRun:
     with capture(execute=True):
         run = reward_model_run_start(project=project, user=staff, hyperparameters=hyper)
     run.refresh_from_db()
@@ -32,30 +33,27 @@ def _train(project, staff, hyper, capture) -> RewardModelRun:  # noqa: ANN001
     return run
 
 
-@pytest.mark.parametrize("recipe", ["item", "pairs"])
 def test_training_learns_and_records_curve(
-    project, staff, small_hyper, small_pair_hyper, recipe, eager, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+    project, staff, small_hyper, eager, django_capture_on_commit_callbacks
+):
     # when: candidate pairs from imported scores only
-    hyper = small_hyper if recipe == "item" else small_pair_hyper
-    run = _train(project, staff, hyper, django_capture_on_commit_callbacks)
+    run = _train(project, staff, small_hyper, django_capture_on_commit_callbacks)
     # then: it learned (well above chance) and left a curve and an artifact
-    assert run.hyperparameters["trainer"] == recipe
-    assert run.metrics["eval_accuracy"] > 0.85
-    assert run.metrics["eval_pairs"] > 20
+    assert run.hyperparameters["trainer"] == "item"
+    # a head that learned nothing gets each held-out pair right with probability 1/2
+    assert run.metrics["eval_accuracy"] > max(0.85, chance_bound(run.metrics["eval_pairs"]))
     assert run.data_summary["pairs_by_source"]["import"] > 100
     steps = list(run.steps.values_list("step", flat=True))
     assert steps[-1] == 120 and steps == sorted(set(steps))
     assert any(v is not None for v in run.steps.values_list("val_accuracy", flat=True))
     assert run.artifact_path and not run.in_progress
     assert len(run.data_fingerprint) == 64
-    unit = run_artifact(run).recipe["unit"]
-    assert unit == {"item": "turn", "pairs": "item"}[recipe]
+    assert run_artifact(run).recipe["unit"] == "turn"
 
 
 def test_item_recipe_learns_from_item_ratings(
     rated_project, staff, small_hyper, eager, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     # given: plain items rated by noisy annotators, candidate items with imported scores
     hyper = {**small_hyper, "epochs": 15}
     # when
@@ -64,8 +62,10 @@ def test_item_recipe_learns_from_item_ratings(
     metrics = run.metrics
     sources = metrics["train_pairs_by_source"]
     assert sources["rating-difference (items)"] > 500 and sources["import"] > 100
-    assert metrics["eval_item_pair_accuracy"] > 0.8
-    assert metrics["eval_candidate_pair_accuracy"] > 0.85
+    item_bound = chance_bound(metrics["eval_item_pairs"])
+    assert metrics["eval_item_pair_accuracy"] > max(0.8, item_bound)
+    candidate_bound = chance_bound(metrics["eval_candidate_pairs"])
+    assert metrics["eval_candidate_pair_accuracy"] > max(0.85, candidate_bound)
     assert metrics["eval_spearman_by_criterion"]["helpfulness"] > 0.5
     assert 0.5 < run.human_agreement["agreement"] <= 1.0
     assert run.criteria == ["faithfulness", "hallucination", "answerability", "helpfulness",
@@ -77,7 +77,7 @@ def test_item_recipe_learns_from_item_ratings(
 
 def test_same_seed_reproduces_the_run(
     project, staff, small_hyper, eager, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     runs = []
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
@@ -89,7 +89,7 @@ def test_same_seed_reproduces_the_run(
     assert first.metrics == second.metrics
 
 
-def test_second_run_while_one_is_in_progress_is_409(project, staff, client):  # noqa: ANN001
+def test_second_run_while_one_is_in_progress_is_409(project, staff, client):
     client = _client(staff)
     url = f"/api/v1/projects/{project.pk}/reward-models/"
     first = client.post(url, {"hyperparameters": {"epochs": 1}}, content_type="application/json")
@@ -112,7 +112,7 @@ def test_second_run_while_one_is_in_progress_is_409(project, staff, client):  # 
         ({"max_steps": 10}, "max_steps"),
     ],
 )
-def test_bad_hyperparameters_are_400_with_the_field(project, staff, hyper, field):  # noqa: ANN001
+def test_bad_hyperparameters_are_400_with_the_field(project, staff, hyper, field):
     response = _client(staff).post(
         f"/api/v1/projects/{project.pk}/reward-models/",
         {"hyperparameters": hyper},
@@ -132,28 +132,47 @@ def test_hyperparameters_clean_fills_defaults() -> None:
         hyperparameters_clean({"hidden": 2.5})
 
 
-def test_each_recipe_has_its_own_defaults_and_parameters() -> None:
-    from rewardmodel.item_training import ItemTrainConfig
+def test_the_recipe_parameters_are_the_library_config_fields() -> None:
+    from curation.api.reward_models import HyperparametersSerializer
+    from rewardmodel.configs import ItemPairsConfig, ItemTrainConfig, item_recipe_schema
 
     item = hyperparameters_clean({})
     assert item["trainer"] == "item" and item["text_encoder"] == "default-turn-text"
     assert item["image_encoder"] == "default-image-colour"
-    # the product's defaults are the library's tuned ones
-    library = ItemTrainConfig()
-    for name, value in item.items():
-        if hasattr(library, name):
-            assert getattr(library, name) == value, name
-    pairs = hyperparameters_clean({"trainer": "pairs"})
-    assert pairs["epochs"] == 8 and pairs["text_encoder"] == "default-text"
-    with pytest.raises(DomainError, match="max_steps: Not used by the 'item' trainer"):
-        hyperparameters_clean({"max_steps": 10})
-    with pytest.raises(DomainError, match="temperature: Not used by the 'pairs' trainer"):
-        hyperparameters_clean({"trainer": "pairs", "temperature": 0.5})
+    # the product's defaults are the library's, and every parameter is a library field
+    library = {**vars(ItemTrainConfig()), **vars(ItemPairsConfig())}
+    parameters = set(item) - {"trainer", "text_encoder", "image_encoder"}
+    assert parameters == set(item_recipe_schema())
+    assert all(item[name] == library[name] for name in parameters)
+    # the API's request serializer is built from the same schema, bounds included
+    fields = HyperparametersSerializer().fields
+    assert fields["hidden"].min_value == 4 and fields["eval_fraction"].max_value == 0.9
+    assert parameters <= set(fields)
+    with pytest.raises(DomainError, match="trainer: .*'pairs' recipe is retired"):
+        hyperparameters_clean({"trainer": "pairs"})
+    with pytest.raises(DomainError, match="hidden: Must be between 4 and 8192") as caught:
+        hyperparameters_clean({"temperature": 0, "hidden": 2})
+    assert set(caught.value.details["fields"]) == {"temperature", "hidden"}
+
+
+def test_a_run_of_the_retired_pairs_recipe_is_refused_with_a_clear_error(project) -> None:
+    from core.services.jobs import job_create
+    from curation.services.reward_models import reward_model_run_execute
+
+    # given: a run made before recipes existed (no "trainer": the whole-item pair recipe)
+    job = job_create(kind=Job.Kind.REWARD_MODEL_TRAIN, params={"project_id": project.pk})
+    run = RewardModelRun.objects.create(
+        project=project, job=job, hyperparameters={"epochs": 8, "seed": 0}, seed=0
+    )
+    # when / then: resuming it says why it can't train, and what to do instead
+    with pytest.raises(DomainError, match="retired 'pairs' recipe") as caught:
+        reward_model_run_execute(run=run)
+    assert caught.value.code == "recipe_retired"
 
 
 def test_list_detail_promote_and_permissions(
     project, staff, small_hyper, eager, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     from annotation.services.projects import member_set
     from tests.factories import UserFactory
 

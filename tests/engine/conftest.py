@@ -13,13 +13,13 @@ from tests.factories import CorpusFactory, ItemFactory, StaffFactory, UserFactor
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings):  # noqa: ANN001
+def _fast_passwords(settings):
     # Users are created by the dozen; the production hasher would dominate the run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
-def corpus(db):  # noqa: ANN001, ANN201
+def corpus(db):
     corpus = CorpusFactory()
     ItemFactory.create_batch(6, corpus=corpus)
     ItemFactory.create_batch(2, corpus=corpus, category="detail")
@@ -27,17 +27,17 @@ def corpus(db):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def owner(db):  # noqa: ANN001, ANN201
+def owner(db):
     return StaffFactory(username="owner")
 
 
 @pytest.fixture
-def project(corpus, owner):  # noqa: ANN001, ANN201
+def project(corpus, owner):
     return project_create(name="p", corpora=[corpus], created_by=owner, overlap=2)
 
 
 @pytest.fixture
-def annotators(project):  # noqa: ANN001, ANN201
+def annotators(project):
     users = [UserFactory(username=f"ann{i}") for i in range(3)]
     for user in users:
         member_set(project=project, user_id=user.pk, role=ProjectMembership.Role.ANNOTATOR)
@@ -45,13 +45,13 @@ def annotators(project):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def reviewer(project):  # noqa: ANN001, ANN201
+def reviewer(project):
     user = UserFactory(username="rev")
     member_set(project=project, user_id=user.pk, role=ProjectMembership.Role.REVIEWER)
     return user
 
 
-def client_for(user) -> APIClient:  # noqa: ANN001
+def client_for(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
@@ -75,7 +75,7 @@ def submit(
     item_id: int,
     answers: dict | None = None,
     key: str | None = None,
-):  # noqa: ANN201
+):
     return client.post(
         f"/api/v1/projects/{project_id}/annotations/",
         {

@@ -67,7 +67,7 @@ RATING = {
 }
 
 
-def _rating_rows(rows_by_unit: list[list[int | None]]):  # noqa: ANN202
+def _rating_rows(rows_by_unit: list[list[int | None]]):
     items, coders, answers = [], [], []
     for unit, ratings in enumerate(rows_by_unit):
         for coder, value in enumerate(ratings):

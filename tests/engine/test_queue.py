@@ -17,7 +17,7 @@ from tests.engine.conftest import client_for, good_answers, submit
 pytestmark = pytest.mark.django_db
 
 
-def _next(client, project):  # noqa: ANN001, ANN202
+def _next(client, project):
     return client.post(f"/api/v1/projects/{project.pk}/next/")
 
 

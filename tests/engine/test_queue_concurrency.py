@@ -24,7 +24,7 @@ OVERLAP = 3
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_next_and_submit_keep_overlap_and_uniqueness(settings):  # noqa: ANN001
+def test_concurrent_next_and_submit_keep_overlap_and_uniqueness(settings):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (make test-integration)")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 from tests.engine.conftest import client_for, submit  # noqa: E402
 
 
-def _next(client, project_id: int, exclude: list[int] | None = None):  # noqa: ANN001, ANN202
+def _next(client, project_id: int, exclude: list[int] | None = None):
     body = {"exclude": exclude} if exclude is not None else {}
     return client.post(f"/api/v1/projects/{project_id}/next/", body, format="json")
 

@@ -13,7 +13,7 @@ from tests.engine.conftest import client_for, good_answers, submit
 pytestmark = pytest.mark.django_db
 
 
-def _lease(client, project) -> int:  # noqa: ANN001
+def _lease(client, project) -> int:
     return client.post(f"/api/v1/projects/{project.pk}/next/").json()["item"]["id"]
 
 

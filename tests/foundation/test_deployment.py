@@ -82,7 +82,9 @@ def _compose_env(**given: str) -> dict[str, str]:
 
 
 def _without_test_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_"))}
+    # The browser tests' conftest allows sync ORM calls under Playwright's loop; no deployment does.
+    test_only = ("DATABASE_", "CELERY_", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    return {k: v for k, v in os.environ.items() if not k.startswith(test_only)}
 
 
 def test_compose_environment_passes_the_deployment_checks():

@@ -40,7 +40,7 @@ def test_job_run_records_success_and_progress():
     assert job_run(job.pk, lambda _: pytest.fail("ran twice")).status == Job.Status.SUCCEEDED
 
 
-def test_job_run_records_failure_with_error_shape(caplog):  # noqa: ANN001
+def test_job_run_records_failure_with_error_shape(caplog):
     job = job_create(kind=Job.Kind.CORPUS_IMPORT, params={})
 
     def body(_: Job) -> dict:

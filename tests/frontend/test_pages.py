@@ -8,6 +8,7 @@ from django.urls import reverse
 from annotation.models import ProjectMembership
 from annotation.services.projects import member_set, project_create
 from corpora.models import Item
+from tests.access_world import build_world, user_for, walk
 from tests.factories import CorpusFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def project():
     )
 
 
-def _member(project, role: str):  # noqa: ANN202
+def _member(project, role: str):
     user = UserFactory()
     member_set(project=project, user_id=user.pk, role=role)
     return user
@@ -61,27 +62,53 @@ def test_home_lists_my_projects_only(client, project):
     assert "Start annotating" not in client.get("/").content.decode()
 
 
-# role -> page -> expected status
-MATRIX = {
-    "annotator": {"annotate": 200, "review": 403, "dashboard": 403, "edit": 403},
-    "reviewer": {"annotate": 200, "review": 200, "dashboard": 403, "edit": 403},
-    "owner": {"annotate": 200, "review": 200, "dashboard": 200, "edit": 200},
-    "stranger": {"annotate": 403, "review": 403, "dashboard": 403, "edit": 403},
+# page route -> the least role that opens it; every page of a project is in this table.
+PAGE_ROLES = {
+    "projects/<int:project_id>/annotate/": "annotator",
+    "projects/<int:project_id>/review/": "reviewer",
+    "projects/<int:project_id>/reward-models/": "reviewer",
+    "projects/<int:project_id>/curation/": "reviewer",
+    "reward-models/<int:run_id>/": "reviewer",
+    "projects/<int:project_id>/": "owner",
+    "projects/<int:project_id>/edit/": "owner",
 }
-PAGES = {
-    "annotate": "project-annotate",
-    "review": "project-review",
-    "dashboard": "project-dashboard",
-    "edit": "project-edit",
-}
+RANK = {"stranger": 0, "annotator": 1, "reviewer": 2, "owner": 3, "staff": 4}
 
 
-@pytest.mark.parametrize(("role", "page"), [(role, page) for role in MATRIX for page in PAGES])
-def test_permission_matrix(client, project, role, page):
-    user = UserFactory() if role == "stranger" else _member(project, role)
-    client.force_login(user)
-    response = client.get(reverse(PAGES[page], args=[project.pk]))
-    assert response.status_code == MATRIX[role][page]
+def _page_routes():
+    return {
+        r.path: r
+        for r in walk()
+        if not r.path.startswith(("api/", "admin/", "media/"))
+        and ("<int:project_id>" in r.path or "<int:run_id>" in r.path)
+    }
+
+
+def test_every_project_page_is_in_the_matrix():
+    assert set(_page_routes()) == set(PAGE_ROLES)
+
+
+@pytest.mark.parametrize("role", list(RANK))
+@pytest.mark.parametrize("path", list(PAGE_ROLES))
+def test_permission_matrix(client, path, role):
+    # given the world's project and a user holding `role` in it
+    world = build_world()
+    client.force_login(user_for(world, role))
+    # when the user opens the page
+    response = client.get(_page_routes()[path].url(**world.ids()))
+    # then members with the role (and staff) get it; everyone else the 404 of a missing project
+    assert response.status_code == (200 if RANK[role] >= RANK[PAGE_ROLES[path]] else 404)
+
+
+@pytest.mark.parametrize("path", list(PAGE_ROLES))
+def test_forbidden_and_missing_projects_answer_the_same(client, path):
+    world = build_world()
+    client.force_login(user_for(world, "annotator"))
+    routes = _page_routes()
+    missing = {k: v + 1000 for k, v in world.ids().items()}
+    forbidden = client.get(routes["projects/<int:project_id>/edit/"].url(**world.ids()))
+    absent = client.get(routes[path].url(**missing))
+    assert (forbidden.status_code, forbidden.content) == (absent.status_code, absent.content)
 
 
 def test_staff_pages(client, project):

@@ -201,7 +201,7 @@ def row_locked(table: str, row_id: int) -> Iterator[threading.Event]:
 
     def hold() -> None:
         with psycopg.connect(_dsn()) as conn:
-            conn.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [row_id])  # noqa: S608
+            conn.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [row_id])
             locked.set()
             release.wait(300)
             conn.rollback()
@@ -227,7 +227,7 @@ def waiting_on_lock(application_prefix: str = "arbiter-") -> list[str]:
     return [name for (name,) in rows]
 
 
-def wait_until(predicate, *, timeout: float, what: str, poll: float = 0.2):  # noqa: ANN001, ANN201
+def wait_until(predicate, *, timeout: float, what: str, poll: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

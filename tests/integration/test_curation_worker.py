@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(t
 
 
 @pytest.fixture
-def setup(worker, tmp_path):  # noqa: ANN001, ANN201
+def setup(worker, tmp_path):
     staff = StaffFactory()
     project = project_create(name="rm-int", corpora=[candidate_corpus("rm-int")], created_by=staff)
     rate_plain_items(project)
@@ -34,7 +34,7 @@ def setup(worker, tmp_path):  # noqa: ANN001, ANN201
     return staff, project, client, encoder
 
 
-def test_killed_worker_run_resumes_from_checkpoint(setup):  # noqa: ANN001
+def test_killed_worker_run_resumes_from_checkpoint(setup):
     staff, project, client, encoder = setup
     hyper = {
         "text_encoder": encoder,
@@ -70,7 +70,7 @@ def test_killed_worker_run_resumes_from_checkpoint(setup):  # noqa: ANN001
     assert steps[-1] == job.result["steps"] and len(steps) == len(set(steps))
 
 
-def test_train_score_export_in_worker(setup):  # noqa: ANN001
+def test_train_score_export_in_worker(setup):
     staff, project, client, encoder = setup
     hyper = {
         "text_encoder": encoder,

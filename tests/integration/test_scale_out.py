@@ -119,7 +119,7 @@ def hosts() -> Iterator[list[Host]]:
 
 
 @pytest.fixture
-def cluster(tmp_path, settings):  # noqa: ANN001, ANN201
+def cluster(tmp_path, settings):
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -145,7 +145,7 @@ def _ended(job_id: int) -> Job | None:
 def test_two_namespaced_workers_share_scoring_and_one_finishes_after_the_other_dies(
     hosts,
     cluster,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ):
     # given: each namespace reaches PostgreSQL and Redis only over its own link
     for host in hosts:

@@ -48,7 +48,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path):  # noqa: ANN001, ANN201
+def server(tmp_path):
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -150,7 +150,7 @@ class _Annotator:
             self.acknowledged[key] = created["id"]
 
 
-def test_killed_web_worker_loses_and_duplicates_no_annotation(server):  # noqa: ANN001
+def test_killed_web_worker_loses_and_duplicates_no_annotation(server):
     # given: a project and six annotators with tokens
     owner = StaffFactory()
     corpus = CorpusFactory()

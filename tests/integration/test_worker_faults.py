@@ -38,7 +38,7 @@ ENDS_WITHIN_S = 120
 
 
 @pytest.fixture
-def cluster(tmp_path, settings):  # noqa: ANN001, ANN201
+def cluster(tmp_path, settings):
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -79,7 +79,7 @@ def _blocked_worker(cluster: Cluster) -> str:
     return names[0].removeprefix("arbiter-")
 
 
-def test_import_killed_fails_with_the_reason_and_leaves_nothing(cluster, tmp_path):  # noqa: ANN001
+def test_import_killed_fails_with_the_reason_and_leaves_nothing(cluster, tmp_path):
     client = _staff_client()
     first = cluster.start("import-a")
     images = write_images(tmp_path / "images", {f"{k}.png": (k, 2 * k, 3) for k in range(20)})
@@ -118,7 +118,7 @@ def test_import_killed_fails_with_the_reason_and_leaves_nothing(cluster, tmp_pat
     assert [p for p in stored if p.name.split(".")[0] not in known] == []
 
 
-def test_training_scoring_and_export_killed_finish_after_a_restart(cluster, tmp_path):  # noqa: ANN001
+def test_training_scoring_and_export_killed_finish_after_a_restart(cluster, tmp_path):
     """One project through the three kinds that resume: each phase kills the worker that runs
     the job and starts a replacement; each job finishes from where it was."""
     staff = StaffFactory()

@@ -4,6 +4,7 @@ import torch
 
 from rewardmodel.alignment import AlignConfig, train_alignment
 from rewardmodel.heads import HeadConfig, RewardHead
+from tests.stats import chance_bound
 
 
 def _corpus(n: int, seed: int, wrong: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
@@ -32,7 +33,8 @@ def test_alignment_learns_from_a_mostly_right_corpus_and_flags_contradictions() 
     test_images, test_texts, _ = _corpus(300, seed=1)
     right = model(test_images, test_texts)
     wrong = model(test_images, test_texts.roll(1, dims=0))  # mostly another colour named
-    assert float((right > wrong).float().mean()) > 0.75
+    # each of the 300 held-out images is right with probability 1/2 for an untrained map
+    assert float((right > wrong).float().mean()) > max(0.75, chance_bound(len(right)))
 
 
 def test_alignment_input_errors() -> None:

@@ -28,6 +28,7 @@ from rewardmodel.item_training import (
     train_item_reward_head,
 )
 from rewardmodel.scoring import score_refs
+from tests.stats import auc_chance_bound, chance_bound
 
 
 def test_record_turns_and_aggregation() -> None:
@@ -53,10 +54,17 @@ def test_record_turns_and_aggregation() -> None:
     assert aggregate_item_scores(specs, [0.9, 0.2, 0.3]) == {"x": 0.3}
 
 
+# Big enough that item-level accuracy clears what chance reaches with p < 0.001 (at 300 items
+# it measured 0.56 on ~90 held-out items, within chance). About a minute of CPU on two cores:
+# it runs in the integration stage (`make test-integration`), though it needs no service.
+DEMO_ITEMS = 1000
+
+
 @pytest.mark.slow
+@pytest.mark.integration
 def test_training_on_noisy_demo_judgments_beats_chance(tmp_path: Path) -> None:
     torch.set_num_threads(2)
-    corpus = build_demo_corpus(tmp_path / "demo", n_items=300, seed=3)
+    corpus = build_demo_corpus(tmp_path / "demo", n_items=DEMO_ITEMS, seed=3)
     records = json.loads(corpus.corpus_path.read_text())
     truth = load_ground_truth(corpus.ground_truth_path)
     judgments = simulate_judgments(corpus.ground_truth_path, n_annotators=3, seed=3)
@@ -125,11 +133,12 @@ def test_training_on_noisy_demo_judgments_beats_chance(tmp_path: Path) -> None:
         hits += [by_cand[a] > by_cand[b] for a in range(len(quality))
                  for b in range(len(quality)) if quality[a] > quality[b]]  # fmt: skip
     candidate_accuracy = float(np.mean(hits))
-    # chance is 0.5 for both. Measured 0.56 (items) and 0.69 (candidates) at this size with
-    # colour-only images (the run is seeded, so deterministic on one machine); the bounds
-    # leave room for thread-count and platform differences in float summation.
-    assert candidate_accuracy > 0.62, candidate_accuracy
-    assert item_accuracy > 0.52, item_accuracy
+    # Chance is 0.5 for both; the bars are what a model that learned nothing exceeds with
+    # p < 0.001 on this held-out set (items: ~300, about 0.61; candidate pairs: ~385, about
+    # 0.58). Measured at 1,000 items over corpus seeds 3 / 4 / 5: items 0.745 / 0.794 / 0.740,
+    # candidates 0.764 / 0.764 / 0.693 (at 300 items: 0.56 and 0.69).
+    assert candidate_accuracy > chance_bound(len(hits)), candidate_accuracy
+    assert item_accuracy > auc_chance_bound(len(clean), len(dirty)), item_accuracy
 
 
 def test_turn_statistics_and_colour_histogram() -> None:

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from rewardmodel.evaluation import (
-    expected_calibration_error,
     pairwise_accuracy,
     spearman,
     split_by_item,
@@ -19,14 +18,6 @@ def test_spearman_with_ties_and_nan():
     # ties: ranks [0.5, 0.5, 2, 3] vs [0, 1, 2, 3]
     value = spearman(np.array([1, 1, 2, 3]), np.array([1, 2, 3, np.nan]))
     assert value == pytest.approx(0.8660254, rel=1e-6)
-
-
-def test_ece_zero_when_calibrated_and_large_when_overconfident():
-    # confidence sigmoid(10) ~ 1 and all correct: ECE ~ 0
-    assert expected_calibration_error(np.full(100, 10.0), np.zeros(100)) < 1e-3
-    # confident and right half the time: ECE ~ 0.5
-    diff = np.where(np.arange(100) % 2 == 0, 10.0, -10.0)
-    assert expected_calibration_error(diff, np.zeros(100)) == pytest.approx(0.5, abs=1e-3)
 
 
 def test_split_by_item_never_shares_items():

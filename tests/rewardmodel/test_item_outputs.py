@@ -11,6 +11,7 @@ from rewardmodel.features import FeatureRef
 from rewardmodel.heads import HeadConfig, RewardHead
 from rewardmodel.item_outputs import ItemTarget, aggregate_turn_scores, fit_item_outputs
 from rewardmodel.scoring import Scores, score_features
+from tests.stats import chance_bound
 
 
 def test_aggregate_takes_best_candidate_then_min_over_turns() -> None:
@@ -36,7 +37,7 @@ def test_aggregate_takes_best_candidate_then_min_over_turns() -> None:
     assert {k: v.overall for k, v in items.items()} == expected
 
 
-def _items(n: int, seed: int):  # noqa: ANN202
+def _items(n: int, seed: int):
     """Two turns per item; a turn's first feature is its quality, the second flags a rule."""
     rng = np.random.default_rng(seed)
     texts, sides, ratings, verdicts = {}, {}, [], []
@@ -61,7 +62,7 @@ def test_fitted_readouts_predict_held_out_items_and_keep_the_reward() -> None:
     head = RewardHead(HeadConfig(image_dim=0, text_dim=6, hidden=64, dropout=0.0)).eval()
     texts, sides, ratings, verdicts = _items(600, seed=0)
 
-    def load(refs):  # noqa: ANN001, ANN202 - text-only sides
+    def load(refs):  # text-only sides
         return np.zeros((len(refs), 0), np.float32), np.stack([texts[r.text_key] for r in refs])
 
     train = {f"i{i}" for i in range(450)}
@@ -88,4 +89,6 @@ def test_fitted_readouts_predict_held_out_items_and_keep_the_reward() -> None:
         for t in verdicts
         if t.item_id not in train
     ]
-    assert np.mean(rule_hits) > 0.85
+    # a read-out that learned nothing is right at most at the base rate of its majority class
+    base = np.mean([bool(t.value) for t in verdicts if t.item_id not in train])
+    assert np.mean(rule_hits) > max(0.85, chance_bound(len(rule_hits), p=max(base, 1 - base)))

@@ -16,11 +16,18 @@ from tests.rewardmodel.conftest import dict_loader
 from tests.rewardmodel.test_item_training import _task
 
 CONFIG = ItemTrainConfig(
-    epochs=40, hidden=8, dropout=0.2, eval_fraction=0.2, lr=3e-3, patience=None, eval_every=5
+    epochs=40,
+    hidden=8,
+    dropout=0.2,
+    eval_fraction=0.2,
+    lr=3e-3,
+    patience=None,
+    eval_every=5,
+    checkpoint_every=10,
 )
 
 
-def _train(checkpoints: Path | None, progress=None):  # noqa: ANN001, ANN202
+def _train(checkpoints: Path | None, progress=None):
     images, texts, sides, scores, _ = _task(n_items=90)
     pairs = item_pairs_from_scores(scores, min_gap=2.0, others_per_item=4, seed=0)
     return train_item_reward_head(
@@ -31,7 +38,6 @@ def _train(checkpoints: Path | None, progress=None):  # noqa: ANN001, ANN202
         checkpoint_dir=checkpoints,
         progress=progress,
         log_every=5,
-        checkpoint_every=10,
     )
 
 

@@ -14,15 +14,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.models import Project
 from core.models import Job
-from corpora.models import Corpus
 
 
 class Command(BaseCommand):
     help = "Run import, optional training, scoring, selection and export without a worker."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--corpus", help="LLaVA JSON/JSONL file to import (optional).")
         parser.add_argument("--images", help="Image folder or archive for the import.")
         parser.add_argument("--corpus-name", help="Corpus name (default: the file name).")
@@ -47,12 +45,18 @@ class Command(BaseCommand):
                 f"{what} {job.status}: {job.message} {json.dumps(job.error or {})[:800]}"
             )
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003, C901
+    def handle(self, *args, **options) -> None:
+        from annotation.selectors.projects import (
+            project_by_name,
+            project_corpora,
+            project_corpus_ids,
+        )
         from annotation.services.projects import project_create
         from core.errors import DomainError
         from corpora.pipeline.problems import ImportFailed
+        from corpora.services.corpora import corpus_get_or_create
         from corpora.services.corpus_import import corpus_import
-        from curation.models import ActiveRewardModel, RewardModelRun
+        from curation.selectors.runs import active_reward_model, reward_model_run_of
         from curation.services.curation import curation_commit
         from curation.services.export import export_start
         from curation.services.reward_models import reward_model_run_start
@@ -72,7 +76,7 @@ class Command(BaseCommand):
                     raise CommandError(f"No corpus file {source}.")
                 name = options["corpus_name"] or source.stem
                 self._step(f"Importing {source} into corpus {name!r}")
-                corpus, _ = Corpus.objects.get_or_create(name=name)
+                corpus = corpus_get_or_create(name=name)
                 report = corpus_import(
                     corpus=corpus,
                     source=source,
@@ -80,13 +84,13 @@ class Command(BaseCommand):
                     progress=lambda c, t, m: None,
                 )
                 self.stdout.write(f"    {json.dumps(report.as_dict())[:300]}")
-            project = Project.objects.filter(name=options["project"]).first()
+            project = project_by_name(name=options["project"])
             if project is None:
                 if corpus is None:
                     raise CommandError("The project does not exist; give --corpus to create it.")
                 project = project_create(name=options["project"], corpora=[corpus])
                 self.stdout.write(f"    created project {project.pk}")
-            elif corpus is not None and not project.corpora.filter(pk=corpus.pk).exists():
+            elif corpus is not None and corpus.pk not in project_corpus_ids(project=project):
                 raise CommandError(f"Corpus {corpus.name!r} is not in project {project.name!r}.")
             if options["train"]:
                 self._step("Training a reward model")
@@ -101,15 +105,15 @@ class Command(BaseCommand):
                     f"    run {run.pk}: held-out accuracy {run.metrics.get('eval_accuracy')}"
                 )
             elif options["model"]:
-                run = RewardModelRun.objects.filter(pk=options["model"], project=project).first()
+                run = reward_model_run_of(project_id=project.pk, run_id=options["model"])
                 if run is None:
                     raise CommandError(f"No reward-model run {options['model']} in this project.")
             else:
-                active = ActiveRewardModel.objects.filter(project=project).first()
+                active = active_reward_model(project_id=project.pk)
                 if active is None:
                     raise CommandError("No active model: pass --train or --model.")
                 run = active.run
-            for corpus_row in project.corpora.all():
+            for corpus_row in project_corpora(project=project):
                 self._step(f"Scoring corpus {corpus_row.name!r} with run {run.pk}")
                 scoring = scoring_start(run=run, corpus=corpus_row)
                 self._check(scoring.job, "scoring")

@@ -16,7 +16,7 @@ class Command(BaseCommand):
         "Simulated annotators (ground truth, each answer flipped with --flip-rate) for a project."
     )
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--project", required=True, help="Project id or name.")
         parser.add_argument(
             "--ground-truth", default=str(Path(settings.VAR_DIR) / "demo" / "ground_truth.json")
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--flip-rate", type=float, default=0.15)
         parser.add_argument("--seed", type=int, default=0)
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         key = options["project"]
         project = Project.objects.filter(
             **({"pk": int(key)} if key.isdigit() else {"name": key})

@@ -66,7 +66,7 @@ class Command(BaseCommand):
     def _wait(self, *processes: subprocess.Popen) -> None:
         stopping = False
 
-        def stop(*_args) -> None:  # noqa: ANN002
+        def stop(*_args) -> None:
             nonlocal stopping
             stopping = True
 

@@ -8,7 +8,7 @@ const projectId = form.dataset.project;
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const data = new FormData(form);
-  const hyperparameters = { trainer: data.get("trainer"), seed: Number(data.get("seed")) };
+  const hyperparameters = { seed: Number(data.get("seed")) };
   if (data.get("epochs")) hyperparameters.epochs = Number(data.get("epochs"));
   try {
     await api(`projects/${projectId}/reward-models/`, { method: "POST", body: { hyperparameters } });
