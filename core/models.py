@@ -35,6 +35,10 @@ class Job(models.Model):
     )
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
+    # Liveness: the worker running the job writes `heartbeat_at` every few seconds; a running
+    # job whose heartbeat is older than ARBITER_JOB_STALE_S is requeued or failed by the reaper.
+    worker = models.CharField(max_length=255, blank=True, help_text="The worker running it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -18,3 +18,10 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+# The scale-out test puts workers in network namespaces (iproute2) reaching PostgreSQL and
+# Redis through a forwarder on the host side of a veth pair (socat).
+if ! command -v socat >/dev/null || ! command -v ip >/dev/null; then
+  echo "installing socat and iproute2 for the scale-out test"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq socat iproute2 >/dev/null
+fi

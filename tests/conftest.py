@@ -57,6 +57,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     shared = tmp_path_factory.mktemp("worker-var")
     env["ARBITER_MEDIA_ROOT"] = str(shared / "media")
     env["ARBITER_ARTIFACTS_ROOT"] = str(shared / "artifacts")
+    # The fault suite's workers share this database on a broker of their own; this worker must
+    # not reap their jobs (and requeue them onto its broker, where its folders lack the files).
+    env["ARBITER_JOB_STALE_S"] = "600"
     from workers.queues import worker_argv
 
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"

@@ -286,6 +286,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 # Seconds after which a worker that has not written a heartbeat is reported as down.
 ARBITER_WORKER_HEARTBEAT_S = 5.0
 ARBITER_WORKER_STALE_S = 20.0
+# Job liveness (docs/architecture.md, "Jobs and workers"): a running job heart-beats every
+# ARBITER_JOB_HEARTBEAT_S; one silent for ARBITER_JOB_STALE_S is requeued (training, scoring,
+# export) up to ARBITER_JOB_MAX_ATTEMPTS starts, or failed with the reason (imports).
+ARBITER_JOB_HEARTBEAT_S = float(os.environ.get("ARBITER_JOB_HEARTBEAT_S", "5"))
+ARBITER_JOB_STALE_S = float(os.environ.get("ARBITER_JOB_STALE_S", "30"))
+ARBITER_JOB_MAX_ATTEMPTS = int(os.environ.get("ARBITER_JOB_MAX_ATTEMPTS", "3"))
 
 LOGGING = {
     "version": 1,

@@ -41,7 +41,7 @@ def scoring_shard_task(scoring_id: int, index: int) -> dict:
     try:
         return scoring_shard_execute(scoring=scoring, index=index)
     except Exception as exc:
-        scoring_fail(scoring_id=scoring_id, message=f"shard {index}: {type(exc).__name__}: {exc}")
+        scoring_fail(scoring_id=scoring_id, index=index, exc=exc)
         raise
 
 

@@ -55,10 +55,15 @@ class HeartbeatStep(bootsteps.StartStopStep):
         queues = sorted(queue.name for queue in parent.task_consumer.queues)
         started_at = timezone.now()
 
+        from core.services.job_liveness import jobs_reap
+
         def beat() -> None:
             while not self._stop.is_set():
                 try:
                     heartbeat_write(hostname=hostname, queues=queues, started_at=started_at)
+                    # Every worker reaps: a job whose worker died is requeued or failed within
+                    # ARBITER_JOB_STALE_S plus one beat, with no scheduler to run.
+                    jobs_reap()
                 except Exception:  # a missed beat must not kill the worker
                     logger.exception("could not write worker heartbeat")
                 self._stop.wait(settings.ARBITER_WORKER_HEARTBEAT_S)

@@ -7,7 +7,7 @@ from pathlib import Path
 from celery import shared_task
 
 from core.models import Job
-from core.services.jobs import job_progress, job_run
+from core.services.jobs import JobCancelled, job_cancel_requested, job_progress, job_run
 from corpora.models import Corpus
 from corpora.services.corpus_import import corpus_import
 
@@ -20,6 +20,8 @@ def corpus_import_task(job_id: int) -> str:
 
         def progress(current: int, total: int, message: str) -> None:
             job_progress(job_id=job.pk, current=current, total=total, message=message)
+            if job_cancel_requested(job.pk):
+                raise JobCancelled()  # inside the import's transaction: nothing is kept
 
         report = corpus_import(
             corpus=corpus,

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from core.api.errors import ApiError, error_responses
 from core.api.permissions import IsJobCreatorOrStaff
 from core.models import Job
+from core.services.job_liveness import jobs_reap
 from core.services.jobs import job_cancel, job_live_progress
 
 
@@ -43,6 +44,13 @@ class JobOutputSerializer(serializers.ModelSerializer):
         return {**live, "fraction": fraction}
 
 
+def _reaped(job: Job) -> Job:
+    """The job as it is: if its worker died, the reaper requeues or fails it first."""
+    if job.status == Job.Status.RUNNING and jobs_reap(job_ids=[job.pk]):
+        job.refresh_from_db()
+    return job
+
+
 class JobDetailApi(APIView):
     permission_classes = [IsJobCreatorOrStaff]
 
@@ -64,7 +72,7 @@ class JobDetailApi(APIView):
         ],
     )
     def get(self, request: Request, job_id: int) -> Response:
-        return Response(JobOutputSerializer(self.job).data)
+        return Response(JobOutputSerializer(_reaped(self.job)).data)
 
 
 class JobCancelApi(APIView):
@@ -77,7 +85,7 @@ class JobCancelApi(APIView):
         responses={200: JobOutputSerializer, **error_responses(401, 404, 409)},
     )
     def post(self, request: Request, job_id: int) -> Response:
-        job = self.job
+        job = _reaped(self.job)
         if job.is_finished:
             raise ApiError("job_finished", f"The job has already {job.status}.", status_code=409)
         return Response(JobOutputSerializer(job_cancel(job=job)).data)

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
@@ -18,7 +16,7 @@ from core.api.permissions import IsAuthenticated, IsStaff, ReadOnly
 from corpora.models import Corpus
 from corpora.selectors import corpus_get, corpus_list
 from corpora.services.corpora import corpus_create
-from corpora.services.corpus_import import corpus_import_start
+from corpora.services.corpus_import import corpus_import_start, upload_dir_new
 
 
 class CorpusOutputSerializer(serializers.ModelSerializer):
@@ -121,7 +119,7 @@ class CorpusImportApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        upload_dir = Path(settings.ARTIFACTS_ROOT) / "uploads" / uuid.uuid4().hex
+        upload_dir = upload_dir_new()
         source = _save_upload(values.get("file"), upload_dir) or Path(values["path"])
         images = _save_upload(values.get("images"), upload_dir) or values.get("images_path")
         if not source.is_file():

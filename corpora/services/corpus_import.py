@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -78,7 +81,9 @@ def corpus_import(
     """Import `source` into `corpus`. Either every item is kept or none is (ImportFailed)."""
     source = Path(source)
     if not source.is_file():
-        raise ImportFailed([Problem("file_not_found", f"{source} does not exist or is no file")])
+        # The name only: the folder is the server's business (uploads live in a temporary one).
+        problem = Problem("file_not_found", f"{source.name} does not exist or is no file")
+        raise ImportFailed([problem])
     limits = image_limits()
     try:
         image_source = ImageSource.open(images, limits) if images else None
@@ -366,12 +371,88 @@ def corpus_import_start(
             "source": str(source),
             "images": str(images) if images else "",
             "category": category,
+            # A corpus made for this import (the UI creates it, then uploads) that the import
+            # leaves empty is removed again when the import fails (`corpus_import_ended`).
+            "new_corpus": corpus.version == 0 and not Item.objects.filter(corpus=corpus).exists(),
         },
         created_by=created_by,
     )
     if dispatch:
         transaction.on_commit(lambda: corpus_import_task.delay(job.pk))
     return job
+
+
+def upload_dir_new() -> Path:
+    """A fresh folder for one import's uploaded files; `corpus_import_ended` removes it."""
+    return uploads_root() / uuid.uuid4().hex
+
+
+def uploads_root() -> Path:
+    return Path(settings.ARTIFACTS_ROOT) / "uploads"
+
+
+def corpus_import_ended(*, job: Job) -> None:
+    """Whatever the outcome: uploaded files go (the report stays on the job); a failed import
+    into a corpus made for it leaves no empty corpus behind."""
+    root = uploads_root().resolve()
+    for key in ("source", "images"):
+        value = job.params.get(key)
+        if not value:
+            continue
+        folder = Path(value).resolve().parent
+        if folder.parent == root:  # only folders the upload API made, never a server path
+            shutil.rmtree(folder, ignore_errors=True)
+    if (job.error or {}).get("code") == "worker_lost" and job.started_at is not None:
+        _sweep_unrecorded_images(since=job.started_at, import_job_id=job.pk)
+    if job.status != Job.Status.SUCCEEDED and job.params.get("new_corpus"):
+        corpus_discard_if_unused(corpus_id=job.params["corpus_id"], import_job_id=job.pk)
+
+
+def _sweep_unrecorded_images(*, since: datetime, import_job_id: int) -> None:
+    """A worker killed during an import rolled back its image rows but had stored the files
+    (an import cleans up after itself only when it lives to see its error). Remove image files
+    written since the import started that no row records, unless another import is running
+    (its files have no committed row yet either)."""
+    running = Job.objects.filter(kind=Job.Kind.CORPUS_IMPORT, status=Job.Status.RUNNING)
+    if running.exclude(pk=import_job_id).exists():
+        return
+    folder = Path(settings.MEDIA_ROOT) / "images"
+    if not folder.is_dir():
+        return
+    cutoff = since.timestamp() - 1
+    for path in folder.rglob("*"):
+        if not path.is_file() or path.stat().st_mtime < cutoff:
+            continue
+        digest = path.name.split(".")[0]
+        if (
+            path.name.startswith(".incoming-")
+            or not ImageAsset.objects.filter(sha256=digest).exists()
+        ):
+            path.unlink(missing_ok=True)
+
+
+def corpus_discard_if_unused(*, corpus_id: int, import_job_id: int) -> bool:
+    """Delete a corpus that has no items and that nothing refers to (no project, no scoring,
+    no other import queued or running). Returns whether it was deleted."""
+    with transaction.atomic():
+        corpus = Corpus.objects.select_for_update().filter(pk=corpus_id).first()
+        if corpus is None or Item.objects.filter(corpus=corpus).exists():
+            return False
+        own = {Item, CorpusImage}
+        for relation in Corpus._meta.related_objects:
+            if relation.related_model in own:
+                continue
+            if relation.related_model.objects.filter(**{relation.field.name: corpus}).exists():
+                return False
+        other_imports = (
+            Job.objects.filter(kind=Job.Kind.CORPUS_IMPORT, params__corpus_id=corpus_id)
+            .exclude(pk=import_job_id)
+            .exclude(status__in=[Job.Status.SUCCEEDED, Job.Status.FAILED, Job.Status.CANCELLED])
+        )
+        if other_imports.exists():
+            return False
+        corpus.delete()
+    return True
 
 
 def _upsert_items_orm(

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from core.api.errors import error_responses
 from core.api.jobs import JobOutputSerializer
 from core.api.permissions import IsProjectOwner, IsProjectReviewer, project_access_of
+from core.services.job_liveness import jobs_reap
 from curation.api.common import RunApi
 from curation.models import RewardModelRun
 from curation.selectors.runs import active_run_id, reward_model_curve, reward_model_runs
@@ -113,6 +114,7 @@ class ProjectRewardModelsApi(APIView):
         responses={200: RunOutputSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
+        jobs_reap()  # runs whose worker died show as requeued or failed, not running forever
         active = active_run_id(project_id=project_id)
         runs = reward_model_runs(project_id=project_id)
         return Response(

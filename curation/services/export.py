@@ -21,6 +21,7 @@ Parquet and WebDataset records; LLaVA JSON stays exactly LLaVA's.
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -369,6 +370,15 @@ def _images_parquet_schema(fields: tuple[str, ...]) -> Any:
             *[(name, pa.float64()) for name in fields],
         ]
     )
+
+
+def export_ended(*, job: Job) -> None:
+    """An export that did not succeed (failed, cancelled, its worker gone for good) leaves no
+    partial files behind."""
+    export = Export.objects.filter(job=job).first()
+    if export is None or job.status == Job.Status.SUCCEEDED:
+        return
+    shutil.rmtree(export_dir(export), ignore_errors=True)
 
 
 def _model_info(dataset: DatasetVersion) -> dict[str, Any] | None:

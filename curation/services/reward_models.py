@@ -17,6 +17,7 @@ from annotation.selectors.training_data import training_data
 from annotation.services.imported_scores import imported_scores_to_annotations
 from core.errors import DomainError
 from core.models import Job
+from core.services.job_liveness import jobs_reap
 from core.services.jobs import JobCancelled, job_cancel_requested, job_create, job_progress
 from curation.models import ActiveRewardModel, RewardModelRun, RewardModelStep
 from curation.selectors.agreement import annotator_agreement
@@ -124,6 +125,9 @@ def reward_model_run_start(
 
     hyper = hyperparameters_clean(hyperparameters)
     _train_config(hyper)
+    # A run whose worker died must not block the project: reap first (it is then requeued and
+    # still busy, or failed and released).
+    jobs_reap()
     _release_finished(project)
     with transaction.atomic():
         busy = RewardModelRun.objects.filter(project=project, in_progress=True).first()

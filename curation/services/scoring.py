@@ -16,7 +16,14 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from core.models import Job
-from core.services.jobs import job_cancel_requested, job_create
+from core.services.job_liveness import job_heartbeat, worker_name
+from core.services.jobs import (
+    FINISHED,
+    job_cancel_requested,
+    job_create,
+    job_error_unexpected,
+    job_started_elsewhere,
+)
 from corpora.models import Corpus, Item
 from curation.models import ItemScore, RewardModelRun, ScoringRun, ScoringShard
 from curation.services.features import Featurizable, featurize_many
@@ -95,11 +102,16 @@ def scoring_shard_execute(*, scoring: ScoringRun, index: int) -> dict[str, Any]:
     if shard.done:
         return {"shard": index, "skipped": True}
     job_id = scoring.job_id
-    Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, started_at=timezone.now()
-    )
+    worker = worker_name()
+    job_started_elsewhere(job_id=job_id, worker=worker)
     if job_cancel_requested(job_id):
         return {"shard": index, "cancelled": True}
+    with job_heartbeat(job_id=job_id, worker=worker):
+        return _shard_score(scoring=scoring, shard=shard)
+
+
+def _shard_score(*, scoring: ScoringRun, shard: ScoringShard) -> dict[str, Any]:
+    job_id, index = scoring.job_id, shard.index
     run = scoring.run
     artifact = run_artifact(run)
     text_spec, image_spec = encoder_specs(run)
@@ -201,7 +213,8 @@ def scoring_finish(*, scoring: ScoringRun) -> Job:
         status, message = Job.Status.FAILED, f"{pending} shards did not finish."
     else:
         status, message = Job.Status.SUCCEEDED, "Done."
-    Job.objects.filter(pk=job.pk).update(
+    # The job may have been requeued meanwhile (its worker died): end it only once.
+    Job.objects.filter(pk=job.pk).exclude(status__in=FINISHED).update(
         status=status,
         finished_at=timezone.now(),
         message=message,
@@ -219,15 +232,16 @@ def scoring_finish(*, scoring: ScoringRun) -> Job:
     return job
 
 
-def scoring_fail(*, scoring_id: int, message: str) -> None:
+def scoring_fail(*, scoring_id: int, index: int, exc: BaseException) -> None:
+    """A shard raised: the job fails with a message and an error id (the traceback is logged)."""
     scoring = ScoringRun.objects.filter(pk=scoring_id).first()
     if scoring is None:
         return
-    Job.objects.filter(pk=scoring.job_id).exclude(
-        status__in=[Job.Status.SUCCEEDED, Job.Status.CANCELLED]
-    ).update(
+    error = job_error_unexpected(job_id=scoring.job_id, exc=exc)
+    error["message"] = f"Shard {index}: {error['message']}"
+    Job.objects.filter(pk=scoring.job_id).exclude(status__in=FINISHED).update(
         status=Job.Status.FAILED,
         finished_at=timezone.now(),
-        message=message[:500],
-        error={"code": "job_failed", "message": message[:2000], "details": {}},
+        message=error["message"][:500],
+        error=error,
     )

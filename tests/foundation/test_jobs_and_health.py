@@ -40,12 +40,31 @@ def test_job_run_records_success_and_progress():
     assert job_run(job.pk, lambda _: pytest.fail("ran twice")).status == Job.Status.SUCCEEDED
 
 
-def test_job_run_records_failure_with_error_shape():
+def test_job_run_records_failure_with_error_shape(caplog):
     job = job_create(kind=Job.Kind.CORPUS_IMPORT, params={})
-    failed = job_run(job.pk, lambda _: 1 / 0)
+
+    def body(_: Job) -> dict:
+        raise OSError(f"cannot read {__file__}")
+
+    failed = job_run(job.pk, body)
     assert failed.status == Job.Status.FAILED
-    assert failed.error["code"] == "job_failed"
-    assert "ZeroDivisionError" in failed.error["message"]
+    # the client gets a message and an error id; no traceback, no exception text, no path
+    error_id = failed.error["details"]["error_id"]
+    assert failed.error == {
+        "code": "job_failed",
+        "message": f"The job failed unexpectedly (error id {error_id}).",
+        "details": {"error_id": error_id},
+    }
+    assert failed.message == failed.error["message"]
+    # the log has the traceback under the same id
+    logged = [r for r in caplog.records if error_id in r.getMessage()]
+    assert logged and logged[0].exc_info and logged[0].exc_info[0] is OSError
+    client = APIClient()
+    client.force_authenticate(StaffFactory())
+    body_text = client.get(f"/api/v1/jobs/{job.pk}/").content.decode()
+    assert error_id in body_text
+    for leak in ("Traceback", "OSError", __file__, "/work/", "site-packages"):
+        assert leak not in body_text
 
 
 def test_cancel_queued_and_running_jobs():

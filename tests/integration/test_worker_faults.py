@@ -1,0 +1,215 @@
+"""The fault suite: `kill -9` of the Celery worker during an import, a training run, a scoring
+run and an export. A replacement worker is started; every job ends within 2 minutes, finished
+from its checkpoint or failed with the reason; no orphan rows or files are left.
+
+Each kill happens at a chosen point: the test holds a row lock the job needs, waits until the
+worker is blocked on it (inside the job's transaction, heart-beating), then kills the worker.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from core.models import Job
+from corpora.models import Corpus, CorpusImage, ImageAsset, Item
+from curation.models import Export, ItemScore, RewardModelRun, RewardModelStep, ScoringShard
+from tests.corpora.llava import record, write_images
+from tests.curation.helpers import candidate_corpus, rate_plain_items, tiny_bert
+from tests.factories import StaffFactory
+from tests.integration.cluster import (
+    Cluster,
+    broker_swapped,
+    fault_broker_url,
+    fault_cache,
+    row_locked,
+    wait_until,
+    waiting_on_lock,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+ENDS_WITHIN_S = 120
+
+
+@pytest.fixture
+def cluster(tmp_path, settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the fault suite needs PostgreSQL and Redis (make test-integration)")
+    broker = fault_broker_url()
+    nodes = Cluster(root=tmp_path / "cluster", broker=broker)
+    settings.MEDIA_ROOT = nodes.media_root
+    settings.ARTIFACTS_ROOT = nodes.artifacts_root
+    settings.ARBITER_JOB_STALE_S = 8
+    settings.CACHES = fault_cache(broker)
+    with broker_swapped(broker):
+        try:
+            yield nodes
+        finally:
+            nodes.stop_all()
+
+
+def _staff_client() -> APIClient:
+    client = APIClient()
+    client.force_authenticate(StaffFactory())
+    return client
+
+
+def _wait_ended(client: APIClient, job_id: int, since: float) -> dict:
+    """Poll the job as a user would (the jobs API); it must end within the bound."""
+
+    def ended() -> dict | None:
+        body = client.get(f"/api/v1/jobs/{job_id}/").json()
+        return body if body["status"] in {"succeeded", "failed", "cancelled"} else None
+
+    body = wait_until(ended, timeout=ENDS_WITHIN_S, what=f"job {job_id} to end", poll=0.5)
+    assert time.monotonic() - since < ENDS_WITHIN_S
+    return body
+
+
+def _blocked_worker(cluster: Cluster) -> str:
+    names = wait_until(waiting_on_lock, timeout=120, what="a worker blocked on the held row")
+    return names[0].removeprefix("arbiter-")
+
+
+def test_import_killed_fails_with_the_reason_and_leaves_nothing(cluster, tmp_path):
+    client = _staff_client()
+    first = cluster.start("import-a")
+    images = write_images(tmp_path / "images", {f"{k}.png": (k, 2 * k, 3) for k in range(20)})
+    records = [record(str(k), image=f"{k % 20}.png") for k in range(200)]
+    # given: the UI's flow: a new corpus, then the upload
+    corpus_id = client.post("/api/v1/corpora/", {"name": "killed"}, format="json").json()["id"]
+    upload = io.BytesIO(json.dumps(records).encode())
+    upload.name = "items.json"
+    with row_locked("annotation_corpus", corpus_id):
+        response = client.post(
+            f"/api/v1/corpora/{corpus_id}/imports/",
+            {"file": upload, "images_path": str(images)},
+            format="multipart",
+        )
+        assert response.status_code == 202, response.json()
+        job_id = response.json()["id"]
+        # when: the worker is inside the import (items written, waiting on the corpus row)
+        assert _blocked_worker(cluster) == "import-a"
+        first.kill()
+        killed_at = time.monotonic()
+    cluster.start("import-b")
+    # then: failed with the reason, within the bound
+    body = _wait_ended(client, job_id, killed_at)
+    assert body["status"] == "failed"
+    assert body["error"]["code"] == "worker_lost"
+    assert body["error"]["message"].startswith(f"Worker {first.hostname} pid ")
+    assert "stopped responding at" in body["error"]["message"]
+    # no orphan rows: the transaction died with the worker; the corpus made for it is gone
+    assert not Corpus.objects.filter(pk=corpus_id).exists()
+    assert not Item.objects.exists() and not CorpusImage.objects.exists()
+    # no orphan files: the upload is deleted, every stored image file has its row
+    uploads = cluster.artifacts_root / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())
+    stored = [p for p in (cluster.media_root / "images").rglob("*") if p.is_file()]
+    known = set(ImageAsset.objects.values_list("sha256", flat=True))
+    assert [p for p in stored if p.name.split(".")[0] not in known] == []
+
+
+def test_training_scoring_and_export_killed_finish_after_a_restart(cluster, tmp_path):
+    """One project through the three kinds that resume: each phase kills the worker that runs
+    the job and starts a replacement; each job finishes from where it was."""
+    staff = StaffFactory()
+    client = APIClient()
+    client.force_authenticate(staff)
+    from annotation.services.projects import project_create
+
+    project = project_create(name="faults", corpora=[candidate_corpus("faults")], created_by=staff)
+    rate_plain_items(project)
+    corpus = project.corpora.get()
+    encoder = "turn:text:" + str(tiny_bert(Path(tmp_path) / "bert"))
+    worker = cluster.start("train-a")
+
+    # --- training: killed after its first checkpoints, resumed from the last one ---------------
+    hyper = {
+        "text_encoder": encoder,
+        "image_encoder": "",
+        "hidden": 16,
+        "epochs": 60,
+        "batch_size": 32,
+        "eval_every": 1000,
+        "checkpoint_every": 20,
+        "patience": 0,
+        "seed": 5,
+    }
+    response = client.post(
+        f"/api/v1/projects/{project.pk}/reward-models/", {"hyperparameters": hyper}, format="json"
+    )
+    assert response.status_code == 202, response.json()
+    run_id, job_id = response.json()["id"], response.json()["job"]["id"]
+    wait_until(
+        lambda: RewardModelStep.objects.filter(run_id=run_id, step__gte=45).exists(),
+        timeout=180,
+        what="training past its second checkpoint",
+        poll=0.1,
+    )
+    worker.kill()
+    killed_at = time.monotonic()
+    # while it is dead the project is busy with the run (it will resume), not blocked forever
+    worker = cluster.start("train-b")
+    body = _wait_ended(client, job_id, killed_at)
+    assert body["status"] == "succeeded", body
+    assert body["attempts"] == 2
+    assert body["result"]["resumed_from_step"] >= 40
+    steps = list(RewardModelStep.objects.filter(run_id=run_id).values_list("step", flat=True))
+    assert steps[-1] == body["result"]["steps"] and len(steps) == len(set(steps))
+    assert RewardModelRun.objects.get(pk=run_id).in_progress is False
+
+    # --- scoring: killed inside a shard, the shards left are sent again -----------------------
+    response = client.post(
+        f"/api/v1/reward-models/{run_id}/scorings/",
+        {"corpus_id": corpus.pk, "shard_size": 30},
+        format="json",
+    )
+    assert response.status_code == 202, response.json()
+    scoring_id, job_id = response.json()["id"], response.json()["job"]["id"]
+    held = ScoringShard.objects.get(scoring_id=scoring_id, index=2)
+    with row_locked("curation_scoringshard", held.pk):
+        assert _blocked_worker(cluster) == "train-b"
+        worker.kill()
+        killed_at = time.monotonic()
+    worker = cluster.start("score-c")
+    body = _wait_ended(client, job_id, killed_at)
+    assert body["status"] == "succeeded", body
+    assert not ScoringShard.objects.filter(scoring_id=scoring_id, done=False).exists()
+    assert ItemScore.objects.filter(run_id=run_id).count() == corpus.items.count()
+    assert body["result"]["items_scored"] == corpus.items.count()
+
+    # --- export: killed before it recorded its files, written again whole ---------------------
+    client.post(f"/api/v1/reward-models/{run_id}/promote/")
+    dataset = client.post(
+        f"/api/v1/projects/{project.pk}/curations/",
+        {"policy": "top10", "model_run_id": run_id, "commit": True},
+        format="json",
+    ).json()
+    response = client.post(
+        f"/api/v1/datasets/{dataset['id']}/exports/", {"format": "jsonl"}, format="json"
+    )
+    assert response.status_code == 202, response.json()
+    export_id, job_id = response.json()["id"], response.json()["job"]["id"]
+    with row_locked("curation_export", export_id):
+        assert _blocked_worker(cluster) == "score-c"
+        worker.kill()
+        killed_at = time.monotonic()
+    cluster.start("export-d")
+    body = _wait_ended(client, job_id, killed_at)
+    assert body["status"] == "succeeded", body
+    export = Export.objects.get(pk=export_id)
+    folder = cluster.artifacts_root / export.path
+    assert sorted(p.name for p in folder.iterdir()) == ["data.jsonl", "manifest.json"]
+    download = client.get(f"/api/v1/exports/{export_id}/download/")
+    assert len(b"".join(download.streaming_content).splitlines()) == dataset["n_items"]
+    # every job of the project ended; none is left running or queued
+    assert not Job.objects.exclude(status__in=["succeeded", "failed", "cancelled"]).exists()
