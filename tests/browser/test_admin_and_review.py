@@ -8,9 +8,10 @@ import zipfile
 
 import pytest
 
-from annotation.models import Adjudication, Item, Project
+from annotation.models import Adjudication, Project
 from annotation.services.queue import item_next
 from annotation.services.submit import annotation_submit
+from corpora.models import Item
 from tests.browser.conftest import login, shot
 from tests.browser.data import seed, write_corpus
 
