@@ -7,8 +7,9 @@ from functools import cached_property
 
 from rest_framework.views import APIView
 
-from curation.models import DatasetVersion, Export, RewardModelRun
+from curation.models import DatasetVersion, Export, RewardModelRun, ScoringRun
 from curation.selectors.runs import dataset_get, export_get, reward_model_run_get
+from curation.selectors.scorings import scoring_get
 
 
 class RunApi(APIView):
@@ -48,3 +49,18 @@ class ExportApi(APIView):
 
     def permission_project_ids(self) -> tuple[int, ...]:
         return (self.export.dataset.project_id,)
+
+
+class ScoringApi(APIView):
+    """A view on `scorings/<scoring_id>/...`: the project of the scoring's model is checked,
+    and, with `CanReadCorpus`, that the caller may read the scored corpus."""
+
+    @cached_property
+    def scoring(self) -> ScoringRun:
+        return scoring_get(scoring_id=self.kwargs["scoring_id"])
+
+    def permission_project_ids(self) -> tuple[int, ...]:
+        return (self.scoring.run.project_id,)
+
+    def permission_corpus_ids(self) -> tuple[int, ...]:
+        return (self.scoring.corpus_id,)

@@ -104,7 +104,12 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     ),
     ("reward-models/<int:run_id>/", "get"): (None, [401, 404, 403, 200, 200, 200]),
     ("reward-models/<int:run_id>/promote/", "post"): (None, [401, 404, 403, 403, 409, 409]),
-    ("reward-models/<int:run_id>/scorings/", "post"): ({}, [401, 404, 403, 400, 400, 400]),
+    # scoring any corpus the caller reads: the model project's owner; reviewers read
+    ("reward-models/<int:run_id>/scorings/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("reward-models/<int:run_id>/scorings/", "post"): ({}, [401, 404, 403, 403, 400, 400]),
+    ("scorings/<int:scoring_id>/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("scorings/<int:scoring_id>/items/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("scorings/<int:scoring_id>/curations/", "post"): ({}, [401, 404, 403, 403, 400, 400]),
     ("projects/<int:project_id>/curations/", "post"): ({}, [401, 404, 403, 400, 400, 400]),
     ("projects/<int:project_id>/datasets/", "get"): (None, [401, 404, 403, 200, 200, 200]),
     ("datasets/<int:dataset_id>/", "get"): (None, [401, 404, 403, 200, 200, 200]),
