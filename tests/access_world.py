@@ -10,7 +10,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from annotation.services.projects import member_set, project_create
-from core.models import Job
+from core.models import Job, WebhookEndpoint
 from curation.models import DatasetVersion, Export, RewardModelRun, ScoringRun
 from tests.factories import CorpusFactory, ItemFactory, StaffFactory, UserFactory
 
@@ -64,6 +64,7 @@ class World:
     export: Export
     job: Job
     scoring: ScoringRun
+    endpoint: WebhookEndpoint
     member: Any  # an annotator the owner may remove
     outsider: Any  # a user in no project
 
@@ -78,6 +79,7 @@ class World:
             "job_id": self.job.pk,
             "corpus_id": self.corpus.pk,
             "scoring_id": self.scoring.pk,
+            "endpoint_id": self.endpoint.pk,
         }
 
 
@@ -122,6 +124,7 @@ def build_world() -> World:
         export=export,
         job=job,
         scoring=scoring,
+        endpoint=WebhookEndpoint.objects.create(url="https://hooks.example.org/", secret="s"),
         member=member,
         outsider=UserFactory(username="outsider"),
     )

@@ -194,6 +194,20 @@ ARBITER_ARCHIVE_MAX_BYTES = int(
 )
 ARBITER_IMAGE_URL_TIMEOUT = float(os.environ.get("ARBITER_IMAGE_URL_TIMEOUT", "20"))
 
+# --- Webhooks (core/services/webhooks.py) --------------------------------------------------------
+# Outbound targets that may be loopback or private (host names, addresses or CIDR networks,
+# comma-separated); every other webhook URL must resolve to public addresses only (SSRF).
+ARBITER_WEBHOOK_URL_ALLOW = [
+    entry.strip()
+    for entry in os.environ.get("ARBITER_WEBHOOK_URL_ALLOW", "").split(",")
+    if entry.strip()
+]
+ARBITER_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("ARBITER_WEBHOOK_MAX_ATTEMPTS", "8"))
+ARBITER_WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("ARBITER_WEBHOOK_BACKOFF_SECONDS", "10"))
+ARBITER_WEBHOOK_TIMEOUT = float(os.environ.get("ARBITER_WEBHOOK_TIMEOUT", "10"))
+# Queues one delivery (core cannot import workers/, so the wiring is named here).
+ARBITER_WEBHOOK_DISPATCH = "workers.webhook_tasks.webhook_dispatch"
+
 # --- REST API -----------------------------------------------------------------------------------
 # Who may see which project: core asks, the app that owns memberships answers (core/access.py).
 ACCESS_POLICY = "annotation.access.MembershipAccessPolicy"

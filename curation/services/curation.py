@@ -27,6 +27,7 @@ from curation.selectors.scores import (
     project_score_table,
     scoring_score_table,
 )
+from curation.services.events import curation_committed_emit
 
 HISTOGRAM_BINS = 20
 SAMPLE_ITEMS = 8
@@ -292,6 +293,7 @@ def curation_commit(
             ],
             batch_size=5000,
         )
+        curation_committed_emit(dataset=dataset)
     return dataset
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from core.models import Job
 from core.services.jobs import job_cancel_requested, job_create
+from core.services.webhooks import job_failed_emit
 from corpora.models import Corpus, Item
 from curation.models import ItemScore, RewardModelRun, ScoringRun, ScoringShard
 from curation.services.features import Featurizable, featurize_many
@@ -216,6 +217,8 @@ def scoring_finish(*, scoring: ScoringRun) -> Job:
         else {"code": "shards_failed", "message": message, "details": {}},
     )
     job.refresh_from_db()
+    if status == Job.Status.FAILED:
+        job_failed_emit(job_id=job.pk)
     return job
 
 
@@ -231,3 +234,4 @@ def scoring_fail(*, scoring_id: int, message: str) -> None:
         message=message[:500],
         error={"code": "job_failed", "message": message[:2000], "details": {}},
     )
+    job_failed_emit(job_id=scoring.job_id)

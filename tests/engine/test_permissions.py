@@ -88,6 +88,12 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     # core: jobs (their creator or staff; the job here was created by another staff user)
     ("jobs/<int:job_id>/", "get"): (None, [401, 404, 404, 404, 404, 200]),
     ("jobs/<int:job_id>/cancel/", "post"): (None, [401, 404, 404, 404, 404, 409]),
+    # core: webhooks (staff-managed outbound targets)
+    ("webhooks/", "get"): (None, [401, 403, 403, 403, 403, 200]),
+    ("webhooks/", "post"): ({}, [401, 403, 403, 403, 403, 400]),
+    ("webhooks/<int:endpoint_id>/", "get"): (None, [401, 403, 403, 403, 403, 200]),
+    ("webhooks/<int:endpoint_id>/", "delete"): (None, [401, 403, 403, 403, 403, 204]),
+    ("webhooks/<int:endpoint_id>/deliveries/", "get"): (None, [401, 403, 403, 403, 403, 200]),
     # corpora: members of a project that uses the corpus read it; staff create and import
     ("corpora/", "get"): (None, [401, 200, 200, 200, 200, 200]),
     ("corpora/", "post"): ({"name": "new corpus"}, [401, 403, 403, 403, 403, 201]),
