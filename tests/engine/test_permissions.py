@@ -79,6 +79,8 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     # annotation: items
     ("projects/<int:project_id>/items/", "get"): (None, [401, 404, 403, 200, 200, 200]),
     ("projects/<int:project_id>/items/", "post"): ("items", [401, 404, 403, 403, 201, 201]),
+    ("projects/<int:project_id>/items/missing/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("projects/<int:project_id>/items/missing/", "post"): (None, [401, 404, 403, 403, 200, 200]),
     ("items/<int:item_id>/suggestions/", "post"): (
         "suggestion",
         [401, 403, 403, 403, 201, 201],
