@@ -57,6 +57,10 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     shared = tmp_path_factory.mktemp("worker-var")
     env["ARBITER_MEDIA_ROOT"] = str(shared / "media")
     env["ARBITER_ARTIFACTS_ROOT"] = str(shared / "artifacts")
+    # webhook tests receive on loopback, which the outbound check refuses unless allowed, and
+    # wait for retries: short backoff
+    env.setdefault("ARBITER_WEBHOOK_URL_ALLOW", "127.0.0.1")
+    env.setdefault("ARBITER_WEBHOOK_BACKOFF_SECONDS", "0.2")
     from workers.queues import worker_argv
 
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
