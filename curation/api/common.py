@@ -39,6 +39,11 @@ class DatasetApi(APIView):
         others = () if self.other is None else (self.other.project_id,)
         return (self.dataset.project_id, *others)
 
+    def permission_corpus_ids(self) -> tuple[int, ...]:
+        """A version curated over a scoring holds items of the scored corpus: its readers only."""
+        versions = (self.dataset,) if self.other is None else (self.dataset, self.other)
+        return tuple(v.scoring.corpus_id for v in versions if v.scoring_id is not None)
+
 
 class ExportApi(APIView):
     """A view on `exports/<export_id>/...`: the project of the export's dataset is checked."""
@@ -49,6 +54,10 @@ class ExportApi(APIView):
 
     def permission_project_ids(self) -> tuple[int, ...]:
         return (self.export.dataset.project_id,)
+
+    def permission_corpus_ids(self) -> tuple[int, ...]:
+        dataset = self.export.dataset
+        return () if dataset.scoring_id is None else (dataset.scoring.corpus_id,)
 
 
 class ScoringApi(APIView):

@@ -12,7 +12,13 @@ from rest_framework.views import APIView
 
 from core.api.errors import ApiError, error_responses
 from core.api.jobs import JobOutputSerializer
-from core.api.permissions import IsProjectOwner, IsProjectReviewer, ReadOnly, project_access_of
+from core.api.permissions import (
+    CanReadCorpus,
+    IsProjectOwner,
+    IsProjectReviewer,
+    ReadOnly,
+    project_access_of,
+)
 from corpora.selectors import corpus_get
 from curation.api.common import DatasetApi, ExportApi, RunApi
 from curation.models import DatasetVersion, Export, ScoringRun
@@ -193,7 +199,7 @@ class ProjectDatasetListApi(APIView):
 
 
 class DatasetDetailApi(DatasetApi):
-    permission_classes = [IsProjectReviewer]
+    permission_classes = [IsProjectReviewer & CanReadCorpus]
 
     @extend_schema(
         operation_id="dataset_retrieve",
@@ -205,7 +211,7 @@ class DatasetDetailApi(DatasetApi):
 
 
 class DatasetDiffApi(DatasetApi):
-    permission_classes = [IsProjectReviewer]
+    permission_classes = [IsProjectReviewer & CanReadCorpus]
 
     @extend_schema(
         operation_id="dataset_diff",
@@ -239,7 +245,7 @@ class ExportOutputSerializer(serializers.ModelSerializer):
 
 
 class DatasetExportApi(DatasetApi):
-    permission_classes = [IsProjectReviewer]
+    permission_classes = [IsProjectReviewer & CanReadCorpus]
 
     class InputSerializer(serializers.Serializer):
         format = serializers.ChoiceField(
@@ -268,7 +274,7 @@ class DatasetExportApi(DatasetApi):
 
 
 class ExportDownloadApi(ExportApi):
-    permission_classes = [IsProjectReviewer]
+    permission_classes = [IsProjectReviewer & CanReadCorpus]
 
     @extend_schema(
         operation_id="export_download",

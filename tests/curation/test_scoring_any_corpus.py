@@ -216,3 +216,21 @@ def test_the_project_path_still_curates_only_the_project_items(world):
     )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "not_scored"
+
+
+def test_a_version_curated_over_a_scoring_is_read_only_by_readers_of_its_corpus(world):
+    scoring = _scored(world)
+    staff = client_for(world["staff"])
+    policy = [{"op": "top_fraction", "score": "overall", "fraction": 0.25}]
+    dataset = staff.post(
+        f"/api/v1/scorings/{scoring.pk}/curations/",
+        {"policy": policy, "commit": True},
+        format="json",
+    ).json()
+    url = f"/api/v1/datasets/{dataset['id']}/"
+    assert staff.get(url).status_code == 200
+    # the owner of the model's project may not read the held-out corpus: its items stay hidden
+    owner = client_for(world["owner"])
+    assert owner.get(url).status_code == 404
+    response = owner.post(f"{url}exports/", {"format": "jsonl"}, format="json")
+    assert response.status_code == 404
