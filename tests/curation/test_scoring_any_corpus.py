@@ -234,3 +234,17 @@ def test_a_version_curated_over_a_scoring_is_read_only_by_readers_of_its_corpus(
     assert owner.get(url).status_code == 404
     response = owner.post(f"{url}exports/", {"format": "jsonl"}, format="json")
     assert response.status_code == 404
+
+
+def test_a_page_of_scores_costs_a_fixed_number_of_queries(world, django_assert_num_queries):
+    scoring = _scored(world)
+    reader = UserFactory(username="reader")  # reviewer of the project, reader of the corpus
+    member_set(project=world["project"], user_id=reader.pk, role="reviewer")
+    world["project"].corpora.add(world["held_out"])
+    client = client_for(reader)
+    url = f"/api/v1/scorings/{scoring.pk}/items/?page_size=5"
+    # the scoring, the caller's role, corpus access, the page: whatever the page size
+    with django_assert_num_queries(4):
+        assert len(client.get(url).json()["results"]) == 5
+    with django_assert_num_queries(4):
+        assert len(client.get(url.replace("=5", "=20")).json()["results"]) == 20
