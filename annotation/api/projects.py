@@ -106,7 +106,7 @@ class ProjectSettingsSerializer(serializers.Serializer):
     lease_seconds = serializers.IntegerField(required=False, min_value=10, max_value=604800)
     sampling = serializers.ChoiceField(choices=SAMPLING, required=False)
     skip_policy = serializers.ChoiceField(choices=SKIP, required=False)
-    gold_min_answers = serializers.IntegerField(required=False, min_value=0)
+    gold_min_answers = serializers.IntegerField(required=False, min_value=0, max_value=32767)
     gold_warn_below = serializers.FloatField(required=False, min_value=0, max_value=1)
     gold_block_below = serializers.FloatField(required=False, min_value=0, max_value=1)
 

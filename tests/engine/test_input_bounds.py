@@ -68,3 +68,12 @@ def test_the_last_owner_can_neither_demote_nor_remove_itself(project):
         response = client.post(url, {"user_id": user.pk, "role": role}, format="json")
         assert response.status_code == 200
     assert ProjectMembership.objects.get(project=project, user=owner).role == "reviewer"
+
+
+def test_a_gold_minimum_beyond_its_column_is_400(project, owner):
+    # the column is a small integer: a bigger number was a database error (500)
+    response = client_for(owner).patch(
+        f"/api/v1/projects/{project.pk}/", {"gold_min_answers": 10**12}, format="json"
+    )
+    assert response.status_code == 400
+    assert "gold_min_answers" in str(response.json()["error"]["details"])
