@@ -35,8 +35,10 @@ lint: install $(NODE_STAMP)
 	npx --no-install eslint frontend/static eslint.config.js
 	$(VENV)/bin/lint-imports --no-cache
 
+# Two processes, a file each at a time: the unit suite is CPU-bound and the reference machine
+# has two cores. (Integration tests share one worker process and live server: one process.)
 test-unit: install
-	$(VENV)/bin/pytest -m "not integration and not browser" -p no:cacheprovider
+	$(VENV)/bin/pytest -m "not integration and not browser" -p no:cacheprovider -n 2 --dist loadfile
 
 test-integration: install
 	bash scripts/ensure-services.sh

@@ -130,7 +130,7 @@ def build_world() -> World:
     )
 
 
-def user_for(world: World, role: str):  # noqa: ANN201
+def user_for(world: World, role: str):
     """A user holding `role` in the world's project (None for anonymous)."""
     if role == "anonymous":
         return None

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ARBITER_VAR_DIR", BASE_DIR / "var"))
@@ -176,6 +177,14 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("ARBITER_MEDIA_ROOT", VAR_DIR / "media"))
+# /media/ answers only to staff and members of a project that uses the image's corpus. Who sends
+# the file once allowed: "django" streams it (embedded mode), "nginx" hands it to nginx with
+# X-Accel-Redirect to ARBITER_MEDIA_ACCEL_PREFIX + file (an `internal` location aliased to
+# MEDIA_ROOT, see docs/security.md), "sendfile" sends X-Sendfile with the absolute path.
+ARBITER_MEDIA_SERVE = os.environ.get("ARBITER_MEDIA_SERVE", "django")
+if ARBITER_MEDIA_SERVE not in ("django", "nginx", "sendfile"):
+    raise ImproperlyConfigured("ARBITER_MEDIA_SERVE must be django, nginx or sendfile")
+ARBITER_MEDIA_ACCEL_PREFIX = os.environ.get("ARBITER_MEDIA_ACCEL_PREFIX", "/protected-media/")
 # Trained models, checkpoints, feature caches and exports live here (a volume in production).
 ARTIFACTS_ROOT = Path(os.environ.get("ARBITER_ARTIFACTS_ROOT", VAR_DIR / "artifacts"))
 
@@ -193,15 +202,19 @@ ARBITER_ARCHIVE_MAX_BYTES = int(
     os.environ.get("ARBITER_ARCHIVE_MAX_BYTES", str(20 * 1024 * 1024 * 1024))
 )
 ARBITER_IMAGE_URL_TIMEOUT = float(os.environ.get("ARBITER_IMAGE_URL_TIMEOUT", "20"))
+# Image URLs in imports are fetched from public internet addresses only; these hosts and
+# addresses/CIDRs (comma-separated) are fetched from although they are not (an internal image
+# server, say). Empty by default.
+ARBITER_IMAGE_URL_ALLOW = _env_list("ARBITER_IMAGE_URL_ALLOW", "")
+# JSON nested deeper than this is refused before it is parsed (records need about 4 levels).
+ARBITER_IMPORT_MAX_DEPTH = int(os.environ.get("ARBITER_IMPORT_MAX_DEPTH", "64"))
+# Data memory of the parse process (PostgreSQL imports); a file needing more fails cleanly.
+ARBITER_IMPORT_PARSE_MEMORY_MB = int(os.environ.get("ARBITER_IMPORT_PARSE_MEMORY_MB", "2048"))
 
 # --- Webhooks (core/services/webhooks.py) --------------------------------------------------------
 # Outbound targets that may be loopback or private (host names, addresses or CIDR networks,
 # comma-separated); every other webhook URL must resolve to public addresses only (SSRF).
-ARBITER_WEBHOOK_URL_ALLOW = [
-    entry.strip()
-    for entry in os.environ.get("ARBITER_WEBHOOK_URL_ALLOW", "").split(",")
-    if entry.strip()
-]
+ARBITER_WEBHOOK_URL_ALLOW = _env_list("ARBITER_WEBHOOK_URL_ALLOW", "")
 ARBITER_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("ARBITER_WEBHOOK_MAX_ATTEMPTS", "8"))
 ARBITER_WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("ARBITER_WEBHOOK_BACKOFF_SECONDS", "10"))
 ARBITER_WEBHOOK_TIMEOUT = float(os.environ.get("ARBITER_WEBHOOK_TIMEOUT", "10"))

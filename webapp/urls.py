@@ -1,7 +1,5 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -11,15 +9,11 @@ from rest_framework.authtoken.views import obtain_auth_token
 
 from core.api.errors import api_not_found
 from webapp.health import healthz
+from webapp.media import media_serve
 
 # Swagger UI and ReDoc come from our own static files (drf-spectacular-sidecar), so the API's
 # manual works offline and under the same Content-Security-Policy as every page: the split view
 # serves Swagger's initialiser as a script file, ReDoc renders from its <redoc> element.
-
-
-def media(request, path: str):
-    # MEDIA_ROOT is read per request, not frozen at import, so it follows the live settings.
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
 urlpatterns = [
@@ -42,8 +36,8 @@ urlpatterns = [
         name="api-redoc",
     ),
     re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),
-    # Images are served by Django itself in the embedded mode; production puts a proxy in front.
-    path("media/<path:path>", media, name="media"),
+    # Images only for those who may see them; the proxy sends the bytes in production.
+    path("media/<path:path>", media_serve, name="media"),
     path("", include("frontend.curation_urls")),
     path("", include("frontend.urls")),
 ]

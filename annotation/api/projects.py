@@ -111,7 +111,7 @@ class ProjectSettingsSerializer(serializers.Serializer):
     gold_block_below = serializers.FloatField(required=False, min_value=0, max_value=1)
 
 
-def _corpora(ids: list[int], user) -> list[Corpus]:  # noqa: ANN001
+def _corpora(ids: list[int], user) -> list[Corpus]:
     # A corpus the user may not see answers as missing: attaching it would disclose its items.
     corpora = corpora_by_ids(ids=ids, user=user)
     missing = sorted(set(ids) - {c.pk for c in corpora})

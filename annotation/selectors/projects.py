@@ -90,7 +90,7 @@ def project_items(
     return qs
 
 
-def projects_with_roles(*, user) -> list[tuple[Project, str | None]]:  # noqa: ANN001
+def projects_with_roles(*, user) -> list[tuple[Project, str | None]]:
     """The user's projects by name (every project for staff) with the user's role (None: staff
     non-member)."""
     roles = dict(ProjectMembership.objects.filter(user=user).values_list("project_id", "role"))

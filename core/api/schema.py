@@ -6,7 +6,7 @@ from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 
 
 class AutoSchema(BaseAutoSchema):
-    def get_serializer_name(self, serializer, direction: str) -> str:  # noqa: ANN001
+    def get_serializer_name(self, serializer, direction: str) -> str:
         """`CorpusImportApi.InputSerializer` becomes the component `CorpusImportInput`.
 
         Every API class nests serializers called Input/Output; named by the class alone they

@@ -12,13 +12,14 @@ import os
 import shutil
 import tarfile
 import tempfile
-import urllib.request
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from PIL import Image, UnidentifiedImageError
+
+from corpora.pipeline.url_fetch import FETCH_FAILED, FetchFailed, UrlAllowList, UrlRefused, fetch
 
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
 
@@ -33,6 +34,8 @@ class ImageLimits:
     max_bytes: int
     max_archive_bytes: int
     url_timeout: float
+    # Non-public hosts and networks image URLs may still be fetched from (see url_fetch).
+    url_allow: UrlAllowList = field(default_factory=UrlAllowList)
 
 
 @dataclass(frozen=True)
@@ -189,12 +192,14 @@ def unpack_archive(archive: Path, target: Path, limits: ImageLimits) -> None:
 
 
 def fetch_url(url: str, limits: ImageLimits) -> bytes:
-    request = urllib.request.Request(url, headers={"User-Agent": "Arbiter-import/1"})
+    """Download an image URL within the limits; only public addresses unless allowed."""
     try:
-        with urllib.request.urlopen(request, timeout=limits.url_timeout) as response:
-            data = response.read(limits.max_bytes + 1)
-    except OSError as exc:
-        raise ImageError(f"could not download {url}: {exc}") from exc
-    if len(data) > limits.max_bytes:
-        raise ImageError(f"{url} is larger than the limit of {limits.max_bytes} bytes")
-    return data
+        return fetch(
+            url, max_bytes=limits.max_bytes, timeout=limits.url_timeout, allow=limits.url_allow
+        )
+    except UrlRefused as exc:
+        raise ImageError(str(exc)) from exc
+    except FetchFailed as exc:
+        raise ImageError(FETCH_FAILED) from exc
+    except ValueError as exc:  # larger than the limit
+        raise ImageError(str(exc)) from exc

@@ -12,6 +12,7 @@ import contextlib
 import os
 import pickle
 import queue
+import resource
 import struct
 import subprocess
 import sys
@@ -23,11 +24,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from corpora.pipeline.chunks import ParsedChunk, parse_chunks
-from corpora.pipeline.problems import ImportFailed
+from corpora.pipeline.nesting import DEFAULT_MAX_DEPTH
+from corpora.pipeline.problems import ImportFailed, Problem
 from corpora.pipeline.readers import RecordReader
 
 _HEADER = struct.Struct("<Q")
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MEMORY_MB = 2048
 
 
 class ParseProcessError(RuntimeError):
@@ -36,19 +39,34 @@ class ParseProcessError(RuntimeError):
 
 @contextlib.contextmanager
 def chunks_from_process(
-    path: Path, *, default_category: str, size: int
+    path: Path,
+    *,
+    default_category: str,
+    size: int,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    memory_mb: int = DEFAULT_MEMORY_MB,
 ) -> Iterator[Iterator[ParsedChunk]]:
     """Start the parse process and yield an iterator over its chunks; stop it on exit.
 
     A thread of this process drains the pipe into a short queue, so the child keeps parsing
     while the caller waits on the database (a pipe alone holds only 64 KiB). The queue's bound
-    keeps memory flat whatever the file's size.
+    keeps memory flat whatever the file's size. The child may use at most `memory_mb` of
+    data memory: a file that needs more fails the import with ImportFailed.
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH")]))
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the child exits
     process = subprocess.Popen(
-        [sys.executable, "-m", __name__, str(path), default_category, str(size)],
+        [
+            sys.executable,
+            "-m",
+            __name__,
+            str(path),
+            default_category,
+            str(size),
+            str(max_depth),
+            str(memory_mb),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=stderr,
@@ -71,12 +89,18 @@ def chunks_from_process(
                 yield value
                 if value.last:
                     return
+            elif kind == "memory":
+                raise ImportFailed([_out_of_memory(memory_mb)])
             elif kind == "error":
                 raise ParseProcessError(f"The parse process failed:\n{value}")
             else:
-                code = process.wait()
+                code, peak_kb = _reap(process)
                 stderr.seek(0)
                 tail = stderr.read()[-4000:].decode("utf-8", "replace")
+                # Out of memory before it could say so over the pipe: a MemoryError on the way
+                # out, or a crash in C code that does not check malloc (yajl), near the cap.
+                if "MemoryError" in tail or (code < 0 and peak_kb * 1024 > _cap(memory_mb) / 2):
+                    raise ImportFailed([_out_of_memory(memory_mb)])
                 raise ParseProcessError(f"The parse process ended early (exit {code}):\n{tail}")
 
     thread = threading.Thread(target=pump, name="arbiter-import-pipe", daemon=True)
@@ -93,6 +117,42 @@ def chunks_from_process(
         process.wait()
         process.stdout.close()
         stderr.close()
+
+
+def _out_of_memory(memory_mb: int) -> Problem:
+    return Problem(
+        "file_too_large_to_parse",
+        f"The file needs more than {memory_mb} MB to parse (ARBITER_IMPORT_PARSE_MEMORY_MB); "
+        "split it, or make its largest records smaller.",
+    )
+
+
+def _reap(process: subprocess.Popen) -> tuple[int, int]:
+    """Wait for the child; its exit code and its peak resident memory in KiB."""
+    if process.returncode is not None:
+        return process.returncode, 0
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_maxrss
+
+
+def _cap(memory_mb: int) -> int:
+    return memory_mb * 1024 * 1024
+
+
+def _limit_memory(memory_mb: int) -> None:
+    """Cap this process's data memory, so no input can take the machine's memory.
+
+    Set after the imports, so the cap bounds what parsing allocates. RLIMIT_DATA counts the
+    heap and every private writable mapping (Python's arenas, large allocations), not the
+    file the error path maps read-only; the kernel turns an allocation past it into
+    MemoryError (or a NULL that C code should check).
+    """
+    cap = _cap(memory_mb)
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
 
 
 def _receive(stream: BinaryIO) -> tuple[str, object] | None:
@@ -114,11 +174,12 @@ def _send(stream: BinaryIO, frame: tuple[str, object]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    path, default_category, size = argv
+    path, default_category, size, max_depth, memory_mb = argv
     out = sys.stdout.buffer
+    _limit_memory(int(memory_mb))
     try:
         try:
-            reader = RecordReader(Path(path))
+            reader = RecordReader(Path(path), max_depth=int(max_depth))
             chunks = parse_chunks(
                 reader, default_category=default_category, size=int(size), as_rows=True
             )
@@ -128,6 +189,11 @@ def main(argv: list[str]) -> int:
             _send(out, ("chunk", ParsedChunk(problems=exc.problems, last=True)))
         except BrokenPipeError:
             raise
+        except MemoryError:
+            # What failed to fit is garbage now; the small frame that says so fits again.
+            _send(out, ("memory", None))
+            out.flush()
+            return 3
         except Exception:  # reported to the importing process, which raises it
             _send(out, ("error", traceback.format_exc()))
             return 1

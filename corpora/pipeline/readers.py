@@ -11,6 +11,7 @@ from typing import Any
 
 import ijson
 
+from corpora.pipeline.nesting import DEFAULT_MAX_DEPTH, NestingGuard, check_line_depth
 from corpora.pipeline.problems import ImportFailed, Problem
 
 
@@ -46,8 +47,9 @@ def detect_format(path: Path) -> str:
 class RecordReader:
     """Iterates the records of a file and tells how far it has read (for progress)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         self.path = Path(path)
+        self.max_depth = max_depth
         self.size = self.path.stat().st_size
         self.format = detect_format(self.path)
         self._handle: _CountingReader | None = None
@@ -58,20 +60,25 @@ class RecordReader:
 
     def __iter__(self) -> Iterator[RawRecord]:
         with self.path.open("rb") as raw:
-            self._handle = _CountingReader(raw)
             if self.format == "jsonl":
-                yield from _iter_jsonl(self._handle)
+                self._handle = _CountingReader(raw)
+                yield from _iter_jsonl(self._handle, self.max_depth)
             else:
+                # Every byte passes the guard before ijson sees it.
+                self._handle = _CountingReader(raw, guard=NestingGuard(self.max_depth))
                 yield from _iter_json_array(self._handle, self.path)
 
 
 class _CountingReader:
-    def __init__(self, handle) -> None:  # any binary file object
+    def __init__(self, handle, guard: NestingGuard | None = None) -> None:  # any binary file object
         self._handle = handle
+        self._guard = guard
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._handle.read(size)
+        if self._guard is not None:
+            self._guard.feed(data)
         self.count += len(data)
         return data
 
@@ -81,11 +88,12 @@ class _CountingReader:
             yield line
 
 
-def _iter_jsonl(handle: _CountingReader) -> Iterator[RawRecord]:
+def _iter_jsonl(handle: _CountingReader, max_depth: int) -> Iterator[RawRecord]:
     index = 0
     for line_number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
+        check_line_depth(line, max_depth=max_depth, line_number=line_number)
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -118,18 +126,20 @@ def _locate_error(path: Path, fallback: str) -> Problem:
     Only runs on the error path; walks the array element by element so that only one element is
     held as Python objects at a time.
     """
+    # Decoded straight from the mapped file: no copy of the bytes, so the text is the only
+    # memory this costs (the parse process's memory cap counts data, not mapped files).
     try:
         with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            raw = m[:]
+            try:
+                text = str(m, "utf-8-sig")
+            except UnicodeDecodeError as exc:
+                line = m[: exc.start].count(b"\n") + 1
+                column = exc.start - (m.rfind(b"\n", 0, exc.start) + 1) + 1
+                return Problem(
+                    "invalid_encoding", f"Not UTF-8: {exc.reason}", line=line, column=column
+                )
     except ValueError:
         return Problem("invalid_json", fallback)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        return Problem("invalid_encoding", f"Not UTF-8: {exc.reason}", line=line, column=column)
-    del raw
     decoder = json.JSONDecoder()
     pos = _skip_ws(text, 0)
     index = 0

@@ -31,6 +31,7 @@ from corpora.pipeline.parse_process import chunks_from_process
 from corpora.pipeline.problems import MAX_PROBLEMS, ImportFailed, Problem
 from corpora.pipeline.readers import RecordReader
 from corpora.pipeline.records import ParsedRecord, category_from_filename
+from corpora.pipeline.url_fetch import UrlAllowList
 
 BATCH_SIZE = 2000
 MAX_CACHED_IMAGE_REFS = 200_000
@@ -62,6 +63,7 @@ def image_limits() -> ImageLimits:
         max_bytes=settings.ARBITER_IMAGE_MAX_BYTES,
         max_archive_bytes=settings.ARBITER_ARCHIVE_MAX_BYTES,
         url_timeout=settings.ARBITER_IMAGE_URL_TIMEOUT,
+        url_allow=UrlAllowList.parse(settings.ARBITER_IMAGE_URL_ALLOW),
     )
 
 
@@ -145,7 +147,8 @@ class _Importer:
             self.truncated = True
 
     def run(self, source: Path, progress: ProgressCallback | None) -> ImportReport:
-        reader = RecordReader(source)  # checks the format before anything starts
+        # Checks the format before anything starts.
+        reader = RecordReader(source, max_depth=settings.ARBITER_IMPORT_MAX_DEPTH)
         for chunk in self._parsed_chunks(reader):
             self.report.items_read += chunk.items_read
             for problem in chunk.problems:
@@ -171,7 +174,11 @@ class _Importer:
         """
         if connection.vendor == "postgresql":
             parsing = chunks_from_process(
-                reader.path, default_category=self.default_category, size=COPY_CHUNK_SIZE
+                reader.path,
+                default_category=self.default_category,
+                size=COPY_CHUNK_SIZE,
+                max_depth=reader.max_depth,
+                memory_mb=settings.ARBITER_IMPORT_PARSE_MEMORY_MB,
             )
         else:
             parsing = chunks_from_thread(

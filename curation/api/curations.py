@@ -285,7 +285,7 @@ class ExportDownloadApi(ExportApi):
             **error_responses(401, 403, 404, 409),
         },
     )
-    def get(self, request: Request, export_id: int):  # noqa: ANN201
+    def get(self, request: Request, export_id: int):
         export = self.export
         path = export_file_path(export=export, name=request.query_params.get("file"))
         return FileResponse(

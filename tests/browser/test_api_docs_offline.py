@@ -10,11 +10,11 @@ from tests.factories import StaffFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _offline(page, origin: str) -> list[str]:  # noqa: ANN001
+def _offline(page, origin: str) -> list[str]:
     """Abort every request that leaves the live server; return what was attempted."""
     attempted: list[str] = []
 
-    def route(route) -> None:  # noqa: ANN001
+    def route(route) -> None:
         if route.request.url.startswith(origin):
             route.fallback()
         else:

@@ -14,7 +14,7 @@ from tests.factories import CorpusFactory, StaffFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-def _client(user) -> APIClient:  # noqa: ANN001
+def _client(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client

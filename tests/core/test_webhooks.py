@@ -300,6 +300,8 @@ def test_events_follow_their_transaction_and_happen_once(webhook_settings):
         "http://[::1]/",
         "http://[::ffff:127.0.0.1]/",
         "http://0.0.0.0/",
+        "http://100.100.100.200/",  # a cloud metadata service in the shared range
+        "http://[64:ff9b::7f00:1]/",  # NAT64 form of loopback
         "ftp://93.184.216.34/",
         "http://user:pw@93.184.216.34/",
         "http://no-such-host.invalid/",
@@ -309,6 +311,14 @@ def test_outbound_check_refuses_internal_targets(url):
     with pytest.raises(DomainError) as caught:
         outbound_url_check(url)
     assert caught.value.code == "url_not_allowed"
+
+
+def test_imports_and_webhooks_share_one_address_rule():
+    from core import outbound
+    from corpora.pipeline import url_fetch
+
+    assert url_fetch.is_public_address is outbound.is_public_address
+    assert url_fetch.UrlAllowList is outbound.UrlAllowList
 
 
 def test_outbound_check_allows_public_and_allow_listed_targets():

@@ -11,7 +11,7 @@ from tests.factories import CorpusFactory, ItemFactory, StaffFactory, UserFactor
 pytestmark = pytest.mark.django_db
 
 
-def _client(user) -> APIClient:  # noqa: ANN001
+def _client(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
@@ -31,7 +31,7 @@ def test_staff_creates_a_corpus_once():
     }
 
 
-def _member_of_project_on(corpus, role: str = "annotator"):  # noqa: ANN001, ANN202
+def _member_of_project_on(corpus, role: str = "annotator"):
     user = UserFactory()
     project = project_create(name=f"on-{corpus.name}", corpora=[corpus], created_by=StaffFactory())
     member_set(project=project, user_id=user.pk, role=role)

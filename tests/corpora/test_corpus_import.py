@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def test_images_from_http_url(tmp_path, corpus, http_images):
 
 
 @pytest.fixture
-def http_images(tmp_path):
+def http_images(tmp_path, settings):
     import functools
     import http.server
     import threading
@@ -129,6 +130,8 @@ def http_images(tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    # Loopback is not fetched from unless the allow-list says so.
+    settings.ARBITER_IMAGE_URL_ALLOW = ["127.0.0.1"]
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -160,6 +163,46 @@ def test_invalid_jsonl_line_reported(tmp_path, corpus, images):
         corpus_import(corpus=corpus, source=source, images=images)
     assert _problems(exc)[0]["line"] == 2
     _assert_nothing_written(corpus)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        # 200 KB of brackets once took the parse process to 20 GB.
+        ("deep.json", "[" + "[" * 100_000 + "]" * 100_000 + "]", (1, 65)),
+        (
+            "deep.jsonl",
+            json.dumps(record("1", None))
+            + '\n{"id": "2", "x": '
+            + ("[" * 100_000 + "]" * 100_000 + "}"),
+            (2, 81),
+        ),
+    ],
+)
+def test_json_nested_100000_deep_is_refused_at_once_with_where(tmp_path, corpus, name, text, where):
+    source = tmp_path / name
+    source.write_text(text)
+    started = time.monotonic()
+    with pytest.raises(ImportFailed) as exc:
+        corpus_import(corpus=corpus, source=source)
+    assert time.monotonic() - started < 5
+    (problem,) = _problems(exc)
+    assert problem["code"] == "too_deeply_nested"
+    assert (problem["line"], problem["column"]) == where
+    assert "deeper than 64 levels" in problem["message"]
+    _assert_nothing_written(corpus)
+
+
+def test_nesting_limit_is_a_setting(tmp_path, corpus, images, settings):
+    rec = record("1")
+    rec["note"] = [[["deep"]]]
+    source = write_json(tmp_path / "c.json", [rec])
+    settings.ARBITER_IMPORT_MAX_DEPTH = 4
+    with pytest.raises(ImportFailed) as exc:
+        corpus_import(corpus=corpus, source=source, images=images)
+    assert _problems(exc)[0]["code"] == "too_deeply_nested"
+    settings.ARBITER_IMPORT_MAX_DEPTH = 5
+    assert corpus_import(corpus=corpus, source=source, images=images).created == 1
 
 
 def test_schema_errors_name_item_and_field_and_nothing_is_kept(tmp_path, corpus, images):

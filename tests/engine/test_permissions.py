@@ -131,7 +131,7 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
 LEASED = ("skip/", "postpone/", "drafts/<int:item_id>/", "annotations/")
 
 
-def _body(kind, world, item_id: int):  # noqa: ANN001, ANN202
+def _body(kind, world, item_id: int):
     named = {
         "create": {"name": "new", "corpora": [world.corpus.pk]},
         "rubric": {"questions": [{"key": "ok", "type": "binary", "prompt": "OK?"}]},
@@ -158,7 +158,7 @@ def _body(kind, world, item_id: int):  # noqa: ANN001, ANN202
     return named.get(kind, kind) if isinstance(kind, str) else kind
 
 
-def _routes():  # noqa: ANN202
+def _routes():
     return {r.path: r for r in api_routes()}
 
 
@@ -194,7 +194,7 @@ def test_matrix_covers_every_api_route():
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("path", "method"), list(MATRIX), ids=[f"{m} {p}" for p, m in MATRIX])
-def test_permission_matrix(role, path, method, settings):  # noqa: ANN001
+def test_permission_matrix(role, path, method, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     body, expected = MATRIX[(path, method)]
     world = build_world()

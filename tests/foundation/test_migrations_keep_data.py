@@ -14,6 +14,6 @@ def test_wave1_data_is_readable_through_the_moved_models():
 
 
 @pytest.mark.django_db
-def test_models_and_migrations_agree(capsys):  # noqa: ANN001
+def test_models_and_migrations_agree(capsys):
     call_command("makemigrations", "--check", "--dry-run")
     assert "No changes detected" in capsys.readouterr().out

@@ -33,7 +33,7 @@ def _latest() -> list[tuple[str, str]]:
     return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
-def _write_wave1_rows(apps) -> dict[str, int]:  # noqa: ANN001 - historical app registry
+def _write_wave1_rows(apps) -> dict[str, int]:  # historical app registry
     user = apps.get_model("auth", "User").objects.create(username="wave1")
     Job = apps.get_model("annotation", "Job")
     image = apps.get_model("annotation", "ImageAsset").objects.create(

@@ -44,7 +44,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(django_db_setup, django_db_blocker, tmp_path_factory):  # noqa: ANN001
+def fuzz_server(django_db_setup, django_db_blocker, tmp_path_factory):
     if connection.vendor != "postgresql":
         pytest.fail("the fuzz run needs PostgreSQL: run it with `make test-integration`")
     db = connection.settings_dict

@@ -102,6 +102,39 @@ def test_problem_in_a_late_chunk_rolls_back_the_chunks_already_written(tmp_path,
     assert ImageAsset.objects.count() == 0
 
 
+def test_file_over_the_parse_memory_cap_fails_cleanly_after_chunks_were_written(
+    tmp_path, corpus, images, settings
+):
+    # given: valid chunks first, then a valid record too big for a 40 MB parse process
+    records = [record(str(i)) for i in range(12)]
+    records.append(record("big", answer="x" * (16 * 1024 * 1024)))
+    source = write_json(tmp_path / "c.json", records)
+    settings.ARBITER_IMPORT_PARSE_MEMORY_MB = 40
+    # when
+    with pytest.raises(ImportFailed) as exc:
+        corpus_import(corpus=corpus, source=source, images=images)
+    # then
+    (problem,) = exc.value.problems
+    assert problem.code == "file_too_large_to_parse"
+    assert "needs more than 40 MB to parse" in problem.message
+    assert not Item.objects.filter(corpus=corpus).exists()
+    assert not CorpusImage.objects.filter(corpus=corpus).exists()
+    assert ImageAsset.objects.count() == 0
+    corpus.refresh_from_db()
+    assert corpus.version == 0
+
+
+def test_deep_nesting_after_valid_chunks_is_refused_with_where(tmp_path, corpus, images):
+    good = ",\n".join(json.dumps(record(str(i))) for i in range(7))
+    source = tmp_path / "c.json"
+    source.write_text(f'[\n{good},\n{{"id": "x", "n": {"[" * 100_000}{"]" * 100_000}}}\n]')
+    with pytest.raises(ImportFailed) as exc:
+        corpus_import(corpus=corpus, source=source, images=images)
+    (problem,) = exc.value.problems
+    assert (problem.code, problem.line, problem.column) == ("too_deeply_nested", 9, 80)
+    assert not Item.objects.filter(corpus=corpus).exists()
+
+
 def test_duplicate_id_in_a_later_chunk(tmp_path, corpus, images):
     records = [record(str(i)) for i in range(8)] + [record("2")]
     source = write_json(tmp_path / "c.json", records)

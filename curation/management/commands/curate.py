@@ -45,7 +45,7 @@ class Command(BaseCommand):
                 f"{what} {job.status}: {job.message} {json.dumps(job.error or {})[:800]}"
             )
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003, C901
+    def handle(self, *args, **options) -> None:
         from annotation.selectors.projects import (
             project_by_name,
             project_corpora,
