@@ -10,8 +10,10 @@ networks. Plain Python (no Django): the import pipeline runs it in its parse pro
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -99,6 +101,40 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return None
 
 
+def connect_pinned(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
+    """A socket to the first vetted address that answers; never resolves the name again."""
+    error: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            error = exc
+    raise error or OSError("no address")
+
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the vetted addresses; the Host header keeps the URL's host name."""
+
+    def __init__(self, host: str, port: int, *, addresses: tuple[str, ...], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._addresses = addresses
+
+    def connect(self) -> None:
+        self.sock = connect_pinned(self._addresses, self.port, self.timeout)
+
+
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """As above, with TLS checked against the URL's host name (SNI and certificate)."""
+
+    def __init__(self, host: str, port: int, *, addresses: tuple[str, ...], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._addresses = addresses
+
+    def connect(self) -> None:
+        sock = connect_pinned(self._addresses, self.port, self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
 def _refuse(message: str) -> DomainError:
     return DomainError("url_not_allowed", message, status=400)
 
@@ -112,12 +148,26 @@ def _addresses(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
-def outbound_url_check(url: str, *, allow: Iterable[str] = ()) -> str:
-    """The URL, when the server may send to it; else a 400 `url_not_allowed` domain error.
-    http(s) only, no credentials in the URL, every resolved address public unless allowed.
+@dataclass(frozen=True)
+class OutboundTarget:
+    """A vetted URL: connect to `addresses` (never resolve `host` again), send `path`."""
 
-    The name is resolved when asked: callers that send later check again before each request
-    (webhooks do, at every attempt)."""
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+    path: str
+
+    def connection(self, *, timeout: float) -> http.client.HTTPConnection:
+        kind = PinnedHTTPSConnection if self.scheme == "https" else PinnedHTTPConnection
+        return kind(self.host, self.port, addresses=self.addresses, timeout=timeout)
+
+
+def outbound_url_check(url: str, *, allow: Iterable[str] = ()) -> OutboundTarget:
+    """Where the server may send a request for `url`; else a 400 `url_not_allowed` domain
+    error. http(s) only, no credentials in the URL, every resolved address public unless
+    allowed. Send through `target.connection()`: it connects to the vetted addresses, so a
+    second DNS answer cannot swap in another (no DNS rebinding)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _refuse("The URL must be http:// or https:// with a host.")
@@ -130,13 +180,14 @@ def outbound_url_check(url: str, *, allow: Iterable[str] = ()) -> str:
     host = parts.hostname
     allowed = UrlAllowList.parse(allow)
     addresses = _addresses(host, port)
-    if allowed.permits_host(host):
-        return url
-    for address in addresses:
-        if not is_public_address(address) and not allowed.permits_address(address):
-            raise _refuse(
-                f"{host} resolves to {address}, which is not a public address (loopback, "
-                "private, link-local, reserved or a metadata service); an operator can allow "
-                "it in ARBITER_WEBHOOK_URL_ALLOW."
-            )
-    return url
+    if not allowed.permits_host(host):
+        for address in addresses:
+            if not is_public_address(address) and not allowed.permits_address(address):
+                raise _refuse(
+                    f"{host} resolves to {address}, which is not a public address (loopback, "
+                    "private, link-local, reserved or a metadata service); an operator can "
+                    "allow it in ARBITER_WEBHOOK_URL_ALLOW."
+                )
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    unique = tuple(dict.fromkeys(str(address) for address in addresses))
+    return OutboundTarget(parts.scheme, host, port, unique, path)

@@ -24,8 +24,6 @@ import json
 import logging
 import secrets
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from typing import Any
 
@@ -36,7 +34,7 @@ from django.utils.module_loading import import_string
 
 from core.errors import DomainError
 from core.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from core.outbound import outbound_url_check
+from core.outbound import OutboundTarget, outbound_url_check
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +54,7 @@ def webhook_signature(*, secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def webhook_url_check(url: str) -> str:
+def webhook_url_check(url: str) -> OutboundTarget:
     return outbound_url_check(url, allow=settings.ARBITER_WEBHOOK_URL_ALLOW)
 
 
@@ -165,25 +163,17 @@ def _body(event: WebhookEvent) -> bytes:
     ).encode()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect could lead anywhere, past the outbound check: a 3xx counts as a failure."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    """The response status (any status, 2xx or not); network errors raise."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+def _post(target: OutboundTarget, body: bytes, headers: dict[str, str]) -> int:
+    """The response status, 2xx or not (a redirect is not followed: it could lead anywhere);
+    network errors raise. The connection goes to the addresses the check vetted."""
+    connection = target.connection(timeout=settings.ARBITER_WEBHOOK_TIMEOUT)
     try:
-        with _opener.open(request, timeout=settings.ARBITER_WEBHOOK_TIMEOUT) as response:
-            response.read(65536)
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(65536)
+        return response.status
+    finally:
+        connection.close()
 
 
 def webhook_backoff(attempt: int) -> float:
@@ -204,10 +194,10 @@ def webhook_delivery_attempt(*, delivery: WebhookDelivery) -> float | None:
     started, clock = timezone.now(), time.monotonic()
     code, error = None, ""
     try:
-        webhook_url_check(endpoint.url)
+        target = webhook_url_check(endpoint.url)
         body = _body(event)
         code = _post(
-            endpoint.url,
+            target,
             body,
             {
                 "Content-Type": "application/json",

@@ -14,13 +14,18 @@ import http.client
 import ipaddress
 import logging
 import socket
-import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 # The address rule is core's, shared with every outbound request (webhooks too).
-from core.outbound import IPAddress, UrlAllowList, is_public_address
+from core.outbound import (
+    IPAddress,
+    PinnedHTTPConnection,
+    PinnedHTTPSConnection,
+    UrlAllowList,
+    is_public_address,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -116,44 +121,10 @@ def _resolve(url: str, host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
-def _connect_pinned(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
-    """A socket to the first vetted address that answers; never resolves the name again."""
-    error: OSError | None = None
-    for address in addresses:
-        try:
-            return socket.create_connection((address, port), timeout)
-        except OSError as exc:
-            error = exc
-    raise error or OSError("no address")
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the vetted addresses; the Host header keeps the URL's host name."""
-
-    def __init__(self, host: str, port: int, *, addresses: tuple[str, ...], timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._addresses = addresses
-
-    def connect(self) -> None:
-        self.sock = _connect_pinned(self._addresses, self.port, self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """As above, with TLS checked against the URL's host name (SNI and certificate)."""
-
-    def __init__(self, host: str, port: int, *, addresses: tuple[str, ...], timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._addresses = addresses
-
-    def connect(self) -> None:
-        sock = _connect_pinned(self._addresses, self.port, self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-
-
 def _request(
     target: _Target, deadline: float
 ) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection]:
-    kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    kind = PinnedHTTPSConnection if target.scheme == "https" else PinnedHTTPConnection
     connection = kind(
         target.host, target.port, addresses=target.addresses, timeout=_remaining(deadline)
     )

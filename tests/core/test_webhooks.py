@@ -388,3 +388,25 @@ def test_export_redelivered_announces_once(db):
     dataset_export_task(export.pk)
     dataset_export_task(export.pk)
     assert WebhookEvent.objects.filter(type="export.ready").count() == 1
+
+
+def test_a_delivery_connects_to_the_vetted_address_only(receiver, webhook_settings, monkeypatch):
+    # given: a name that resolves (here, by the check) to the loopback receiver, allowed by name;
+    # the real DNS knows no such name, so reaching the receiver proves the connection went to the
+    # vetted address without a second lookup
+    import ipaddress
+
+    from core import outbound
+
+    receiver.failures = 0
+    port = receiver.server.server_address[1]
+    webhook_settings.ARBITER_WEBHOOK_URL_ALLOW = ["hooks.example"]
+    monkeypatch.setattr(
+        outbound, "_addresses", lambda host, port: [ipaddress.ip_address("127.0.0.1")]
+    )
+    webhook_endpoint_create(url=f"http://hooks.example:{port}/hook?x=1")
+    event_emit(type="job.failed", key="k", data={})
+    delivery = WebhookDelivery.objects.select_related("endpoint", "event").get()
+    assert webhook_delivery_attempt(delivery=delivery) is None
+    (request,) = receiver.requests
+    assert request["headers"]["Host"] == f"hooks.example:{port}"
