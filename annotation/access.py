@@ -59,3 +59,7 @@ class MembershipAccessPolicy:
             return None
         projects = memberships_of(user=user).values("project_id")
         return Project.corpora.through.objects.filter(project_id__in=projects).values("corpus_id")
+
+    def corpus_readable(self, *, user: Any, corpus_id: int) -> bool:
+        visible = self.visible_corpus_ids(user=user)
+        return visible is None or visible.filter(corpus_id=corpus_id).exists()

@@ -53,6 +53,9 @@ class AccessPolicy(Protocol):
     def visible_corpus_ids(self, *, user: Any) -> QuerySet | None:
         """Ids of the corpora the user may see (a subquery), or None for all (staff)."""
 
+    def corpus_readable(self, *, user: Any, corpus_id: int) -> bool:
+        """Whether the user may read the corpus (one of `visible_corpus_ids`, or staff)."""
+
 
 @cache
 def access_policy() -> AccessPolicy:

@@ -131,6 +131,8 @@ class ItemScore(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "item"], name="itemscore_unique")]
+        # The per-item score list of a scoring pages by score within a model version.
+        indexes = [models.Index(fields=["run", "overall"], name="itemscore_run_overall")]
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.item_id}={self.overall:.3f}"
@@ -147,6 +149,14 @@ class DatasetVersion(models.Model):
     policy = models.JSONField()
     run = models.ForeignKey(
         RewardModelRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    scoring = models.ForeignKey(
+        ScoringRun,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The scoring (corpus x model) curated; empty for a curation over the project.",
     )
     corpus_versions = models.JSONField(default=dict, help_text="corpus id -> corpus version.")
     statistics = models.JSONField(default=dict)

@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from annotation.models import Project, ProjectMembership
 from annotation.presets import PRESETS, default_constitution, rubric_preset
-from annotation.selectors.projects import projects_with_roles
+from annotation.selectors.projects import project_missing_items_count, projects_with_roles
 from core.access import ANNOTATOR, OWNER, REVIEWER
 from core.models import Job
 from core.selectors import jobs_recent
@@ -127,6 +127,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "frontend/dashboard.html",
         {
             "project": project,
+            "missing_items": project_missing_items_count(project=project),
             "config": {"project_id": project.pk},
             **_capabilities(request, role),
         },

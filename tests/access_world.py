@@ -10,8 +10,8 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from annotation.services.projects import member_set, project_create
-from core.models import Job
-from curation.models import DatasetVersion, Export, RewardModelRun
+from core.models import Job, WebhookEndpoint
+from curation.models import DatasetVersion, Export, RewardModelRun, ScoringRun
 from tests.factories import CorpusFactory, ItemFactory, StaffFactory, UserFactory
 
 ROLES = ["anonymous", "stranger", "annotator", "reviewer", "owner", "staff"]
@@ -63,6 +63,8 @@ class World:
     other_dataset: DatasetVersion
     export: Export
     job: Job
+    scoring: ScoringRun
+    endpoint: WebhookEndpoint
     member: Any  # an annotator the owner may remove
     outsider: Any  # a user in no project
 
@@ -76,6 +78,8 @@ class World:
             "export_id": self.export.pk,
             "job_id": self.job.pk,
             "corpus_id": self.corpus.pk,
+            "scoring_id": self.scoring.pk,
+            "endpoint_id": self.endpoint.pk,
         }
 
 
@@ -104,6 +108,12 @@ def build_world() -> World:
     job = Job.objects.create(
         kind=Job.Kind.CORPUS_IMPORT, status=Job.Status.SUCCEEDED, created_by=creator
     )
+    scoring = ScoringRun.objects.create(
+        run=run,
+        corpus=corpus,
+        job=Job.objects.create(kind=Job.Kind.CORPUS_SCORE, status=Job.Status.SUCCEEDED),
+        shard_size=100,
+    )
     return World(
         project=project,
         corpus=corpus,
@@ -113,6 +123,8 @@ def build_world() -> World:
         other_dataset=other,
         export=export,
         job=job,
+        scoring=scoring,
+        endpoint=WebhookEndpoint.objects.create(url="https://hooks.example.org/", secret="s"),
         member=member,
         outsider=UserFactory(username="outsider"),
     )

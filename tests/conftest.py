@@ -60,6 +60,10 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     # The fault suite's workers share this database on a broker of their own; this worker must
     # not reap their jobs (and requeue them onto its broker, where its folders lack the files).
     env["ARBITER_JOB_STALE_S"] = "600"
+    # webhook tests receive on loopback, which the outbound check refuses unless allowed, and
+    # wait for retries: short backoff
+    env.setdefault("ARBITER_WEBHOOK_URL_ALLOW", "127.0.0.1")
+    env.setdefault("ARBITER_WEBHOOK_BACKOFF_SECONDS", "0.2")
     from workers.queues import worker_argv
 
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"

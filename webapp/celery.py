@@ -11,7 +11,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 app = Celery("arbiter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Every task module is listed, so a worker knows all tasks no matter which process sent them.
-app.conf.imports = ("workers.tasks", "workers.reward_tasks", "workers.curation_tasks")
+app.conf.imports = (
+    "workers.tasks",
+    "workers.reward_tasks",
+    "workers.curation_tasks",
+    "workers.webhook_tasks",
+)
 
 
 def _install_heartbeat() -> None:

@@ -225,6 +225,16 @@ ARBITER_IMPORT_MAX_DEPTH = int(os.environ.get("ARBITER_IMPORT_MAX_DEPTH", "64"))
 # Data memory of the parse process (PostgreSQL imports); a file needing more fails cleanly.
 ARBITER_IMPORT_PARSE_MEMORY_MB = int(os.environ.get("ARBITER_IMPORT_PARSE_MEMORY_MB", "2048"))
 
+# --- Webhooks (core/services/webhooks.py) --------------------------------------------------------
+# Outbound targets that may be loopback or private (host names, addresses or CIDR networks,
+# comma-separated); every other webhook URL must resolve to public addresses only (SSRF).
+ARBITER_WEBHOOK_URL_ALLOW = _env_list("ARBITER_WEBHOOK_URL_ALLOW", "")
+ARBITER_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("ARBITER_WEBHOOK_MAX_ATTEMPTS", "8"))
+ARBITER_WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("ARBITER_WEBHOOK_BACKOFF_SECONDS", "10"))
+ARBITER_WEBHOOK_TIMEOUT = float(os.environ.get("ARBITER_WEBHOOK_TIMEOUT", "10"))
+# Queues one delivery (core cannot import workers/, so the wiring is named here).
+ARBITER_WEBHOOK_DISPATCH = "workers.webhook_tasks.webhook_dispatch"
+
 # --- REST API -----------------------------------------------------------------------------------
 # Who may see which project: core asks, the app that owns memberships answers (core/access.py).
 ACCESS_POLICY = "annotation.access.MembershipAccessPolicy"

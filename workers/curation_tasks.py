@@ -59,6 +59,7 @@ def scoring_finish_task(scoring_id: int) -> str:
 @shared_task(name="arbiter.dataset_export", acks_late=True, reject_on_worker_lost=True)
 def dataset_export_task(export_id: int) -> str:
     from curation.models import Export
+    from curation.services.events import export_ready_emit
     from curation.services.export import export_execute
 
     export = Export.objects.select_related("dataset", "dataset__run").filter(pk=export_id).first()
@@ -69,4 +70,7 @@ def dataset_export_task(export_id: int) -> str:
         return export_execute(export=export)
 
     job = job_run(export.job_id, body)
+    if job is not None and job.status == Job.Status.SUCCEEDED:
+        export.refresh_from_db()
+        export_ready_emit(export=export)
     return job.status if job else "missing"

@@ -8,8 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.api.engine import EngineApi
-from annotation.selectors.projects import project_items
+from annotation.selectors.projects import project_items, project_missing_items_count
 from annotation.services.items import project_items_upsert
+from annotation.services.projects import project_items_sync
 from annotation.services.suggestions import suggestions_add
 from core.api.errors import ApiError, error_responses
 from core.api.pagination import IdCursorPagination, paginated
@@ -191,3 +192,38 @@ class ItemSuggestionsApi(EngineApi):
             item=item, suggestions=[dict(s) for s in data.validated_data["suggestions"]]
         )
         return Response({"item_id": item.pk, "created": len(made)}, status=201)
+
+
+class ProjectMissingItemsApi(EngineApi):
+    """Items imported into a corpus after a project took it do not join the project by
+    themselves (they would all enter the annotators' queue): this says how many there are, and
+    adds them when the owner asks."""
+
+    permission_classes = [IsProjectReviewer & ReadOnly | IsProjectOwner]
+
+    class CountSerializer(serializers.Serializer):
+        missing = serializers.IntegerField(
+            help_text="Items of the project's corpora (in its category filter) not in it."
+        )
+
+    class AddedSerializer(serializers.Serializer):
+        added = serializers.IntegerField(help_text="Items added to the project (and its queue).")
+
+    @extend_schema(
+        operation_id="project_missing_items_count",
+        summary="How many items of the project's corpora are not in the project (reviewer)",
+        responses={200: CountSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project, _ = self.project(project_id)
+        return Response({"missing": project_missing_items_count(project=project)})
+
+    @extend_schema(
+        operation_id="project_missing_items_add",
+        summary="Add the corpora's items that are not in the project yet (owner)",
+        request=None,
+        responses={200: AddedSerializer, **error_responses(401, 403, 404)},
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project, _ = self.project(project_id)
+        return Response({"added": project_items_sync(project=project)})

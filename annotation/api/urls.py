@@ -1,7 +1,7 @@
 from django.urls import path
 
 from annotation.api.annotations import AnnotationMineApi, AnnotationSubmitApi
-from annotation.api.items import ItemSuggestionsApi, ProjectItemsApi
+from annotation.api.items import ItemSuggestionsApi, ProjectItemsApi, ProjectMissingItemsApi
 from annotation.api.preferences import PreferencesApi
 from annotation.api.projects import (
     ProjectConstitutionApi,
@@ -36,6 +36,7 @@ urlpatterns = [
     path(_P + "review/next/", ReviewNextApi.as_view(), name="project-review-next"),
     path(_P + "review/<int:item_id>/", ReviewSubmitApi.as_view(), name="project-review"),
     path(_P + "items/", ProjectItemsApi.as_view(), name="project-items"),
+    path(_P + "items/missing/", ProjectMissingItemsApi.as_view(), name="project-items-missing"),
     path("items/<int:item_id>/suggestions/", ItemSuggestionsApi.as_view(), name="item-suggestions"),
     path("me/preferences/", PreferencesApi.as_view(), name="me-preferences"),
 ]

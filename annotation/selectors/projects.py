@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from annotation.models import Annotation, Constitution, Project, ProjectItem, ProjectMembership
+from corpora.models import Item
 
 
 def project_list(*, user) -> QuerySet[Project]:
@@ -105,3 +106,14 @@ def project_by_name(*, name: str) -> Project | None:
 
 def project_corpora(*, project: Project) -> QuerySet:
     return project.corpora.all()
+
+
+def project_missing_items_count(*, project: Project) -> int:
+    """Items of the project's corpora (within its category filter) that are not in the project:
+    items imported into a corpus after the project took it. They are not added by themselves
+    (they would all enter the annotators' queue); the owner adds them (project_items_sync)."""
+    items = Item.objects.filter(corpus__in=project.corpora.all())
+    if project.category_filter:
+        items = items.filter(category__in=project.category_filter)
+    held = ProjectItem.objects.filter(project=project, item_id=OuterRef("pk"))
+    return items.exclude(Exists(held)).count()

@@ -34,6 +34,7 @@ __all__ = [
     "IsProjectMemberCheckedInService",
     "IsItemProjectOwner",
     "IsJobCreatorOrStaff",
+    "CanReadCorpus",
     "project_access_of",
 ]
 
@@ -114,6 +115,26 @@ class IsProjectMemberCheckedInService(IsAuthenticated):
     both. This class declares that rule on the endpoint and adds no query of its own; the
     permission matrix (tests/engine/test_permissions.py) holds the services to it.
     """
+
+
+class CanReadCorpus(BasePermission):
+    """Reader of every corpus the view names through `permission_corpus_ids()` (a member of a
+    project that uses it; staff read all). Anyone else gets the 404 of a missing corpus.
+    Composed after a project role: `IsProjectReviewer & CanReadCorpus`."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not _authenticated(request):
+            return False
+        hook = getattr(view, "permission_corpus_ids", None)
+        if hook is None:
+            raise ImproperlyConfigured(
+                f"{type(view).__name__} uses CanReadCorpus but has no permission_corpus_ids()."
+            )
+        policy = access_policy()
+        for corpus_id in hook():
+            if not policy.corpus_readable(user=request.user, corpus_id=corpus_id):
+                raise exceptions.NotFound("Not found.")
+        return True
 
 
 class IsItemProjectOwner(BasePermission):

@@ -1,8 +1,16 @@
 from django.urls import path
 
 from core.api.jobs import JobCancelApi, JobDetailApi
+from core.api.webhooks import WebhookDeliveryListApi, WebhookDetailApi, WebhookListApi
 
 urlpatterns = [
     path("jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel/", JobCancelApi.as_view(), name="job-cancel"),
+    path("webhooks/", WebhookListApi.as_view(), name="webhook-list"),
+    path("webhooks/<int:endpoint_id>/", WebhookDetailApi.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<int:endpoint_id>/deliveries/",
+        WebhookDeliveryListApi.as_view(),
+        name="webhook-delivery-list",
+    ),
 ]

@@ -125,9 +125,13 @@ def jobs_reap(*, job_ids: list[int] | None = None) -> list[int]:
 
 
 def _end(job: Job, status: str, message: str, error: dict | None) -> None:
+    from core.services.webhooks import job_failed_emit
+
     Job.objects.filter(pk=job.pk).update(
         status=status, finished_at=timezone.now(), message=message[:500], error=error
     )
+    if status == Job.Status.FAILED:
+        job_failed_emit(job_id=job.pk)
     transaction.on_commit(lambda: job_ended(job.pk))
 
 
@@ -143,10 +147,14 @@ def _requeue(job_id: int) -> None:
         from core.services.jobs import job_error_unexpected
 
         error = job_error_unexpected(job_id=job_id, exc=exc)
-        Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+        from core.services.webhooks import job_failed_emit
+
+        failed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
             status=Job.Status.FAILED,
             finished_at=timezone.now(),
             message=error["message"],
             error=error,
         )
+        if failed:
+            job_failed_emit(job_id=job_id)
         job_ended(job_id)

@@ -24,6 +24,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.models import Job
+from core.services.webhooks import job_failed_emit
 
 logger = logging.getLogger(__name__)
 PROGRESS_TTL_S = 24 * 3600
@@ -184,6 +185,7 @@ def job_run(job_id: int, body: Callable[[Job], dict[str, Any]]) -> Job | None:
         else:
             payload = job_error_unexpected(job_id=job_id, exc=exc)
         _finish(job, Job.Status.FAILED, error=payload, message=payload["message"])
+        job_failed_emit(job_id=job.pk)
     else:
         _finish(job, Job.Status.SUCCEEDED, result=result or {}, message="Done.")
     job.refresh_from_db()

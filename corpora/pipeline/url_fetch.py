@@ -14,28 +14,25 @@ import http.client
 import ipaddress
 import logging
 import socket
-import ssl
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-logger = logging.getLogger(__name__)
+# The address rule is core's, shared with every outbound request (webhooks too).
+from core.outbound import (
+    IPAddress,
+    PinnedHTTPConnection,
+    PinnedHTTPSConnection,
+    UrlAllowList,
+    is_public_address,
+)
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+logger = logging.getLogger(__name__)
 
 FETCH_FAILED = "could not fetch the image"
 MAX_REDIRECTS = 5
 _REDIRECTS = {301, 302, 303, 307, 308}
 _READ_SIZE = 64 * 1024
-# Cloud metadata services. All but one are link-local or private already; Alibaba's sits in
-# the shared (carrier-grade NAT) range. Listed so that the intent survives any later change.
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(address)
-    for address in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
-)
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class UrlRefused(ValueError):
@@ -47,74 +44,6 @@ class FetchFailed(OSError):
 
     def __init__(self) -> None:
         super().__init__(FETCH_FAILED)
-
-
-@dataclass(frozen=True)
-class UrlAllowList:
-    """Hosts and networks an import may fetch from although they are not public.
-
-    An entry is an address or CIDR (matched against the resolved addresses) or a host name
-    (matched, case-insensitively, against the URL's host).
-    """
-
-    hosts: frozenset[str] = frozenset()
-    networks: tuple[IPNetwork, ...] = field(default_factory=tuple)
-
-    @classmethod
-    def parse(cls, entries: Iterable[str]) -> UrlAllowList:
-        hosts: set[str] = set()
-        networks: list[IPNetwork] = []
-        for entry in (e.strip() for e in entries):
-            if not entry:
-                continue
-            try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                hosts.add(entry.lower().rstrip("."))
-        return cls(frozenset(hosts), tuple(networks))
-
-    def permits_host(self, host: str) -> bool:
-        return host.lower().rstrip(".") in self.hosts
-
-    def permits_address(self, address: IPAddress) -> bool:
-        return any(address in network for network in self.networks)
-
-
-def is_public_address(address: IPAddress) -> bool:
-    """Whether an address is on the public internet: not loopback, private, link-local,
-    multicast, reserved, unspecified, shared or a metadata service, in IPv4 or IPv6, and not an
-    IPv6 form (mapped, 6to4, Teredo, NAT64) of such an IPv4 address."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(address)
-        if embedded is not None:
-            return is_public_address(embedded)
-    if address in METADATA_ADDRESSES:
-        return False
-    if (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-    ):
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
-        return False
-    # is_global also leaves out what the flags above do not name, such as shared address space.
-    return address.is_global
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address.teredo is not None:
-        return address.teredo[1]
-    if address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
 
 
 def fetch(url: str, *, max_bytes: int, timeout: float, allow: UrlAllowList) -> bytes:
@@ -192,44 +121,10 @@ def _resolve(url: str, host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
-def _connect_pinned(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
-    """A socket to the first vetted address that answers; never resolves the name again."""
-    error: OSError | None = None
-    for address in addresses:
-        try:
-            return socket.create_connection((address, port), timeout)
-        except OSError as exc:
-            error = exc
-    raise error or OSError("no address")
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the vetted addresses; the Host header keeps the URL's host name."""
-
-    def __init__(self, host: str, port: int, *, addresses: tuple[str, ...], timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._addresses = addresses
-
-    def connect(self) -> None:
-        self.sock = _connect_pinned(self._addresses, self.port, self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """As above, with TLS checked against the URL's host name (SNI and certificate)."""
-
-    def __init__(self, host: str, port: int, *, addresses: tuple[str, ...], timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._addresses = addresses
-
-    def connect(self) -> None:
-        sock = _connect_pinned(self._addresses, self.port, self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-
-
 def _request(
     target: _Target, deadline: float
 ) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection]:
-    kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    kind = PinnedHTTPSConnection if target.scheme == "https" else PinnedHTTPConnection
     connection = kind(
         target.host, target.port, addresses=target.addresses, timeout=_remaining(deadline)
     )

@@ -7,8 +7,9 @@ from functools import cached_property
 
 from rest_framework.views import APIView
 
-from curation.models import DatasetVersion, Export, RewardModelRun
+from curation.models import DatasetVersion, Export, RewardModelRun, ScoringRun
 from curation.selectors.runs import dataset_get, export_get, reward_model_run_get
+from curation.selectors.scorings import scoring_get
 
 
 class RunApi(APIView):
@@ -38,6 +39,11 @@ class DatasetApi(APIView):
         others = () if self.other is None else (self.other.project_id,)
         return (self.dataset.project_id, *others)
 
+    def permission_corpus_ids(self) -> tuple[int, ...]:
+        """A version curated over a scoring holds items of the scored corpus: its readers only."""
+        versions = (self.dataset,) if self.other is None else (self.dataset, self.other)
+        return tuple(v.scoring.corpus_id for v in versions if v.scoring_id is not None)
+
 
 class ExportApi(APIView):
     """A view on `exports/<export_id>/...`: the project of the export's dataset is checked."""
@@ -48,3 +54,22 @@ class ExportApi(APIView):
 
     def permission_project_ids(self) -> tuple[int, ...]:
         return (self.export.dataset.project_id,)
+
+    def permission_corpus_ids(self) -> tuple[int, ...]:
+        dataset = self.export.dataset
+        return () if dataset.scoring_id is None else (dataset.scoring.corpus_id,)
+
+
+class ScoringApi(APIView):
+    """A view on `scorings/<scoring_id>/...`: the project of the scoring's model is checked,
+    and, with `CanReadCorpus`, that the caller may read the scored corpus."""
+
+    @cached_property
+    def scoring(self) -> ScoringRun:
+        return scoring_get(scoring_id=self.kwargs["scoring_id"])
+
+    def permission_project_ids(self) -> tuple[int, ...]:
+        return (self.scoring.run.project_id,)
+
+    def permission_corpus_ids(self) -> tuple[int, ...]:
+        return (self.scoring.corpus_id,)

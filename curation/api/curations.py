@@ -12,7 +12,13 @@ from rest_framework.views import APIView
 
 from core.api.errors import ApiError, error_responses
 from core.api.jobs import JobOutputSerializer
-from core.api.permissions import IsProjectReviewer, project_access_of
+from core.api.permissions import (
+    CanReadCorpus,
+    IsProjectOwner,
+    IsProjectReviewer,
+    ReadOnly,
+    project_access_of,
+)
 from corpora.selectors import corpus_get
 from curation.api.common import DatasetApi, ExportApi, RunApi
 from curation.models import DatasetVersion, Export, ScoringRun
@@ -22,6 +28,7 @@ from curation.selectors.runs import (
     dataset_versions,
     reward_model_run_get,
 )
+from curation.selectors.scorings import scorings_of_run
 from curation.services.curation import curation_commit, curation_evaluate, dataset_diff, public
 from curation.services.export import export_file_path, export_start
 from curation.services.scoring import DEFAULT_SHARD_SIZE, scoring_start
@@ -45,7 +52,9 @@ class ScoringOutputSerializer(serializers.ModelSerializer):
 
 
 class RewardModelScoreApi(RunApi):
-    permission_classes = [IsProjectReviewer]
+    # Reviewers list the model's scorings (of the corpora they may read); the project's owner
+    # scores any corpus they may read, in a project of theirs or not.
+    permission_classes = [IsProjectReviewer & ReadOnly | IsProjectOwner]
 
     class InputSerializer(serializers.Serializer):
         corpus_id = serializers.IntegerField(help_text="Corpus to score.")
@@ -58,8 +67,20 @@ class RewardModelScoreApi(RunApi):
         )
 
     @extend_schema(
+        operation_id="reward_model_scoring_list",
+        summary="Scorings by this model (of the corpora the caller may read), newest first",
+        responses={200: ScoringOutputSerializer(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, run_id: int) -> Response:
+        scorings = scorings_of_run(run=self.run, user=request.user)
+        return Response(ScoringOutputSerializer(scorings, many=True).data)
+
+    @extend_schema(
         operation_id="reward_model_score_corpus",
-        summary="Score a corpus with this model (sharded across workers)",
+        summary="Score any corpus the caller may read with this model (sharded across workers)",
+        description="Owner of the model's project and reader of the corpus. The corpus need "
+        "not belong to any project: no project changes, no item enters a queue. A corpus the "
+        "caller may not read answers 404, as a missing one.",
         request=InputSerializer,
         responses={202: ScoringOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
@@ -67,7 +88,7 @@ class RewardModelScoreApi(RunApi):
         run = self.run
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        corpus = corpus_get(corpus_id=data.validated_data["corpus_id"])
+        corpus = corpus_get(corpus_id=data.validated_data["corpus_id"], user=request.user)
         scoring = scoring_start(
             run=run,
             corpus=corpus,
@@ -92,6 +113,7 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
             "name",
             "policy",
             "run",
+            "scoring",
             "corpus_versions",
             "statistics",
             "n_items",
@@ -177,7 +199,7 @@ class ProjectDatasetListApi(APIView):
 
 
 class DatasetDetailApi(DatasetApi):
-    permission_classes = [IsProjectReviewer]
+    permission_classes = [IsProjectReviewer & CanReadCorpus]
 
     @extend_schema(
         operation_id="dataset_retrieve",
@@ -189,7 +211,7 @@ class DatasetDetailApi(DatasetApi):
 
 
 class DatasetDiffApi(DatasetApi):
-    permission_classes = [IsProjectReviewer]
+    permission_classes = [IsProjectReviewer & CanReadCorpus]
 
     @extend_schema(
         operation_id="dataset_diff",
@@ -248,7 +270,7 @@ class ExportOptionsSerializer(serializers.Serializer):
 
 
 class DatasetExportApi(DatasetApi):
-    permission_classes = [IsProjectReviewer]
+    permission_classes = [IsProjectReviewer & CanReadCorpus]
 
     class InputSerializer(serializers.Serializer):
         format = serializers.ChoiceField(
@@ -311,7 +333,7 @@ class DatasetExportApi(DatasetApi):
 
 
 class ExportDownloadApi(ExportApi):
-    permission_classes = [IsProjectReviewer]
+    permission_classes = [IsProjectReviewer & CanReadCorpus]
 
     @extend_schema(
         operation_id="export_download",

@@ -14,6 +14,7 @@ from curation.api.reward_models import (
     RewardModelDetailApi,
     RewardModelPromoteApi,
 )
+from curation.api.scorings import ScoringCurationApi, ScoringDetailApi, ScoringItemsApi
 
 urlpatterns = [
     path(
@@ -31,6 +32,13 @@ urlpatterns = [
         "reward-models/<int:run_id>/scorings/",
         RewardModelScoreApi.as_view(),
         name="reward-model-score",
+    ),
+    path("scorings/<int:scoring_id>/", ScoringDetailApi.as_view(), name="scoring-detail"),
+    path("scorings/<int:scoring_id>/items/", ScoringItemsApi.as_view(), name="scoring-items"),
+    path(
+        "scorings/<int:scoring_id>/curations/",
+        ScoringCurationApi.as_view(),
+        name="scoring-curation-create",
     ),
     path(
         "projects/<int:project_id>/curations/", ProjectCurationApi.as_view(), name="curation-create"

@@ -1,4 +1,4 @@
-"""Reads of item scores and human safety verdicts for the items of a project."""
+"""Reads of item scores (a project's items, or a scoring's corpus) and human safety verdicts."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.db.models import QuerySet
 
 from annotation.models import Annotation, ProjectItem
 from corpora.models import Item
-from curation.models import ItemScore, RewardModelRun
+from curation.models import ItemScore, RewardModelRun, ScoringRun
 
 # A rule counts as violated (by the model) above this probability.
 MODEL_VIOLATION_THRESHOLD = 0.5
@@ -18,7 +19,8 @@ MODEL_VIOLATION_THRESHOLD = 0.5
 
 @dataclass
 class ScoreTable:
-    """Aligned arrays over the scored items of a project, ordered by item id."""
+    """Aligned arrays over the scored items of a project or a scoring, ordered by item id;
+    `n_project_items` counts the items there are to score (the project's, or the corpus's)."""
 
     item_ids: np.ndarray
     categories: np.ndarray
@@ -33,9 +35,21 @@ class ScoreTable:
 
 def project_score_table(*, project_id: int, run: RewardModelRun) -> ScoreTable:
     project_items = ProjectItem.objects.filter(project_id=project_id).values("item_id")
+    scores = ItemScore.objects.filter(run=run, item_id__in=project_items)
+    n_items = ProjectItem.objects.filter(project_id=project_id).count()
+    return _score_table(scores, run=run, n_items=n_items)
+
+
+def scoring_score_table(*, scoring: ScoringRun) -> ScoreTable:
+    """The scored items of a scoring's corpus (corpus x model), whatever project holds them."""
+    scores = ItemScore.objects.filter(run_id=scoring.run_id, item__corpus_id=scoring.corpus_id)
+    n_items = Item.objects.filter(corpus_id=scoring.corpus_id).count()
+    return _score_table(scores, run=scoring.run, n_items=n_items)
+
+
+def _score_table(scores: QuerySet[ItemScore], *, run: RewardModelRun, n_items: int) -> ScoreTable:
     rows = (
-        ItemScore.objects.filter(run=run, item_id__in=project_items)
-        .order_by("item_id")
+        scores.order_by("item_id")
         .values_list("item_id", "item__category", "overall", "criteria", "rules")
         .iterator(chunk_size=5000)
     )
@@ -56,7 +70,7 @@ def project_score_table(*, project_id: int, run: RewardModelRun) -> ScoreTable:
         overall=np.asarray(overall, dtype=np.float64),
         criteria={k: np.asarray(v) for k, v in criteria.items()},
         rules={k: np.asarray(v) for k, v in rules.items()},
-        n_project_items=ProjectItem.objects.filter(project_id=project_id).count(),
+        n_project_items=n_items,
     )
 
 

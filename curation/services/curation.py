@@ -1,4 +1,7 @@
-"""Curation: apply a selection policy to a project's scored items, preview it, commit it.
+"""Curation: apply a selection policy to scored items, preview it, commit it.
+
+The items are a project's (scored by one of its model versions), or a scoring's: every item of
+the scored corpus, in a project or not (corpus x model). Both select the same way.
 
 A committed curation is an immutable DatasetVersion. Every preview and commit reports a random
 baseline of the same size beside the selection, so the policy's effect is visible.
@@ -15,14 +18,16 @@ from django.db.models import Max
 from annotation.models import Project
 from core.errors import DomainError
 from corpora.models import Corpus
-from curation.models import DatasetItem, DatasetVersion, RewardModelRun
+from curation.models import DatasetItem, DatasetVersion, RewardModelRun, ScoringRun
 from curation.selectors.scores import (
     MODEL_VIOLATION_THRESHOLD,
     ScoreTable,
     human_unsafe_items,
     item_summaries,
     project_score_table,
+    scoring_score_table,
 )
+from curation.services.events import curation_committed_emit
 
 HISTOGRAM_BINS = 20
 SAMPLE_ITEMS = 8
@@ -161,18 +166,29 @@ def _describe(table: ScoreTable, indices: np.ndarray, flags: np.ndarray) -> dict
 
 
 def curation_evaluate(
-    *, project: Project, run: RewardModelRun, policy: Any, seed: int = 0
+    *,
+    project: Project,
+    run: RewardModelRun,
+    policy: Any,
+    seed: int = 0,
+    scoring: ScoringRun | None = None,
 ) -> dict[str, Any]:
-    """Everything a preview shows: counts, per-step log, histograms, samples and the baseline."""
+    """Everything a preview shows: counts, per-step log, histograms, samples and the baseline.
+
+    With `scoring`, the items are the scoring's corpus (its model, `run`, of `project`);
+    otherwise the project's items scored by `run`."""
     from rewardmodel.selection import PolicyError, random_baseline, select
 
     steps = policy_expand(policy)
-    table = project_score_table(project_id=project.pk, run=run)
+    if scoring is not None:
+        table = scoring_score_table(scoring=scoring)
+        where = "of this scoring's corpus"
+    else:
+        table = project_score_table(project_id=project.pk, run=run)
+        where = "of this project"
     if len(table) == 0:
         raise DomainError(
-            "not_scored",
-            "No item of this project is scored by this model yet; score first.",
-            status=409,
+            "not_scored", f"No item {where} is scored by this model yet; score first.", status=409
         )
     inputs = _inputs(table, run, project.pk, steps)
     try:
@@ -189,12 +205,18 @@ def curation_evaluate(
     return {
         "policy": steps,
         "model_run_id": run.pk,
+        "scoring_id": scoring.pk if scoring is not None else None,
+        # the items there are to select from: the project's, or the scored corpus's
         "items_in_project": table.n_project_items,
         "items_scored": len(table),
         "unscored": table.n_project_items - len(table),
         "steps": result.log,
         "selected": _describe(table, chosen, unsafe),
-        "random_baseline": {**_describe(table, baseline, unsafe), "seed": seed},
+        "random_baseline": {
+            **_describe(table, baseline, unsafe),
+            "seed": seed,
+            "item_ids": sorted(int(i) for i in table.item_ids[baseline]),
+        },
         "all": _describe(table, np.arange(len(table)), unsafe),
         "histogram": {
             "edges": [round(float(e), 4) for e in edges],
@@ -226,13 +248,24 @@ def curation_commit(
     name: str = "",
     user=None,
     seed: int = 0,
+    scoring: ScoringRun | None = None,
 ) -> DatasetVersion:
-    evaluation = curation_evaluate(project=project, run=run, policy=policy, seed=seed)
-    corpus_versions = {
-        str(pk): version
-        for pk, version in Corpus.objects.filter(projects=project).values_list("pk", "version")
-    }
+    """A new immutable dataset version of `project` (with `scoring`: over that scoring's
+    corpus, `project` being its model's; the version records the scoring)."""
+    evaluation = curation_evaluate(
+        project=project, run=run, policy=policy, seed=seed, scoring=scoring
+    )
+    corpora = (
+        Corpus.objects.filter(pk=scoring.corpus_id)
+        if scoring is not None
+        else Corpus.objects.filter(projects=project)
+    )
+    corpus_versions = {str(pk): version for pk, version in corpora.values_list("pk", "version")}
     statistics = {k: v for k, v in public(evaluation).items() if k not in ("policy", "samples")}
+    # the baseline's ids are the preview's; a committed version keeps its own items only
+    statistics["random_baseline"] = {
+        k: v for k, v in statistics["random_baseline"].items() if k != "item_ids"
+    }
     with transaction.atomic():
         # Lock the project row so two commits cannot take the same version number.
         Project.objects.select_for_update().filter(pk=project.pk).first()
@@ -245,6 +278,7 @@ def curation_commit(
             name=name or f"{project.name} v{number}",
             policy=evaluation["policy"],
             run=run,
+            scoring=scoring,
             corpus_versions=corpus_versions,
             statistics=statistics,
             n_items=len(evaluation["_item_ids"]),
@@ -259,6 +293,7 @@ def curation_commit(
             ],
             batch_size=5000,
         )
+        curation_committed_emit(dataset=dataset)
     return dataset
 
 

@@ -22,6 +22,7 @@ from core.services.jobs import JobCancelled, job_cancel_requested, job_create, j
 from curation.models import ActiveRewardModel, RewardModelRun, RewardModelStep
 from curation.selectors.agreement import annotator_agreement
 from curation.selectors.training_data import answers_by_item, rubric_criteria
+from curation.services.events import reward_model_promoted_emit, reward_model_trained_emit
 from curation.services.recipes import in_eval
 from rewardmodel.configs import ItemTrainConfig
 
@@ -273,8 +274,12 @@ def _json_safe(value: Any) -> Any:
 
 
 def reward_model_run_finished(*, run_id: int) -> None:
-    """Called after the job ends whatever the outcome: the project may train again."""
+    """Called after the job ends whatever the outcome: the project may train again; a
+    successful run is announced (`reward_model.trained`)."""
     RewardModelRun.objects.filter(pk=run_id).update(in_progress=False)
+    run = RewardModelRun.objects.select_related("job").filter(pk=run_id).first()
+    if run is not None and run.job.status == Job.Status.SUCCEEDED:
+        reward_model_trained_emit(run=run)
 
 
 def reward_model_promote(*, run: RewardModelRun, user) -> ActiveRewardModel:
@@ -284,7 +289,9 @@ def reward_model_promote(*, run: RewardModelRun, user) -> ActiveRewardModel:
             f"Only a finished run can be promoted (this one is {run.job.status}).",
             status=409,
         )
-    active, _ = ActiveRewardModel.objects.update_or_create(
-        project=run.project, defaults={"run": run, "promoted_by": user}
-    )
+    with transaction.atomic():
+        active, _ = ActiveRewardModel.objects.update_or_create(
+            project=run.project, defaults={"run": run, "promoted_by": user}
+        )
+        reward_model_promoted_emit(active=active)
     return active

@@ -24,6 +24,7 @@ from core.services.jobs import (
     job_error_unexpected,
     job_started_elsewhere,
 )
+from core.services.webhooks import job_failed_emit
 from corpora.models import Corpus, Item
 from curation.models import ItemScore, RewardModelRun, ScoringRun, ScoringShard
 from curation.services.features import Featurizable, featurize_many
@@ -229,6 +230,8 @@ def scoring_finish(*, scoring: ScoringRun) -> Job:
         else {"code": "shards_failed", "message": message, "details": {}},
     )
     job.refresh_from_db()
+    if status == Job.Status.FAILED:
+        job_failed_emit(job_id=job.pk)
     return job
 
 
@@ -245,3 +248,4 @@ def scoring_fail(*, scoring_id: int, index: int, exc: BaseException) -> None:
         message=error["message"][:500],
         error=error,
     )
+    job_failed_emit(job_id=scoring.job_id)

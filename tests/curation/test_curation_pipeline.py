@@ -228,3 +228,63 @@ def test_a_model_of_the_retired_whole_item_recipe_still_scores(
         .exclude(best_candidates={})
         .exists()
     )
+
+
+def test_a_model_scores_a_corpus_in_no_project_and_curates_over_it(
+    project, staff, trained, django_capture_on_commit_callbacks
+):
+    """The Align² path on a held-out corpus: no project changes, scores readable per item,
+    the cascade selected over the scoring, the version exported."""
+    from annotation.models import ProjectItem
+    from tests.curation.helpers import candidate_corpus
+
+    client = _client(staff)
+    held_out = candidate_corpus("held-out", n_items=60, seed=7)
+    project_items = ProjectItem.objects.count()
+    # when: scoring the held-out corpus
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/api/v1/reward-models/{trained.pk}/scorings/",
+            {"corpus_id": held_out.pk, "shard_size": 40},
+            content_type="application/json",
+        )
+    assert response.status_code == 202, response.json()
+    scoring_id = response.json()["id"]
+    # then: every item scored, no project touched
+    n_items = held_out.items.count()
+    assert Job.objects.get(pk=response.json()["job"]["id"]).status == Job.Status.SUCCEEDED
+    assert ItemScore.objects.filter(run=trained, item__corpus=held_out).count() == n_items
+    assert ProjectItem.objects.count() == project_items
+    assert not ProjectItem.objects.filter(item__corpus=held_out).exists()
+    # per-item scores, best first, match the stored scores
+    rows = client.get(f"/api/v1/scorings/{scoring_id}/items/?page_size=1000").json()["results"]
+    assert len(rows) == n_items
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    stored = dict(
+        ItemScore.objects.filter(run=trained, item__corpus=held_out).values_list(
+            "item_id", "overall"
+        )
+    )
+    assert {r["item_id"]: r["score"] for r in rows} == stored
+    # the Align² cascade over the scoring, then committed and exported
+    url = f"/api/v1/scorings/{scoring_id}/curations/"
+    preview = client.post(url, {"policy": "align2llava"}, content_type="application/json").json()
+    assert preview["items_scored"] == n_items and preview["selected"]["count"] > 0
+    assert len(preview["random_baseline"]["item_ids"]) == preview["selected"]["count"]
+    created = client.post(
+        url, {"policy": "top10", "commit": True}, content_type="application/json"
+    ).json()
+    assert created["scoring"] == scoring_id and created["project"] == project.pk
+    members = DatasetVersion.objects.get(pk=created["id"]).members.values_list(
+        "item__corpus_id", flat=True
+    )
+    assert set(members) == {held_out.pk}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/api/v1/datasets/{created['id']}/exports/",
+            {"format": "jsonl"},
+            content_type="application/json",
+        )
+    export = Export.objects.get(pk=response.json()["id"])
+    assert export.job.status == Job.Status.SUCCEEDED, export.job.error
+    assert export.manifest["records"] == created["n_items"]

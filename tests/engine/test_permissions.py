@@ -79,6 +79,8 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     # annotation: items
     ("projects/<int:project_id>/items/", "get"): (None, [401, 404, 403, 200, 200, 200]),
     ("projects/<int:project_id>/items/", "post"): ("items", [401, 404, 403, 403, 201, 201]),
+    ("projects/<int:project_id>/items/missing/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("projects/<int:project_id>/items/missing/", "post"): (None, [401, 404, 403, 403, 200, 200]),
     ("items/<int:item_id>/suggestions/", "post"): (
         "suggestion",
         [401, 403, 403, 403, 201, 201],
@@ -88,6 +90,12 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     # core: jobs (their creator or staff; the job here was created by another staff user)
     ("jobs/<int:job_id>/", "get"): (None, [401, 404, 404, 404, 404, 200]),
     ("jobs/<int:job_id>/cancel/", "post"): (None, [401, 404, 404, 404, 404, 409]),
+    # core: webhooks (staff-managed outbound targets)
+    ("webhooks/", "get"): (None, [401, 403, 403, 403, 403, 200]),
+    ("webhooks/", "post"): ({}, [401, 403, 403, 403, 403, 400]),
+    ("webhooks/<int:endpoint_id>/", "get"): (None, [401, 403, 403, 403, 403, 200]),
+    ("webhooks/<int:endpoint_id>/", "delete"): (None, [401, 403, 403, 403, 403, 204]),
+    ("webhooks/<int:endpoint_id>/deliveries/", "get"): (None, [401, 403, 403, 403, 403, 200]),
     # corpora: members of a project that uses the corpus read it; staff create and import
     ("corpora/", "get"): (None, [401, 200, 200, 200, 200, 200]),
     ("corpora/", "post"): ({"name": "new corpus"}, [401, 403, 403, 403, 403, 201]),
@@ -104,7 +112,12 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     ),
     ("reward-models/<int:run_id>/", "get"): (None, [401, 404, 403, 200, 200, 200]),
     ("reward-models/<int:run_id>/promote/", "post"): (None, [401, 404, 403, 403, 409, 409]),
-    ("reward-models/<int:run_id>/scorings/", "post"): ({}, [401, 404, 403, 400, 400, 400]),
+    # scoring any corpus the caller reads: the model project's owner; reviewers read
+    ("reward-models/<int:run_id>/scorings/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("reward-models/<int:run_id>/scorings/", "post"): ({}, [401, 404, 403, 403, 400, 400]),
+    ("scorings/<int:scoring_id>/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("scorings/<int:scoring_id>/items/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("scorings/<int:scoring_id>/curations/", "post"): ({}, [401, 404, 403, 403, 400, 400]),
     ("projects/<int:project_id>/curations/", "post"): ({}, [401, 404, 403, 400, 400, 400]),
     ("projects/<int:project_id>/datasets/", "get"): (None, [401, 404, 403, 200, 200, 200]),
     ("datasets/<int:dataset_id>/", "get"): (None, [401, 404, 403, 200, 200, 200]),

@@ -10,7 +10,7 @@ from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = {"annotation", "curation", "workers"}
+OUR_APPS = {"core", "annotation", "curation", "workers"}
 
 
 def _our_models():

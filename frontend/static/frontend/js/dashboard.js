@@ -1,6 +1,6 @@
 // Project dashboard: charts (Chart.js 2.9 from django-chartjs) over progress/ and agreement/,
 // refreshed every 30 s. Shapes are read defensively so a new field never breaks the page.
-import { api, el, pct } from "./api.js";
+import { api, el, pct, toast } from "./api.js";
 
 const config = JSON.parse(document.getElementById("dash-config").textContent);
 const base = `projects/${config.project_id}`;
@@ -69,3 +69,20 @@ async function refresh() {
 
 refresh();
 setInterval(() => { if (!document.hidden) refresh(); }, 30000);
+
+// Items imported into the project's corpora later: added only when the owner asks.
+const addMissing = document.querySelector('[data-action="add-missing-items"]');
+if (addMissing) {
+  addMissing.addEventListener("click", async () => {
+    addMissing.disabled = true;
+    try {
+      const { added } = await api(`${base}/items/missing/`, { method: "POST" });
+      document.getElementById("missing-items").hidden = true;
+      toast(`${added} item${added === 1 ? "" : "s"} added to the project.`);
+      refresh();
+    } catch (error) {
+      addMissing.disabled = false;
+      toast(error.message || "Could not add the items.", "error");
+    }
+  });
+}
