@@ -18,7 +18,7 @@ from annotation.services.projects import constitution_set, member_set, project_c
 from annotation.services.queue import item_next
 from annotation.services.submit import annotation_submit
 from core.models import Job
-from corpora.models import Corpus
+from corpora.models import Corpus, Item
 from corpora.services.corpus_import import corpus_import
 from curation.models import ItemScore, RewardModelRun
 from curation.services.curation import curation_commit
@@ -118,7 +118,7 @@ RULES = [
 
 def _answer(project: Project, user, quality: int) -> None:
     lease = item_next(project_id=project.pk, user=user)
-    item = lease.project_item.item
+    item = Item.objects.get(pk=lease.item["id"])
     answers = {
         "quality": quality,
         "issues": [QUESTIONS[1]["options"][quality % 2]],

@@ -450,7 +450,13 @@ def test_trl_reward_trainer_trains_on_the_exported_pairs(
     )
     trainer = RewardTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
     # when
-    result = trainer.train()
+    try:
+        result = trainer.train()
+    finally:
+        # The trainer's accelerate state is process-global; later tests set their own precision.
+        from accelerate.state import AcceleratorState
+
+        AcceleratorState._reset_state(reset_partial_state=True)
     # then: three optimiser steps over real, tokenised pairs with a finite loss
     assert result.global_step == 3
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
