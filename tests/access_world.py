@@ -10,7 +10,8 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from annotation.services.projects import member_set, project_create
-from core.models import Job
+from core.models import ApiToken, Job
+from core.services.tokens import token_create
 from curation.models import DatasetVersion, Export, RewardModelRun
 from tests.factories import CorpusFactory, ItemFactory, StaffFactory, UserFactory
 
@@ -65,6 +66,7 @@ class World:
     job: Job
     member: Any  # an annotator the owner may remove
     outsider: Any  # a user in no project
+    token: ApiToken  # the creator's: nobody else may revoke it
 
     def ids(self, item_id: int | None = None) -> dict[str, int]:
         return {
@@ -76,6 +78,7 @@ class World:
             "export_id": self.export.pk,
             "job_id": self.job.pk,
             "corpus_id": self.corpus.pk,
+            "token_id": self.token.pk,
         }
 
 
@@ -115,6 +118,7 @@ def build_world() -> World:
         job=job,
         member=member,
         outsider=UserFactory(username="outsider"),
+        token=token_create(user=creator)[0],
     )
 
 
