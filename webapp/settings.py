@@ -260,7 +260,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Annotate multimodal instruction data, train reward models on the annotations, curate "
         "corpora and export training-ready datasets. Authenticate with `Authorization: Token "
-        "<key>` (POST /api/v1/auth/token/). Every error has the shape "
+        "<token>` (POST /api/v1/auth/token/; tokens expire, DELETE revokes). Every error has the shape "
         '`{"error": {"code", "message", "details"}}`.'
     ),
     "VERSION": "1",

@@ -50,8 +50,3 @@ def token_revoke(*, user: Any, token_id: int) -> bool:
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     return deleted > 0
 
-
-def user_tokens_revoke(*, user: Any) -> int:
-    """Delete every token of `user` (signing out everywhere); the number deleted."""
-    deleted, _ = ApiToken.objects.filter(user=user).delete()
-    return deleted
