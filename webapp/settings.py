@@ -260,8 +260,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Annotate multimodal instruction data, train reward models on the annotations, curate "
         "corpora and export training-ready datasets. Authenticate with `Authorization: Token "
-        "<token>` (POST /api/v1/auth/token/; tokens expire, DELETE revokes). Every error has the shape "
-        '`{"error": {"code", "message", "details"}}`.'
+        "<token>` (POST /api/v1/auth/token/; tokens expire, DELETE revokes). Every error has "
+        'the shape `{"error": {"code", "message", "details"}}`.'
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
