@@ -49,4 +49,3 @@ def token_revoke(*, user: Any, token_id: int) -> bool:
     """Delete one of `user`'s tokens; False when the user holds no token of that id."""
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     return deleted > 0
-
