@@ -118,10 +118,10 @@ def _setup(items: int, clients: int, overlap: int, fresh: bool) -> tuple[int, li
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
     from annotation.models import Project
     from annotation.services.projects import member_set
+    from core.services.tokens import token_create
     from corpora.models import Corpus, Item
 
     call_command("migrate", verbosity=0)
@@ -152,7 +152,7 @@ def _setup(items: int, clients: int, overlap: int, fresh: bool) -> tuple[int, li
     for i in range(clients):
         user, _ = User.objects.get_or_create(username=f"queue-load-{i}")
         member_set(project=project, user_id=user.pk, role="annotator")
-        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+        tokens.append(token_create(user=user, name="queue-load")[1])
     setup_s = time.perf_counter() - started
     verb = "reused and reset" if reusable else "created"
     print(f"# setup: {items} items {verb} in {setup_s:.1f}s", file=sys.stderr)

@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from core.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from core.models import (
+    ApiToken,
+    Job,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 
 @admin.register(Job)
@@ -47,3 +54,15 @@ class WebhookEventAdmin(admin.ModelAdmin):
 class WebhookAttemptAdmin(admin.ModelAdmin):
     list_display = ["id", "delivery", "number", "response_code", "ok", "duration_ms", "started_at"]
     list_filter = ["ok"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    # Read and revoke only: a secret exists only when the API makes a token.
+    list_display = ["prefix", "name", "user", "created", "expires_at"]
+    search_fields = ["user__username", "prefix", "name"]
+    readonly_fields = ["user", "name", "prefix", "created", "expires_at"]
+    exclude = ["digest", "password_fingerprint"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -148,3 +148,28 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id}#{self.number} {self.response_code or self.error[:40]}"
+
+
+class ApiToken(models.Model):
+    """An API token, stored as the SHA-256 digest of its secret: the secret is shown once, when
+    the token is made, and is not kept. A token stops working when it expires, when it is
+    revoked (the row is deleted) and when its user's password changes (`password_fingerprint`
+    no longer matches the user's password hash; core.tokens)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True, default="")
+    # The first characters of the secret, so a person can tell their tokens apart.
+    prefix = models.CharField(max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    password_fingerprint = models.CharField(max_length=32)
+    created = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["user", "created"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user_id})"

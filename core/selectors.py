@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from core.errors import DomainError
-from core.models import Job, WebhookDelivery, WebhookEndpoint
+from core.models import ApiToken, Job, WebhookDelivery, WebhookEndpoint
+from core.tokens import password_fingerprint
 
 
 def job_get(*, job_id: int) -> Job | None:
@@ -32,3 +36,12 @@ def webhook_deliveries(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery
         .select_related("event")
         .prefetch_related("attempt_log")
     )
+
+
+def tokens_of_user(*, user: Any) -> QuerySet[ApiToken]:
+    """The user's tokens that still work: not expired, made since the last password change."""
+    return ApiToken.objects.filter(
+        user=user,
+        expires_at__gt=timezone.now(),
+        password_fingerprint=password_fingerprint(user.password),
+    ).order_by("-created", "-id")

@@ -13,13 +13,21 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.safestring import SafeString, mark_safe
+from rest_framework.throttling import BaseThrottle
 
 from annotation.models import Project, ProjectMembership
 from annotation.presets import PRESETS, default_constitution, rubric_preset
 from annotation.selectors.projects import project_missing_items_count, projects_with_roles
 from core.access import ANNOTATOR, OWNER, REVIEWER
+from core.errors import DomainError
 from core.models import Job
 from core.selectors import jobs_recent
+from core.services.signin import (
+    signin_check,
+    signin_failed,
+    signin_rate_check,
+    signin_succeeded,
+)
 from corpora.selectors import corpus_list
 from frontend.access import project_for_page
 
@@ -66,9 +74,34 @@ def _capabilities(request: HttpRequest, role: str | None) -> dict:
     }
 
 
-login = auth_views.LoginView.as_view(
-    template_name="frontend/login.html", redirect_authenticated_user=True
-)
+class LoginView(auth_views.LoginView):
+    """Django's login page with the API's guard against password guessing: a rate per client
+    address and username, and the lock-out per username after repeated failures
+    (core.services.signin). A refused attempt gets the form again, with the reason, as 429."""
+
+    template_name = "frontend/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        username = request.POST.get("username", "")
+        try:
+            signin_rate_check(username=username, client=BaseThrottle().get_ident(request))
+            signin_check(username=username)
+        except DomainError as refused:
+            context = self.get_context_data(form=self.get_form(), refused=refused.message)
+            return self.render_to_response(context, status=refused.status)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form) -> HttpResponse:
+        signin_succeeded(username=form.get_user().get_username())
+        return super().form_valid(form)
+
+    def form_invalid(self, form) -> HttpResponse:
+        signin_failed(username=self.request.POST.get("username", ""))
+        return super().form_invalid(form)
+
+
+login = LoginView.as_view()
 logout = auth_views.LogoutView.as_view()
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from annotation.services.projects import member_set, project_create
-from core.models import Job, WebhookEndpoint
+from core.models import ApiToken, Job, WebhookEndpoint
+from core.services.tokens import token_create
 from curation.models import DatasetVersion, Export, RewardModelRun, ScoringRun
 from tests.factories import CorpusFactory, ItemFactory, StaffFactory, UserFactory
 
@@ -67,6 +68,7 @@ class World:
     endpoint: WebhookEndpoint
     member: Any  # an annotator the owner may remove
     outsider: Any  # a user in no project
+    token: ApiToken  # the creator's: nobody else may revoke it
 
     def ids(self, item_id: int | None = None) -> dict[str, int]:
         return {
@@ -80,6 +82,7 @@ class World:
             "corpus_id": self.corpus.pk,
             "scoring_id": self.scoring.pk,
             "endpoint_id": self.endpoint.pk,
+            "token_id": self.token.pk,
         }
 
 
@@ -127,6 +130,7 @@ def build_world() -> World:
         endpoint=WebhookEndpoint.objects.create(url="https://hooks.example.org/", secret="s"),
         member=member,
         outsider=UserFactory(username="outsider"),
+        token=token_create(user=creator)[0],
     )
 
 

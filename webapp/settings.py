@@ -72,7 +72,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
@@ -249,14 +248,30 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
+    # Only the token endpoint is throttled (per client address); the rate of the scope is here.
+    "DEFAULT_THROTTLE_RATES": {
+        "auth_token": os.environ.get("ARBITER_TOKEN_ENDPOINT_RATE", "10/min"),
+    },
+    # Proxies in front of the web process: 0 means the client address is REMOTE_ADDR and
+    # X-Forwarded-For is ignored (a client could forge it); behind one proxy, set 1.
+    "NUM_PROXIES": int(os.environ.get("ARBITER_NUM_PROXIES", "0")),
 }
+# API tokens (core.models.ApiToken): lifetime, and how many one user may hold (the oldest go).
+ARBITER_TOKEN_TTL_DAYS = int(os.environ.get("ARBITER_TOKEN_TTL_DAYS", "30"))
+ARBITER_TOKEN_MAX_PER_USER = int(os.environ.get("ARBITER_TOKEN_MAX_PER_USER", "10"))
+# Sign-in (token endpoint and login page): after this many consecutive failures a username is
+# locked for this many minutes; the login page also takes at most this many attempts a minute
+# per client address and username.
+ARBITER_SIGNIN_LOCKOUT_FAILURES = int(os.environ.get("ARBITER_SIGNIN_LOCKOUT_FAILURES", "5"))
+ARBITER_SIGNIN_LOCKOUT_MINUTES = int(os.environ.get("ARBITER_SIGNIN_LOCKOUT_MINUTES", "15"))
+ARBITER_LOGIN_RATE_PER_MINUTE = int(os.environ.get("ARBITER_LOGIN_RATE_PER_MINUTE", "10"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Arbiter API",
     "DESCRIPTION": (
         "Annotate multimodal instruction data, train reward models on the annotations, curate "
         "corpora and export training-ready datasets. Authenticate with `Authorization: Token "
-        "<key>` (POST /api/v1/auth/token/). Every error has the shape "
-        '`{"error": {"code", "message", "details"}}`.'
+        "<token>` (POST /api/v1/auth/token/; tokens expire, DELETE revokes). Every error has "
+        'the shape `{"error": {"code", "message", "details"}}`.'
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -5,7 +5,6 @@ from drf_spectacular.views import (
     SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
-from rest_framework.authtoken.views import obtain_auth_token
 
 from core.api.errors import api_not_found
 from webapp.health import healthz
@@ -19,7 +18,6 @@ from webapp.media import media_serve
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
     path("api/v1/", include("core.api.urls")),
     path("api/v1/", include("corpora.api.urls")),
     path("api/v1/", include("annotation.api.urls")),

@@ -25,14 +25,21 @@ PREFIX = "api/v1/"
 
 # Routes anyone may call (no login) and why; no permission class is required of them.
 PUBLIC = {
-    "api/v1/auth/token/": "exchanges a username and password for a token",
+    "api/v1/auth/token/": "POST exchanges a username and password for a token (DELETE, which "
+    "revokes the request's own token, is in MATRIX)",
     "api/schema/": "the OpenAPI document",
     "api/docs/": "the API's documentation page (Swagger UI)",
     "api/redoc/": "the API's documentation page (ReDoc)",
     "api/(?P<path>[\\s\\S]*)$": "the JSON 404 for unknown API paths",
 }
 # Routes that only ever reach the caller's own data: signing in is the whole rule.
-OWN_DATA = {"api/v1/me/preferences/": "the caller's own preferences"}
+OWN_DATA = {
+    "api/v1/me/preferences/": "the caller's own preferences",
+    "api/v1/auth/tokens/": "the caller's own API tokens",
+    "api/v1/auth/tokens/<int:token_id>/": "one of the caller's own API tokens",
+}
+# Methods of a PUBLIC route that need a signed-in caller: they get MATRIX rows.
+SIGNED_IN_METHODS_OF_PUBLIC = {("auth/token/", "delete")}
 
 # (route below /api/v1/, method) -> (body, expected status per role in ROLES order)
 MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
@@ -86,6 +93,11 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
         [401, 403, 403, 403, 201, 201],
     ),
     ("me/preferences/", "get"): (None, [401, 200, 200, 200, 200, 200]),
+    # core: API tokens, each caller's own (these clients are signed in without a token, so
+    # revoking "the token of this request" is a 400; the world's token is the creator's)
+    ("auth/token/", "delete"): (None, [401, 400, 400, 400, 400, 400]),
+    ("auth/tokens/", "get"): (None, [401, 200, 200, 200, 200, 200]),
+    ("auth/tokens/<int:token_id>/", "delete"): (None, [401, 404, 404, 404, 404, 404]),
     ("me/preferences/", "put"): ({"keymap": {"submit": "Enter"}}, [401, 200, 200, 200, 200, 200]),
     # core: jobs (their creator or staff; the job here was created by another staff user)
     ("jobs/<int:job_id>/", "get"): (None, [401, 404, 404, 404, 404, 200]),
@@ -184,8 +196,9 @@ def test_matrix_covers_every_api_route():
     served = {
         (route.path.removeprefix(PREFIX), method)
         for route in api_routes()
-        if route.path not in PUBLIC
         for method in route.methods()
+        if route.path not in PUBLIC
+        or (route.path.removeprefix(PREFIX), method) in SIGNED_IN_METHODS_OF_PUBLIC
     }
     assert served - set(MATRIX) == set(), "API routes with no row in the permission matrix"
     assert set(MATRIX) - served == set(), "rows for routes that no longer exist"

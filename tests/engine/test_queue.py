@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.models import Assignment, ProjectItem
 from annotation.services.items import project_items_upsert
 from annotation.services.projects import project_update
 from annotation.services.queue import item_next
+from core.services.tokens import token_create
 from tests.engine.conftest import client_for, good_answers, submit
 
 pytestmark = pytest.mark.django_db
@@ -239,8 +239,8 @@ SUBMIT_QUERIES = {
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, secret = token_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
     return client
 
 

@@ -12,10 +12,9 @@ import django
 
 def main() -> None:
     django.setup()
-    from rest_framework.authtoken.models import Token
-
     from annotation.models import ProjectMembership
     from annotation.services.projects import member_set, project_create
+    from core.services.tokens import token_create
     from tests.factories import CorpusFactory, ItemFactory, UserFactory
 
     corpus = CorpusFactory(name="fuzz")
@@ -26,8 +25,8 @@ def main() -> None:
     member_set(project=project, user_id=owner.pk, role=ProjectMembership.Role.OWNER)
     member_set(project=project, user_id=annotator.pk, role=ProjectMembership.Role.ANNOTATOR)
     tokens = {
-        "owner": Token.objects.create(user=owner).key,
-        "annotator": Token.objects.create(user=annotator).key,
+        "owner": token_create(user=owner, name="fuzz")[1],
+        "annotator": token_create(user=annotator, name="fuzz")[1],
     }
     print(json.dumps(tokens))
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from annotation.models import Annotation, AnnotationRevision
 from annotation.services.projects import member_set, project_create
+from core.services.tokens import token_create
 from tests.factories import CorpusFactory, ItemFactory, StaffFactory
 from tests.integration.cluster import database_url, fault_broker_url, wait_until
 
@@ -170,7 +170,7 @@ def test_killed_web_worker_loses_and_duplicates_no_annotation(server):
     for k in range(ANNOTATORS):
         user = get_user_model().objects.create(username=f"web-fault-{k}")
         member_set(project=project, user_id=user.pk, role="annotator")
-        token = Token.objects.create(user=user).key
+        _, token = token_create(user=user)
         clients.append(_Annotator(server.port, token, project.pk))
     deadline = time.monotonic() + 90
     threads = [threading.Thread(target=c.run, args=(deadline,)) for c in clients]
