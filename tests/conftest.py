@@ -13,6 +13,9 @@ def _isolated_storage(request, tmp_path_factory):
         yield
         return
     settings = request.getfixturevalue("settings")
+    # Users are created by the dozen; the production hasher (PBKDF2, a million rounds) would
+    # dominate the run time. Tests of hashing itself set their own.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     root = tmp_path_factory.mktemp("var")
     settings.MEDIA_ROOT = root / "media"
     settings.ARTIFACTS_ROOT = root / "artifacts"

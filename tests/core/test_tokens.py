@@ -22,11 +22,6 @@ TOKEN_URL = "/api/v1/auth/token/"
 TOKENS_URL = "/api/v1/auth/tokens/"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def alice(db):
     return UserFactory(username="alice")

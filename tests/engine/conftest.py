@@ -12,12 +12,6 @@ from annotation.services.projects import member_set, project_create
 from tests.factories import CorpusFactory, ItemFactory, StaffFactory, UserFactory
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Users are created by the dozen; the production hasher would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def corpus(db):
     corpus = CorpusFactory()

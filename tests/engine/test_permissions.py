@@ -208,7 +208,6 @@ def test_matrix_covers_every_api_route():
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("path", "method"), list(MATRIX), ids=[f"{m} {p}" for p, m in MATRIX])
 def test_permission_matrix(role, path, method, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     body, expected = MATRIX[(path, method)]
     world = build_world()
     user = user_for(world, role)
@@ -227,7 +226,6 @@ def test_permission_matrix(role, path, method, settings):
 
 @pytest.mark.django_db
 def test_annotators_never_see_others_answers_or_projects(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     creator = StaffFactory(username="creator")
     corpus = CorpusFactory()
     ItemFactory.create_batch(2, corpus=corpus)

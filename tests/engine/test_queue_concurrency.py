@@ -27,7 +27,6 @@ OVERLAP = 3
 def test_concurrent_next_and_submit_keep_overlap_and_uniqueness(settings):
     if connection.vendor != "postgresql":
         pytest.fail("needs PostgreSQL: run it with make test-integration")
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     corpus = CorpusFactory()
     ItemFactory.create_batch(ITEMS, corpus=corpus)
     project = project_create(
