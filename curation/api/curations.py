@@ -21,6 +21,7 @@ from core.api.permissions import (
 )
 from corpora.selectors import corpus_get
 from curation.api.common import DatasetApi, ExportApi, RunApi
+from curation.api.policy import PolicyField
 from curation.models import DatasetVersion, Export, ScoringRun
 from curation.selectors.runs import (
     active_run_id,
@@ -129,7 +130,7 @@ class ProjectCurationApi(APIView):
     permission_classes = [IsProjectReviewer]
 
     class InputSerializer(serializers.Serializer):
-        policy = serializers.JSONField(
+        policy = PolicyField(
             help_text='Steps of rewardmodel.selection (e.g. [{"op": "top_fraction", "score": '
             '"overall", "fraction": 0.1}]), a preset name ("align2llava", "top10") or '
             '[{"preset": ...}, ...steps]. Flags: unsafe, unsafe_model, unsafe_human, rule:<key>.'

@@ -14,6 +14,7 @@ from core.api.pagination import paginated
 from core.api.permissions import CanReadCorpus, IsProjectOwner, IsProjectReviewer
 from curation.api.common import ScoringApi
 from curation.api.curations import DatasetOutputSerializer, ScoringOutputSerializer
+from curation.api.policy import PolicyField
 from curation.selectors.scorings import scoring_item_scores
 from curation.services.curation import curation_commit, curation_evaluate, public
 
@@ -112,7 +113,7 @@ class ScoringCurationApi(ScoringApi):
     permission_classes = [IsProjectOwner & CanReadCorpus]
 
     class InputSerializer(serializers.Serializer):
-        policy = serializers.JSONField(
+        policy = PolicyField(
             help_text='As for a project\'s curations: steps, a preset name ("align2llava", '
             '"top10") or [{"preset": ...}, ...steps].'
         )

@@ -58,3 +58,18 @@ def test_unknown_api_paths_answer_in_the_error_shape(client, path):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_the_curation_policy_language_is_documented_from_the_validator(schema):
+    from rewardmodel.selection import policy_schema
+
+    ops = set(policy_schema()["ops"])
+    for component in ("ProjectCurationInputRequest", "ScoringCurationInputRequest"):
+        policy = schema["components"]["schemas"][component]["properties"]["policy"]
+        preset_name, steps = policy["oneOf"]
+        documented = {s["title"] for s in steps["items"]["oneOf"]} - {"preset"}
+        assert documented == ops, component
+        assert "align2llava" in preset_name["enum"]
+        top_k = next(s for s in steps["items"]["oneOf"] if s["title"] == "top_k")
+        assert top_k["required"] == ["op", "score", "k"]
+        assert top_k["properties"]["k"]["minimum"] == 0
