@@ -16,6 +16,7 @@ class Job(models.Model):
         CORPUS_SCORE = "corpus_score", "Corpus scoring"
         CURATION = "curation", "Curation"
         DATASET_EXPORT = "dataset_export", "Dataset export"
+        CORPUS_DELETE = "corpus_delete", "Corpus deletion"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

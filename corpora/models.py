@@ -21,6 +21,9 @@ class Corpus(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Bumped by every import that changes items, so dataset versions can record what they saw.
     version = models.PositiveIntegerField(default=0)
+    # Set when a deletion job starts: from then on the corpus is hidden from every list and
+    # read while the job removes its rows in batches.
+    deleting = models.BooleanField(default=False)
 
     class Meta:
         db_table = "annotation_corpus"

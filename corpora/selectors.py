@@ -12,6 +12,7 @@ from corpora.models import Corpus, Item
 def _visible(corpora: QuerySet[Corpus], user: Any | None) -> QuerySet[Corpus]:
     """Staff see every corpus; anyone else only the corpora of projects they are a member of
     (the rule comes from core's access policy: corpora knows nothing of projects)."""
+    corpora = corpora.filter(deleting=False)  # being deleted: gone for everyone already
     if user is None:
         return corpora
     ids = access_policy().visible_corpus_ids(user=user)

@@ -52,8 +52,21 @@ def _import_ended(job: Job) -> None:
     corpus_import_ended(job=job)
 
 
+def _delete_requeue(job: Job) -> None:
+    from workers.tasks import corpus_delete_task
+
+    corpus_delete_task.delay(job.pk)  # batches commit one by one: it goes on with what is left
+
+
+def _delete_ended(job: Job) -> None:
+    from corpora.services.corpus_delete import corpus_delete_ended
+
+    corpus_delete_ended(job=job)
+
+
 def job_kinds_register() -> None:
     job_kind_register(kind=Job.Kind.CORPUS_IMPORT, on_end=_import_ended)
     job_kind_register(kind=Job.Kind.REWARD_MODEL_TRAIN, requeue=_train_requeue, on_end=_train_ended)
     job_kind_register(kind=Job.Kind.CORPUS_SCORE, requeue=_score_requeue)
     job_kind_register(kind=Job.Kind.DATASET_EXPORT, requeue=_export_requeue, on_end=_export_ended)
+    job_kind_register(kind=Job.Kind.CORPUS_DELETE, requeue=_delete_requeue, on_end=_delete_ended)

@@ -16,6 +16,7 @@ from core.api.permissions import IsAuthenticated, IsStaff, ReadOnly
 from corpora.models import Corpus
 from corpora.selectors import corpus_get, corpus_list
 from corpora.services.corpora import corpus_create
+from corpora.services.corpus_delete import corpus_delete_start
 from corpora.services.corpus_import import corpus_import_start, upload_dir_new
 
 
@@ -58,8 +59,9 @@ class CorpusListApi(APIView):
 
 
 class CorpusDetailApi(APIView):
-    # Staff, or members of a project that uses the corpus (others get 404, as for a missing one).
-    permission_classes = [IsAuthenticated & ReadOnly]
+    # Reads: staff, or members of a project that uses the corpus (others get 404, as for a
+    # missing one). Deletion: staff.
+    permission_classes = [IsAuthenticated & ReadOnly | IsStaff]
 
     @extend_schema(
         operation_id="corpus_retrieve",
@@ -69,6 +71,24 @@ class CorpusDetailApi(APIView):
     def get(self, request: Request, corpus_id: int) -> Response:
         corpus = corpus_get(corpus_id=corpus_id, user=request.user, with_item_count=True)
         return Response(CorpusOutputSerializer(corpus).data)
+
+    @extend_schema(
+        operation_id="corpus_delete",
+        summary="Delete a corpus and everything that depends on it (background job, staff)",
+        description=(
+            "The corpus disappears from lists and reads at once; a `corpus_delete` job removes "
+            "its items with their project items, annotations, scores and dataset items, its "
+            "image links, and the images no other corpus uses, in batches. 409 while an import "
+            "or a scoring of the corpus is queued or running. Asking again while the deletion "
+            "runs answers 404 (the corpus is hidden)."
+        ),
+        request=None,
+        responses={202: JobOutputSerializer, **error_responses(401, 403, 404, 409)},
+    )
+    def delete(self, request: Request, corpus_id: int) -> Response:
+        corpus = corpus_get(corpus_id=corpus_id)
+        job = corpus_delete_start(corpus=corpus, created_by=request.user)
+        return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class CorpusImportApi(APIView):
