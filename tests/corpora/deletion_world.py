@@ -11,7 +11,7 @@ from django.conf import settings
 from annotation.models import Annotation, Assignment, Project, ProjectItem
 from annotation.services.projects import project_create
 from core.models import Job
-from corpora.models import Corpus, CorpusImage, ImageAsset
+from corpora.models import Corpus, CorpusImage, ImageAsset, Item
 from curation.models import (
     DatasetItem,
     DatasetVersion,
@@ -50,25 +50,32 @@ def deletion_world(*, n_items: int = 5) -> World:
     staff = StaffFactory()
     doomed, kept = Corpus.objects.create(name="doomed"), Corpus.objects.create(name="kept")
     shared, own = _image("shared"), _image("own")
-    for i in range(n_items):
-        ItemFactory(corpus=doomed, image=own if i % 2 else shared)
-        ItemFactory(corpus=kept, image=shared)
+    # built, then written in a few statements: the PostgreSQL test makes thousands
+    Item.objects.bulk_create(
+        [ItemFactory.build(corpus=doomed, image=own if i % 2 else shared) for i in range(n_items)]
+        + [ItemFactory.build(corpus=kept, image=shared) for _ in range(n_items)],
+        batch_size=1000,
+    )
     CorpusImage.objects.create(corpus=doomed, path="a/shared.png", asset=shared)
     CorpusImage.objects.create(corpus=doomed, path="a/own.png", asset=own)
     CorpusImage.objects.create(corpus=kept, path="b/shared.png", asset=shared)
     project = project_create(name="p", corpora=[doomed, kept], created_by=staff)
     annotator = UserFactory()
-    for pitem in ProjectItem.objects.filter(project=project):
-        Assignment.objects.create(
-            project=project, project_item=pitem, user=annotator, status="submitted"
-        )
-        Annotation.objects.create(
+    pitems = list(ProjectItem.objects.filter(project=project))
+    Assignment.objects.bulk_create(
+        Assignment(project=project, project_item=pitem, user=annotator, status="submitted")
+        for pitem in pitems
+    )
+    Annotation.objects.bulk_create(
+        Annotation(
             project=project,
             project_item=pitem,
             item_id=pitem.item_id,
             user=annotator,
             answers={"helpfulness": 3},
         )
+        for pitem in pitems
+    )
     run = RewardModelRun.objects.create(
         project=project,
         job=Job.objects.create(kind=Job.Kind.REWARD_MODEL_TRAIN, status=Job.Status.SUCCEEDED),
