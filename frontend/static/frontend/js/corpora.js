@@ -1,4 +1,5 @@
 // Corpus import: upload with a byte progress bar, then watch the background job until it ends.
+// Corpus deletion: confirmed in a dialog, then watched the same way.
 import { api, el, toast } from "./api.js";
 
 const $ = (s) => document.querySelector(s);
@@ -77,14 +78,18 @@ form.addEventListener("submit", async (event) => {
   } finally { button.disabled = false; }
 });
 
+const KIND_LABELS = { corpus_import: "Import", corpus_delete: "Deletion" };
+
 export async function watch(jobId) {
   watching = jobId;
-  $("#job-name").textContent = `Import job #${jobId}`;
+  $("#job-name").textContent = `Job #${jobId}`;
   $("#job-error").hidden = true; $("#job-result").hidden = true;
   history.replaceState(null, "", `?job=${jobId}`);
   while (watching === jobId) {
     let job;
     try { job = await api(`jobs/${jobId}/`); } catch (error) { showBar(null, `Cannot read the job: ${error.message}`, "unknown"); await sleep(2000); continue; }
+    $("#job-name").textContent = `${KIND_LABELS[job.kind] || "Job"} #${jobId}${job.params?.source_name ? ` · ${job.params.source_name}` : ""}`;
+    $("#job-cancel").hidden = !["queued", "running"].includes(job.status);
     const p = job.progress || {};
     const message = p.message || (p.total ? `${p.current} / ${p.total}` : job.status === "queued" ? "Waiting for a worker…" : "Working…");
     showBar(job.status === "succeeded" ? 1 : p.fraction, message, job.status);
@@ -100,7 +105,13 @@ function finish(job) {
     const r = job.result || {};
     const parts = Object.entries(r).filter(([, v]) => typeof v === "number").map(([k, v]) => `${k.replaceAll("_", " ")}: ${v}`);
     $("#job-result").hidden = false;
-    $("#job-result").textContent = `Import finished. ${parts.join(" · ")}`;
+    $("#job-result").textContent = `${KIND_LABELS[job.kind] || "Job"} finished. ${parts.join(" · ")}`;
+    return;
+  }
+  if (job.kind === "corpus_delete" && job.status === "cancelled") {
+    // What the deletion had not reached yet is a corpus again: reload to list it.
+    $("#job-result").hidden = false;
+    $("#job-result").textContent = "Deletion cancelled: what was not deleted yet is listed again after a reload.";
     return;
   }
   const error = job.error || {};
@@ -114,6 +125,37 @@ function finish(job) {
   }
   if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No per-record problems were reported." })));
 }
+
+$("#job-cancel").addEventListener("click", async () => {
+  if (!watching) return;
+  try { await api(`jobs/${watching}/cancel/`, { method: "POST" }); toast("Cancelling…"); } catch (error) { toast(error.message, "error"); }
+});
+
+// --- deletion ------------------------------------------------------------------------------------
+const deleteDialog = $("#delete-dialog");
+let deleting = null;
+
+document.querySelectorAll("[data-delete]").forEach((button) => button.addEventListener("click", () => {
+  deleting = { id: Number(button.dataset.delete), name: button.dataset.name };
+  deleteDialog.querySelector("[data-name]").textContent = `“${button.dataset.name}”`;
+  deleteDialog.querySelector("[data-items]").textContent = button.dataset.items;
+  deleteDialog.showModal();
+}));
+deleteDialog.querySelector("[data-close]").addEventListener("click", () => deleteDialog.close());
+deleteDialog.querySelector("[data-confirm]").addEventListener("click", async () => {
+  const target = deleting;
+  deleteDialog.close();
+  if (!target) return;
+  try {
+    const job = await api(`corpora/${target.id}/`, { method: "DELETE" });
+    document.querySelector(`[data-corpus-row="${target.id}"]`)?.remove();
+    $(`#corpus option[value="${target.id}"]`)?.remove();
+    toast(`Deleting “${target.name}”…`);
+    watch(job.id);
+  } catch (error) {
+    toast(error.message, "error");
+  }
+});
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 document.querySelectorAll("[data-watch]").forEach((b) => b.addEventListener("click", () => watch(Number(b.dataset.watch))));
