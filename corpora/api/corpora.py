@@ -150,6 +150,7 @@ class CorpusImportApi(APIView):
                 source=source,
                 images=images,
                 category=values.get("category"),
+                source_name=values["file"].name if values.get("file") else source.name,
                 created_by=request.user,
             )
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -61,7 +61,7 @@ def parse_chunks(
     Records with problems are left out; a syntax error ends the file, reported after the
     problems found before it. Ids are checked for duplicates across the whole file.
     """
-    seen_ids: dict[str, int] = {}
+    seen_ids: dict[str, tuple[int, int | None]] = {}  # id -> index and line of first use
     chunk = ParsedChunk()
     try:
         for raw in reader:
@@ -86,7 +86,10 @@ def parse_chunks(
 
 
 def _parse(
-    raw: RawRecord, default_category: str, seen_ids: dict[str, int], problems: list[Problem]
+    raw: RawRecord,
+    default_category: str,
+    seen_ids: dict[str, tuple[int, int | None]],
+    problems: list[Problem],
 ) -> ParsedRecord | None:
     try:
         parsed = parse_record(raw.value, default_category=default_category)
@@ -102,16 +105,19 @@ def _parse(
             )
         )
         return None
-    first = seen_ids.setdefault(parsed.external_id, raw.index)
-    if first != raw.index:
+    first_index, first_line = seen_ids.setdefault(parsed.external_id, (raw.index, raw.line))
+    if first_index != raw.index:
+        where = f"item #{first_index}" + (f", line {first_line}" if first_line else "")
         problems.append(
             Problem(
                 "duplicate_id",
-                f"id also used by item #{first} of this file",
+                f"id also used by {where} of this file",
                 line=raw.line,
                 index=raw.index,
                 item_id=parsed.external_id,
                 field="id",
+                first_line=first_line,
+                first_index=first_index,
             )
         )
         return None

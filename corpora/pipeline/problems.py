@@ -18,6 +18,9 @@ class Problem:
     index: int | None = None
     item_id: str | None = None
     field: str | None = None
+    # Where the other record of a pair is (a duplicate id: the record that used it first).
+    first_line: int | None = None
+    first_index: int | None = None
 
     def as_dict(self) -> dict:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -36,13 +39,25 @@ class Problem:
         return f"{prefix}{self.message}"
 
 
+def problem_position(problem: Problem) -> tuple:
+    """Sort key: problems of the whole file first, then by line, column and record index (a
+    file's problems are found in several passes: parsing, then images, then a syntax error)."""
+    return (
+        problem.line is not None or problem.index is not None,
+        problem.line if problem.line is not None else -1,
+        problem.column or 0,
+        problem.index if problem.index is not None else -1,
+    )
+
+
 class ImportFailed(Exception):
     """Raised when an import finds problems; nothing of it is kept."""
 
     code = "import_invalid"
 
     def __init__(self, problems: list[Problem], *, truncated: bool = False) -> None:
-        self.problems = problems
+        self.problems = sorted(problems, key=problem_position)
+        problems = self.problems
         self.truncated = truncated
         first = str(problems[0]) if problems else "unknown problem"
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -357,10 +357,14 @@ def corpus_import_start(
     source: Path,
     images: str | Path | None = None,
     category: str | None = None,
+    source_name: str | None = None,
     created_by=None,
     dispatch: bool = True,
 ) -> Job:
-    """Create the import job and, with `dispatch`, send it to the workers once committed."""
+    """Create the import job and, with `dispatch`, send it to the workers once committed.
+
+    `source_name` is the file's name as the user knows it (an upload's original name); the
+    job shows it, not the server path the upload was saved to."""
     from core.services.jobs import job_create
     from workers.tasks import corpus_import_task
 
@@ -369,6 +373,7 @@ def corpus_import_start(
         params={
             "corpus_id": corpus.pk,
             "source": str(source),
+            "source_name": source_name or Path(source).name,
             "images": str(images) if images else "",
             "category": category,
             # A corpus made for this import (the UI creates it, then uploads) that the import
