@@ -3,14 +3,17 @@ hides it at once, refuses while the corpus is being imported or scored, and can 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation.models import Annotation, Assignment, ProjectItem
 from core.models import Job
+from core.services.job_liveness import jobs_reap
 from core.services.jobs import JobCancelled, job_run
 from corpora.models import Corpus, CorpusImage, ImageAsset, Item
 from corpora.services.corpus_delete import corpus_delete, corpus_delete_start
@@ -152,3 +155,47 @@ def test_a_cancelled_deletion_stops_between_batches_and_shows_what_is_left():
     assert not corpus.deleting and corpus.items.count() == 3
     again = corpus_delete_start(corpus=corpus, dispatch=False)
     assert again.pk != job.pk and again.kind == Job.Kind.CORPUS_DELETE
+
+
+def _died_after_one_batch(world: World) -> Job:
+    """A deletion whose worker committed one batch, then stopped heart-beating an hour ago."""
+    job = corpus_delete_start(corpus=world.doomed, dispatch=False)
+
+    def one_batch(current: int, total: int, message: str) -> None:
+        raise RuntimeError("the worker dies here")
+
+    with pytest.raises(RuntimeError):
+        corpus_delete(corpus_id=world.doomed.pk, batch_size=2, progress=one_batch)
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.RUNNING,
+        attempts=1,
+        worker="w1@host pid 42",
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+        started_at=timezone.now() - timedelta(hours=1),
+    )
+    return job
+
+
+def test_a_deletion_whose_worker_died_is_requeued_and_finishes_what_is_left(eager):
+    world = deletion_world()
+    job = _died_after_one_batch(world)
+    assert Item.objects.filter(corpus_id=world.doomed.pk).count() == 3
+    # when the reaper finds it, the job is sent again and deletes the rest
+    with eager(execute=True):
+        assert jobs_reap() == [job.pk]
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED and job.attempts == 2
+    assert job.result["items"] == 3
+    _assert_only_doomed_is_gone(world)
+
+
+def test_a_deletion_out_of_attempts_fails_and_shows_what_is_left(settings, eager):
+    settings.ARBITER_JOB_MAX_ATTEMPTS = 1
+    world = deletion_world()
+    job = _died_after_one_batch(world)
+    with eager(execute=True):
+        assert jobs_reap() == [job.pk]
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and job.error["code"] == "worker_lost"
+    corpus = Corpus.objects.get(pk=world.doomed.pk)
+    assert not corpus.deleting and corpus.items.count() == 3
