@@ -199,3 +199,12 @@ def test_a_deletion_out_of_attempts_fails_and_shows_what_is_left(settings, eager
     assert job.status == Job.Status.FAILED and job.error["code"] == "worker_lost"
     corpus = Corpus.objects.get(pk=world.doomed.pk)
     assert not corpus.deleting and corpus.items.count() == 3
+
+
+def test_the_corpora_page_lists_no_corpus_being_deleted_and_offers_deletion(client):
+    world = deletion_world(n_items=1)
+    corpus_delete_start(corpus=world.doomed, dispatch=False)
+    client.force_login(StaffFactory())
+    page = client.get("/corpora/").content.decode()
+    assert "doomed" not in page
+    assert f'data-delete="{world.kept.pk}"' in page and 'id="delete-dialog"' in page
