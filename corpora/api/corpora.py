@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from django.db import transaction
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 from core.api.errors import ApiError, error_responses
 from core.api.jobs import JobOutputSerializer
 from core.api.permissions import IsAuthenticated, IsStaff, ReadOnly
+from core.errors import DomainError
 from corpora.models import Corpus
 from corpora.selectors import corpus_get, corpus_list
 from corpora.services.corpora import corpus_create
@@ -144,15 +146,20 @@ class CorpusImportApi(APIView):
         images = _save_upload(values.get("images"), upload_dir) or values.get("images_path")
         if not source.is_file():
             raise ApiError("file_not_found", f"{source} does not exist on the server.")
-        with transaction.atomic():
-            job = corpus_import_start(
-                corpus=corpus,
-                source=source,
-                images=images,
-                category=values.get("category"),
-                source_name=values["file"].name if values.get("file") else source.name,
-                created_by=request.user,
-            )
+        try:
+            with transaction.atomic():
+                job = corpus_import_start(
+                    corpus=corpus,
+                    source=source,
+                    images=images,
+                    category=values.get("category"),
+                    source_name=values["file"].name if values.get("file") else source.name,
+                    created_by=request.user,
+                )
+        except DomainError:
+            # No job will clean up after this request (the corpus began to be deleted meanwhile).
+            shutil.rmtree(upload_dir, ignore_errors=True)
+            raise
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -18,3 +18,12 @@ def corpus_get_or_create(*, name: str) -> Corpus:
     """The corpus of that name, created empty if there is none (the headless `curate` command)."""
     corpus, _ = Corpus.objects.get_or_create(name=name)
     return corpus
+
+
+def corpus_lock_for_work(*, corpus_id: int) -> None:
+    """Inside the transaction that queues work on a corpus (an import, a scoring): lock its row
+    and refuse if a deletion has started. Deletion takes the same lock before it checks for
+    queued work, so the two cannot both go ahead."""
+    locked = Corpus.objects.select_for_update().filter(pk=corpus_id, deleting=False).exists()
+    if not locked:
+        raise DomainError("not_found", "Not found.", status=404)

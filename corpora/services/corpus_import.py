@@ -366,22 +366,26 @@ def corpus_import_start(
     `source_name` is the file's name as the user knows it (an upload's original name); the
     job shows it, not the server path the upload was saved to."""
     from core.services.jobs import job_create
+    from corpora.services.corpora import corpus_lock_for_work
     from workers.tasks import corpus_import_task
 
-    job = job_create(
-        kind=Job.Kind.CORPUS_IMPORT,
-        params={
-            "corpus_id": corpus.pk,
-            "source": str(source),
-            "source_name": source_name or Path(source).name,
-            "images": str(images) if images else "",
-            "category": category,
-            # A corpus made for this import (the UI creates it, then uploads) that the import
-            # leaves empty is removed again when the import fails (`corpus_import_ended`).
-            "new_corpus": corpus.version == 0 and not Item.objects.filter(corpus=corpus).exists(),
-        },
-        created_by=created_by,
-    )
+    with transaction.atomic():
+        corpus_lock_for_work(corpus_id=corpus.pk)
+        job = job_create(
+            kind=Job.Kind.CORPUS_IMPORT,
+            params={
+                "corpus_id": corpus.pk,
+                "source": str(source),
+                "source_name": source_name or Path(source).name,
+                "images": str(images) if images else "",
+                "category": category,
+                # A corpus made for this import (the UI creates it, then uploads) that the import
+                # leaves empty is removed again when the import fails (`corpus_import_ended`).
+                "new_corpus": corpus.version == 0
+                and not Item.objects.filter(corpus=corpus).exists(),
+            },
+            created_by=created_by,
+        )
     if dispatch:
         transaction.on_commit(lambda: corpus_import_task.delay(job.pk))
     return job

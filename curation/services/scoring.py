@@ -26,6 +26,7 @@ from core.services.jobs import (
 )
 from core.services.webhooks import job_failed_emit
 from corpora.models import Corpus, Item
+from corpora.services.corpora import corpus_lock_for_work
 from curation.models import ItemScore, RewardModelRun, ScoringRun, ScoringShard
 from curation.services.features import Featurizable, featurize_many
 from curation.services.model_cache import encoder_specs, run_artifact
@@ -52,6 +53,7 @@ def scoring_start(
         raise DomainError("validation_error", "shard_size must be between 1 and 1000000.")
     ids = list(Item.objects.filter(corpus=corpus).order_by("pk").values_list("pk", flat=True))
     with transaction.atomic():
+        corpus_lock_for_work(corpus_id=corpus.pk)  # not while the corpus is being deleted
         job = job_create(
             kind=Job.Kind.CORPUS_SCORE,
             params={"run_id": run.pk, "corpus_id": corpus.pk, "shard_size": shard_size},

@@ -208,3 +208,55 @@ def test_the_corpora_page_lists_no_corpus_being_deleted_and_offers_deletion(clie
     page = client.get("/corpora/").content.decode()
     assert "doomed" not in page
     assert f'data-delete="{world.kept.pk}"' in page and 'id="delete-dialog"' in page
+
+
+def test_no_import_or_scoring_is_queued_once_a_deletion_has_started(tmp_path):
+    # given a deletion that has started (the import or scoring request raced past the read)
+    from curation.models import RewardModelRun
+    from curation.services.scoring import scoring_start
+
+    world = deletion_world(n_items=1)
+    corpus_delete_start(corpus=world.doomed, dispatch=False)
+    source = tmp_path / "c.json"
+    source.write_text("[]")
+    # then queuing work on the corpus is refused, as for a missing corpus
+    from core.errors import DomainError
+    from corpora.services.corpus_import import corpus_import_start
+
+    with pytest.raises(DomainError) as refused:
+        corpus_import_start(corpus=world.doomed, source=source, dispatch=False)
+    assert refused.value.status == 404
+    run = RewardModelRun.objects.get(project=world.project)
+    Job.objects.filter(pk=run.job_id).update(status=Job.Status.SUCCEEDED)
+    run.artifact_path = "runs/x"
+    run.save(update_fields=["artifact_path"])
+    with pytest.raises(DomainError):
+        scoring_start(run=run, corpus=world.doomed)
+    kinds = set(
+        Job.objects.filter(params__corpus_id=world.doomed.pk).values_list("kind", flat=True)
+    )
+    assert kinds == {Job.Kind.CORPUS_DELETE}
+
+
+def test_an_upload_refused_by_a_deletion_that_began_meanwhile_leaves_no_file(monkeypatch):
+    # given the upload's request read the corpus just before its deletion began (the race is
+    # forced: the read answers as it did before the deletion)
+    import io
+    import json
+
+    from corpora.api import corpora as corpora_api
+    from corpora.services.corpus_import import uploads_root
+
+    world = deletion_world(n_items=1)
+    corpus_delete_start(corpus=world.doomed, dispatch=False)
+    monkeypatch.setattr(corpora_api, "corpus_get", lambda corpus_id: world.doomed)
+    upload = io.BytesIO(json.dumps([]).encode())
+    upload.name = "late.json"
+    # when the upload arrives
+    response = _client(StaffFactory()).post(
+        f"/api/v1/corpora/{world.doomed.pk}/imports/", {"file": upload}
+    )
+    # then it is refused and its saved file is gone with it
+    assert response.status_code == 404
+    root = uploads_root()
+    assert not root.exists() or not any(root.iterdir())
