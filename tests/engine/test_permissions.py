@@ -108,10 +108,11 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     ("webhooks/<int:endpoint_id>/", "get"): (None, [401, 403, 403, 403, 403, 200]),
     ("webhooks/<int:endpoint_id>/", "delete"): (None, [401, 403, 403, 403, 403, 204]),
     ("webhooks/<int:endpoint_id>/deliveries/", "get"): (None, [401, 403, 403, 403, 403, 200]),
-    # corpora: members of a project that uses the corpus read it; staff create and import
+    # corpora: members of a project that uses the corpus read it; staff create, import, delete
     ("corpora/", "get"): (None, [401, 200, 200, 200, 200, 200]),
     ("corpora/", "post"): ({"name": "new corpus"}, [401, 403, 403, 403, 403, 201]),
     ("corpora/<int:corpus_id>/", "get"): (None, [401, 404, 200, 200, 200, 200]),
+    ("corpora/<int:corpus_id>/", "delete"): (None, [401, 403, 403, 403, 403, 202]),
     ("corpora/<int:corpus_id>/imports/", "post"): (
         {"path": "/nonexistent/records.json"},
         [401, 403, 403, 403, 403, 400],
