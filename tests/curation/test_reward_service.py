@@ -1,0 +1,102 @@
+"""The reward model as a service: rewards computed in the request equal the batch scoring
+job's scores for the same items; inputs are bounded and answered in the error shape."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from core.models import Job
+from curation.models import ItemScore
+from curation.services.reward_models import reward_model_run_start
+from curation.services.scoring import scoring_start
+from tests.engine.conftest import client_for
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture
+def trained(project, staff, small_hyper, eager, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = reward_model_run_start(project=project, user=staff, hyperparameters=small_hyper)
+    run.refresh_from_db()
+    assert run.job.status == Job.Status.SUCCEEDED
+    return run
+
+
+def test_rewards_equal_the_batch_scoring_of_the_same_items(
+    project, staff, trained, django_capture_on_commit_callbacks
+):
+    # given: the corpus scored by the batch job (in-process)
+    corpus = project.corpora.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        scoring_start(run=trained, corpus=corpus, shard_size=50)
+    plain = list(corpus.items.filter(has_candidates=False).order_by("pk")[:40])
+    batch = {s.item_id: s for s in ItemScore.objects.filter(run=trained, item__in=plain)}
+    assert len(batch) == len(plain)
+    # when: the same conversations go to the endpoint
+    response = client_for(staff).post(
+        f"/api/v1/reward-models/{trained.pk}/score/",
+        {"entries": [{"conversations": item.conversations} for item in plain]},
+        format="json",
+    )
+    # then
+    assert response.status_code == 200, response.json()
+    rewards = response.json()["rewards"]
+    assert len(rewards) == len(plain)
+    for item, got in zip(plain, rewards, strict=True):
+        expected = batch[item.pk]
+        assert abs(got["reward"] - expected.overall) <= 1e-5
+        assert got["criteria"].keys() == expected.criteria.keys()
+        for name, value in expected.criteria.items():
+            assert abs(got["criteria"][name] - value) <= 1e-5
+        for name, value in expected.rules.items():
+            assert abs(got["rules"][name] - value) <= 1e-5
+    assert len({round(r["reward"], 6) for r in rewards}) > 1  # not a constant
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"entries": []}, "entries"),
+        ({"entries": [{"conversations": []}]}, "entries"),
+        ({"entries": [{"conversations": [{"from": "x", "value": "hi"}]}]}, "entries"),
+        ({"entries": [{"conversations": [{"from": "human", "value": "a" * 20_001}]}]}, "entries"),
+        (
+            {"entries": [{"conversations": [{"from": "human", "value": "hi"}] * 33}]},
+            "entries",
+        ),
+        ({"entries": [{"conversations": [{"from": "human", "value": "hi"}]}] * 65}, "entries"),
+        (
+            {
+                "entries": [
+                    {"image": {"base64": "!!"}, "conversations": [{"from": "gpt", "value": "a"}]}
+                ]
+            },
+            "entries",
+        ),
+    ],
+)
+def test_unbounded_or_malformed_input_is_a_400_in_the_error_shape(trained, staff, body, field):
+    response = client_for(staff).post(
+        f"/api/v1/reward-models/{trained.pk}/score/", body, format="json"
+    )
+    assert response.status_code == 400, response.json()
+    assert response.json()["error"]["code"] == "validation_error"
+    assert field in response.json()["error"]["details"]["fields"]
+
+
+def test_bytes_that_are_not_an_image_are_a_400(trained, staff):
+    not_image = base64.b64encode(b"hello, not an image").decode()
+    response = client_for(staff).post(
+        f"/api/v1/reward-models/{trained.pk}/score/",
+        {
+            "entries": [
+                {"image": {"base64": not_image}, "conversations": [{"from": "gpt", "value": "a"}]}
+            ]
+        },
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    assert "not an image" in response.json()["error"]["message"]
