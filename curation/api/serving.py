@@ -192,3 +192,99 @@ class RewardModelScoreNowApi(RunApi):
                 ]
             }
         )
+
+
+def openrlhf_conversation(query: str, prompt: str | None) -> list[dict[str, str]]:
+    """OpenRLHF sends `query` = prompt + response (chat template applied) and the prompt apart:
+    the prompt is the human turn and the rest the answer; with no matching prompt, the whole
+    query is the answer to an empty question."""
+    if prompt and query.startswith(prompt):
+        return [{"from": "human", "value": prompt}, {"from": "gpt", "value": query[len(prompt) :]}]
+    return [{"from": "human", "value": ""}, {"from": "gpt", "value": query}]
+
+
+class RewardModelOpenRlhfApi(RunApi):
+    """OpenRLHF's remote reward model protocol (`--remote_rm_url`), for text-only rollouts.
+
+    The shape is the one of OpenRLHF's `openrlhf/utils/remote_rm_utils.py` (`remote_rm_fn`):
+    it POSTs `{"query": [str, ...], "prompts": [str, ...], "labels": [...]}` and reads
+    `response.json()["rewards"]`, a list of floats in the order of `query`. `labels` is
+    accepted and ignored (a learned reward model needs no reference answer).
+
+    Text-only queries are scored with no image, not with a blank one: a text-only item gets a
+    zero image vector in batch scoring (`rewardmodel.features`), so a query scores exactly as
+    the same conversation would in a corpus; a blank picture would be a real, out-of-sample
+    image the model never learned to read as "no image".
+
+    OpenRLHF's client sends no Authorization header: put a proxy that adds
+    `Authorization: Token ...` in front, or call this from a custom reward function
+    (docs/handoff.md).
+    """
+
+    permission_classes = [IsProjectReviewer]
+
+    class InputSerializer(serializers.Serializer):
+        query = serializers.ListField(
+            child=serializers.CharField(
+                max_length=MAX_TEXT_CHARS, allow_blank=True, trim_whitespace=False
+            ),
+            min_length=1,
+            max_length=MAX_BATCH,
+            help_text=f"Prompt + response texts (at most {MAX_BATCH}, {MAX_TEXT_CHARS} "
+            "characters each).",
+        )
+        prompts = serializers.ListField(
+            child=serializers.CharField(
+                max_length=MAX_TEXT_CHARS, allow_blank=True, trim_whitespace=False
+            ),
+            required=False,
+            max_length=MAX_BATCH,
+            help_text="The prompt of each query, same length as `query` (optional).",
+        )
+        labels = serializers.ListField(
+            child=serializers.JSONField(allow_null=True),
+            required=False,
+            max_length=MAX_BATCH,
+            help_text="Reference answers; accepted and ignored.",
+        )
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            prompts = attrs.get("prompts")
+            if prompts is not None and len(prompts) != len(attrs["query"]):
+                raise serializers.ValidationError({"prompts": "One prompt per query."})
+            return attrs
+
+    class OutputSerializer(serializers.Serializer):
+        rewards = serializers.ListField(
+            child=serializers.FloatField(), help_text="One reward per query, in order."
+        )
+
+    @extend_schema(
+        operation_id="reward_model_openrlhf",
+        summary="OpenRLHF remote reward model endpoint (text only)",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+        examples=[
+            OpenApiExample(
+                "OpenRLHF's request",
+                request_only=True,
+                value={
+                    "query": ["What is on the mat? A red cat."],
+                    "prompts": ["What is on the mat?"],
+                    "labels": [None],
+                },
+            ),
+            OpenApiExample("Rewards", response_only=True, value={"rewards": [0.73]}),
+        ],
+    )
+    def post(self, request: Request, run_id: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        queries = data.validated_data["query"]
+        prompts = data.validated_data.get("prompts") or [None] * len(queries)
+        entries = [
+            ScoreEntry(openrlhf_conversation(query, prompt))
+            for query, prompt in zip(queries, prompts, strict=True)
+        ]
+        rewards = reward_model_score_batch(run=self.run, entries=entries)
+        return Response({"rewards": [r.reward for r in rewards]})

@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 
 import pytest
+from rest_framework.test import APIClient
 
 from core.models import Job
+from core.services.tokens import token_create
 from curation.models import ItemScore
 from curation.services.reward_models import reward_model_run_start
 from curation.services.scoring import scoring_start
@@ -25,16 +27,22 @@ def trained(project, staff, small_hyper, eager, django_capture_on_commit_callbac
     return run
 
 
+def _batch_scored(project, run, capture):
+    """The corpus scored by the batch job (in-process): 40 plain items and their scores."""
+    corpus = project.corpora.get()
+    with capture(execute=True):
+        scoring_start(run=run, corpus=corpus, shard_size=50)
+    plain = list(corpus.items.filter(has_candidates=False).order_by("pk")[:40])
+    batch = {s.item_id: s for s in ItemScore.objects.filter(run=run, item__in=plain)}
+    assert len(batch) == len(plain)
+    return plain, batch
+
+
 def test_rewards_equal_the_batch_scoring_of_the_same_items(
     project, staff, trained, django_capture_on_commit_callbacks
 ):
-    # given: the corpus scored by the batch job (in-process)
-    corpus = project.corpora.get()
-    with django_capture_on_commit_callbacks(execute=True):
-        scoring_start(run=trained, corpus=corpus, shard_size=50)
-    plain = list(corpus.items.filter(has_candidates=False).order_by("pk")[:40])
-    batch = {s.item_id: s for s in ItemScore.objects.filter(run=trained, item__in=plain)}
-    assert len(batch) == len(plain)
+    # given
+    plain, batch = _batch_scored(project, trained, django_capture_on_commit_callbacks)
     # when: the same conversations go to the endpoint
     response = client_for(staff).post(
         f"/api/v1/reward-models/{trained.pk}/score/",
@@ -100,3 +108,43 @@ def test_bytes_that_are_not_an_image_are_a_400(trained, staff):
     )
     assert response.status_code == 400, response.json()
     assert "not an image" in response.json()["error"]["message"]
+
+
+def test_openrlhf_queries_score_as_the_batch_job_scores_the_same_conversations(
+    project, staff, trained, django_capture_on_commit_callbacks
+):
+    # given: a reviewer's API token (OpenRLHF-style callers authenticate with a header)
+    plain, batch = _batch_scored(project, trained, django_capture_on_commit_callbacks)
+    _, secret = token_create(user=staff, name="rl")
+    prompts = [item.conversations[0]["value"] for item in plain]
+    queries = [p + item.conversations[1]["value"] for p, item in zip(prompts, plain, strict=True)]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
+    # when: OpenRLHF's request shape
+    response = client.post(
+        f"/api/v1/reward-models/{trained.pk}/openrlhf/",
+        {"query": queries, "prompts": prompts, "labels": [None] * len(queries)},
+        format="json",
+    )
+    # then: {"rewards": [float, ...]}, equal to the batch scores
+    assert response.status_code == 200, response.json()
+    rewards = response.json()["rewards"]
+    assert len(rewards) == len(plain)
+    assert all(
+        abs(r - batch[item.pk].overall) <= 1e-5 for r, item in zip(rewards, plain, strict=True)
+    )
+    # and without a token: 401
+    anonymous = APIClient().post(
+        f"/api/v1/reward-models/{trained.pk}/openrlhf/", {"query": ["x"]}, format="json"
+    )
+    assert anonymous.status_code == 401
+
+
+def test_openrlhf_prompts_must_match_queries_one_to_one(trained, staff):
+    response = client_for(staff).post(
+        f"/api/v1/reward-models/{trained.pk}/openrlhf/",
+        {"query": ["a", "b"], "prompts": ["a"]},
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    assert "prompts" in response.json()["error"]["details"]["fields"]
