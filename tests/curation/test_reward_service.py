@@ -148,3 +148,109 @@ def test_openrlhf_prompts_must_match_queries_one_to_one(trained, staff):
     )
     assert response.status_code == 400, response.json()
     assert "prompts" in response.json()["error"]["details"]["fields"]
+
+
+def _png(seed: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), ((seed * 71) % 256, (seed * 29) % 256, 90)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_rewards_with_images_equal_the_batch_scoring_of_the_same_items(
+    project, staff, small_hyper, eager, django_capture_on_commit_callbacks, settings
+):
+    # given: items with images (stored as an import stores them), a model that reads them
+    from corpora.models import ImageAsset
+    from corpora.pipeline.images import ImageStore
+    from corpora.services.corpus_import import image_limits
+
+    store = ImageStore(settings.MEDIA_ROOT, image_limits())
+    every = list(project.corpora.get().items.order_by("pk"))
+    pictures = {}
+    for k, item in enumerate(every):
+        data = _png(k % 6)
+        stored = store.store(data)
+        item.image, _ = ImageAsset.objects.get_or_create(
+            sha256=stored.sha256,
+            defaults={"file": stored.file, "format": stored.format, "width": 32, "height": 32,
+                      "size_bytes": stored.size_bytes},
+        )  # fmt: skip
+        item.save(update_fields=["image"])
+        pictures[item.pk] = data
+    with django_capture_on_commit_callbacks(execute=True):
+        run = reward_model_run_start(
+            project=project,
+            user=staff,
+            hyperparameters={**small_hyper, "image_encoder": "colour:none"},
+        )
+    run.refresh_from_db()
+    assert run.job.status == Job.Status.SUCCEEDED and run.image_encoder == "colour:none"
+    plain, batch = _batch_scored(project, run, django_capture_on_commit_callbacks)
+    plain = plain[:24]
+    # when: the same images, once as bytes and once by item id
+    url = f"/api/v1/reward-models/{run.pk}/score/"
+    as_bytes = [
+        {
+            "image": {"base64": base64.b64encode(pictures[item.pk]).decode()},
+            "conversations": item.conversations,
+        }
+        for item in plain
+    ]
+    by_id = [{"image": {"item_id": item.pk}, "conversations": item.conversations} for item in plain]
+    client = client_for(staff)
+    for entries in (as_bytes, by_id):
+        response = client.post(url, {"entries": entries}, format="json")
+        # then
+        assert response.status_code == 200, response.json()
+        rewards = [r["reward"] for r in response.json()["rewards"]]
+        for item, got in zip(plain, rewards, strict=True):
+            assert abs(got - batch[item.pk].overall) <= 1e-5
+    # the image matters: the same text with another picture scores differently
+    text_only = client.post(
+        url, {"entries": [{"conversations": plain[0].conversations}]}, format="json"
+    )
+    assert abs(text_only.json()["rewards"][0]["reward"] - batch[plain[0].pk].overall) > 1e-6
+
+
+def test_an_image_url_to_a_private_address_is_refused(trained, staff):
+    response = client_for(staff).post(
+        f"/api/v1/reward-models/{trained.pk}/score/",
+        {
+            "entries": [
+                {
+                    "image": {"url": "http://127.0.0.1:6379/x.png"},
+                    "conversations": [{"from": "gpt", "value": "a"}],
+                }
+            ]
+        },
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_an_item_of_a_corpus_the_caller_may_not_read_is_no_such_item(trained, project):
+    # given: a reviewer of the model's project and an item of a corpus in none of their projects
+    from annotation.services.projects import member_set
+    from tests.factories import CorpusFactory, ItemFactory, UserFactory
+
+    reviewer = UserFactory()
+    member_set(project=project, user_id=reviewer.pk, role="reviewer")
+    foreign = ItemFactory(corpus=CorpusFactory(name="foreign"))
+    # when
+    response = client_for(reviewer).post(
+        f"/api/v1/reward-models/{trained.pk}/score/",
+        {
+            "entries": [
+                {"image": {"item_id": foreign.pk}, "conversations": [{"from": "gpt", "value": "a"}]}
+            ]
+        },
+        format="json",
+    )
+    # then
+    assert response.status_code == 400, response.json()
+    assert response.json()["error"]["message"] == "entry 0: no such item."
