@@ -209,7 +209,47 @@ def test_rewards_with_images_equal_the_batch_scoring_of_the_same_items(
         rewards = [r["reward"] for r in response.json()["rewards"]]
         for item, got in zip(plain, rewards, strict=True):
             assert abs(got - batch[item.pk].overall) <= 1e-5
-    # the image matters: the same text with another picture scores differently
+    # and images never seen before (featurised from the upload itself) score as batch scoring
+    # later scores them in a corpus of their own
+    from corpora.models import Corpus, Item
+
+    fresh = {k: _png(100 + k) for k in range(4)}
+    response = client.post(
+        url,
+        {
+            "entries": [
+                {
+                    "image": {"base64": base64.b64encode(fresh[k]).decode()},
+                    "conversations": plain[k].conversations,
+                }
+                for k in fresh
+            ]
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    second = Corpus.objects.create(name="second", version=1)
+    copies = []
+    for k, data in fresh.items():
+        stored = store.store(data)
+        asset = ImageAsset.objects.create(
+            sha256=stored.sha256, file=stored.file, format=stored.format, width=32, height=32,
+            size_bytes=stored.size_bytes,
+        )  # fmt: skip
+        copies.append(
+            Item.objects.create(
+                corpus=second,
+                external_id=f"f{k}",
+                conversations=plain[k].conversations,
+                image=asset,
+                content_hash=f"{k + 10**7:064x}",
+            )
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        scoring_start(run=run, corpus=second)
+    for copy, got in zip(copies, response.json()["rewards"], strict=True):
+        assert abs(got["reward"] - ItemScore.objects.get(run=run, item=copy).overall) <= 1e-5
+    # the image matters: the same text with no picture scores differently
     text_only = client.post(
         url, {"entries": [{"conversations": plain[0].conversations}]}, format="json"
     )
