@@ -27,6 +27,29 @@ def trained(project, staff, small_hyper, eager, django_capture_on_commit_callbac
     return run
 
 
+@pytest.fixture
+def unfinished(project):
+    """A model still training: enough to check the input rules, which come first."""
+    from curation.models import RewardModelRun
+
+    return RewardModelRun.objects.create(
+        project=project,
+        job=Job.objects.create(kind=Job.Kind.REWARD_MODEL_TRAIN, status=Job.Status.RUNNING),
+        hyperparameters={},
+        text_encoder="hash",
+    )
+
+
+def test_a_model_still_training_is_a_409(unfinished, staff):
+    response = client_for(staff).post(
+        f"/api/v1/reward-models/{unfinished.pk}/score/",
+        {"entries": [{"conversations": [{"from": "gpt", "value": "a"}]}]},
+        format="json",
+    )
+    assert response.status_code == 409, response.json()
+    assert response.json()["error"]["code"] == "run_not_ready"
+
+
 def _batch_scored(project, run, capture):
     """The corpus scored by the batch job (in-process): 40 plain items and their scores."""
     corpus = project.corpora.get()
@@ -86,9 +109,9 @@ def test_rewards_equal_the_batch_scoring_of_the_same_items(
         ),
     ],
 )
-def test_unbounded_or_malformed_input_is_a_400_in_the_error_shape(trained, staff, body, field):
+def test_unbounded_or_malformed_input_is_a_400_in_the_error_shape(unfinished, staff, body, field):
     response = client_for(staff).post(
-        f"/api/v1/reward-models/{trained.pk}/score/", body, format="json"
+        f"/api/v1/reward-models/{unfinished.pk}/score/", body, format="json"
     )
     assert response.status_code == 400, response.json()
     assert response.json()["error"]["code"] == "validation_error"
@@ -140,9 +163,9 @@ def test_openrlhf_queries_score_as_the_batch_job_scores_the_same_conversations(
     assert anonymous.status_code == 401
 
 
-def test_openrlhf_prompts_must_match_queries_one_to_one(trained, staff):
+def test_openrlhf_prompts_must_match_queries_one_to_one(unfinished, staff):
     response = client_for(staff).post(
-        f"/api/v1/reward-models/{trained.pk}/openrlhf/",
+        f"/api/v1/reward-models/{unfinished.pk}/openrlhf/",
         {"query": ["a", "b"], "prompts": ["a"]},
         format="json",
     )
