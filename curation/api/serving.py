@@ -18,8 +18,7 @@ from rest_framework.response import Response
 from core.api.errors import error_responses
 from core.api.permissions import IsProjectReviewer
 from core.errors import DomainError
-from corpora.models import Item
-from corpora.selectors import corpora_by_ids
+from corpora.selectors import items_readable
 from curation.api.common import RunApi
 from curation.services.serving import (
     MAX_BATCH,
@@ -101,11 +100,8 @@ class _RewardSerializer(serializers.Serializer):
 
 def _entries(request: Request, rows: list[dict[str, Any]]) -> list[ScoreEntry]:
     """Resolve images: bytes as sent, URLs fetched, item ids looked up among readable corpora."""
-    ids = [row["image"]["item_id"] for row in rows if (row.get("image") or {}).get("item_id")]
-    items = {i.pk: i for i in Item.objects.filter(pk__in=ids).select_related("image")}
-    readable = {
-        c.pk for c in corpora_by_ids(ids=[i.corpus_id for i in items.values()], user=request.user)
-    }
+    ids = [row["image"]["item_id"] for row in rows if "item_id" in (row.get("image") or {})]
+    items = items_readable(ids=ids, user=request.user)
     entries = []
     for index, row in enumerate(rows):
         image = row.get("image") or {}
@@ -117,7 +113,7 @@ def _entries(request: Request, rows: list[dict[str, Any]]) -> list[ScoreEntry]:
             entries.append(ScoreEntry(conversations, image_bytes=fetched))
         elif "item_id" in image:
             item = items.get(image["item_id"])
-            if item is None or item.corpus_id not in readable:
+            if item is None:
                 raise DomainError(
                     "validation_error", f"entry {index}: no such item.", details={"entry": index}
                 )
