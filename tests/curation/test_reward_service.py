@@ -317,3 +317,14 @@ def test_an_item_of_a_corpus_the_caller_may_not_read_is_no_such_item(trained, pr
     # then
     assert response.status_code == 400, response.json()
     assert response.json()["error"]["message"] == "entry 0: no such item."
+
+
+def test_a_body_over_the_upload_limit_is_a_400_in_the_error_shape(unfinished, staff, settings):
+    big = base64.b64encode(b"x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)).decode()
+    response = client_for(staff).post(
+        f"/api/v1/reward-models/{unfinished.pk}/score/",
+        {"entries": [{"image": {"base64": big}, "conversations": [{"from": "gpt", "value": "a"}]}]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "request_too_large"
