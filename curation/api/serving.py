@@ -139,8 +139,8 @@ class RewardModelScoreNowApi(RunApi):
         summary="Score a batch of (image, conversation) entries now",
         description=f"At most {MAX_BATCH} entries, {MAX_TURNS} turns each, {MAX_TEXT_CHARS} "
         "characters per message; the whole body at most DATA_UPLOAD_MAX_MEMORY_SIZE (10 MiB by "
-        "default: send big images by item_id or url). Rewards equal the batch scoring job's for the same item "
-        "(within 1e-5). Reviewers and owners of the model's project, and staff.",
+        "default: send big images by item_id or url). Rewards equal the batch scoring job's "
+        "for the same item (within 1e-5). Reviewers and owners of the model's project, and staff.",
         request=InputSerializer,
         responses={200: OutputSerializer, **error_responses(400, 401, 403, 404, 409)},
         examples=[
