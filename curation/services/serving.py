@@ -1,7 +1,7 @@
 """The reward model as a service: score a batch of (image, conversation) entries on request.
 
 An entry becomes a transient, unsaved `Item` (never written) and goes through exactly the code
-the batch scoring job runs (`curation.services.scoring._score_items` / `_score_turns`), so the
+the batch scoring job runs (`curation.services.scoring.items_score`), so the
 reward of an entry equals the job's score of the same item. Uploaded and fetched images are
 written to a private temporary folder only while they are featurised; their features land in
 the feature cache under the image's sha256, as a corpus import's would.
@@ -21,8 +21,7 @@ from corpora.models import ImageAsset, Item
 from corpora.pipeline.images import ALLOWED_FORMATS, ImageError, fetch_url, inspect_image
 from corpora.services.corpus_import import image_limits
 from curation.models import RewardModelRun
-from curation.services.model_cache import encoder_specs, run_artifact
-from curation.services.scoring import _score_items, _score_turns
+from curation.services.scoring import items_score
 
 # Bounds of one request (the API validates against them; the service re-checks the batch).
 MAX_BATCH = 64
@@ -95,10 +94,7 @@ def reward_model_score_batch(
         raise DomainError("run_not_ready", "Only a finished reward model can score.", status=409)
     if not 1 <= len(entries) <= MAX_BATCH:
         raise DomainError("validation_error", f"A batch holds 1 to {MAX_BATCH} entries.")
-    artifact = run_artifact(run)
-    text_spec, image_spec = encoder_specs(run)
-    score = _score_turns if artifact.recipe.get("unit") == "turn" else _score_items
     with tempfile.TemporaryDirectory(prefix="arbiter-score-") as scratch:
         items = _transient_items(entries, Path(scratch))
-        rows = score(run, artifact, items, text_spec, image_spec)
+        rows = items_score(run=run, items=items)
     return [EntryReward(float(row.overall), dict(row.criteria), dict(row.rules)) for row in rows]
