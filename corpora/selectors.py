@@ -40,3 +40,10 @@ def corpora_by_ids(*, ids: list[int], user: Any | None = None) -> list[Corpus]:
 
 def item_get(*, item_id: int) -> Item | None:
     return Item.objects.filter(pk=item_id).first()
+
+
+def items_readable(*, ids: list[int], user: Any) -> dict[int, Item]:
+    """The items of those ids that `user` may read (in a corpus they see), with their images."""
+    visible = _visible(Corpus.objects.all(), user)
+    items = Item.objects.filter(pk__in=ids, corpus__in=visible).select_related("image")
+    return {item.pk: item for item in items}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -55,6 +56,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        # Raised while DRF parses the body: without this it left as Django's HTML 400.
+        exc = ApiError(
+            "request_too_large",
+            f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+        )
     elif isinstance(exc, DataError):
         # A value the database can't hold (a number past its column's range, say) came from
         # the request: the client's error, and the statement changed nothing.

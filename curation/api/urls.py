@@ -15,6 +15,7 @@ from curation.api.reward_models import (
     RewardModelPromoteApi,
 )
 from curation.api.scorings import ScoringCurationApi, ScoringDetailApi, ScoringItemsApi
+from curation.api.serving import RewardModelOpenRlhfApi, RewardModelScoreNowApi
 
 urlpatterns = [
     path(
@@ -32,6 +33,16 @@ urlpatterns = [
         "reward-models/<int:run_id>/scorings/",
         RewardModelScoreApi.as_view(),
         name="reward-model-score",
+    ),
+    path(
+        "reward-models/<int:run_id>/score/",
+        RewardModelScoreNowApi.as_view(),
+        name="reward-model-score-now",
+    ),
+    path(
+        "reward-models/<int:run_id>/openrlhf/",
+        RewardModelOpenRlhfApi.as_view(),
+        name="reward-model-openrlhf",
     ),
     path("scorings/<int:scoring_id>/", ScoringDetailApi.as_view(), name="scoring-detail"),
     path("scorings/<int:scoring_id>/items/", ScoringItemsApi.as_view(), name="scoring-items"),

@@ -115,9 +115,6 @@ def scoring_shard_execute(*, scoring: ScoringRun, index: int) -> dict[str, Any]:
 
 def _shard_score(*, scoring: ScoringRun, shard: ScoringShard) -> dict[str, Any]:
     job_id, index = scoring.job_id, shard.index
-    run = scoring.run
-    artifact = run_artifact(run)
-    text_spec, image_spec = encoder_specs(run)
     items = list(
         Item.objects.filter(
             corpus_id=scoring.corpus_id, pk__gte=shard.first_item_id, pk__lte=shard.last_item_id
@@ -126,8 +123,7 @@ def _shard_score(*, scoring: ScoringRun, shard: ScoringShard) -> dict[str, Any]:
         .only("pk", "conversations", "questions", "has_candidates", "image__sha256", "image__file")
         .order_by("pk")
     )
-    score = _score_turns if artifact.recipe.get("unit") == "turn" else _score_items
-    rows = score(run, artifact, items, text_spec, image_spec)
+    rows = items_score(run=scoring.run, items=items)
     with transaction.atomic():
         ItemScore.objects.bulk_create(
             rows,
@@ -143,6 +139,15 @@ def _shard_score(*, scoring: ScoringRun, shard: ScoringShard) -> dict[str, Any]:
                 message=f"Scored shard {index + 1} of {scoring.n_shards}.",
             )
     return {"shard": index, "items": len(items)}
+
+
+def items_score(*, run: RewardModelRun, items: list[Item]) -> list[ItemScore]:
+    """Unsaved scores of `items` by the run's model: the one scoring path, shared by the batch
+    job's shards and the scoring service (`curation.services.serving`)."""
+    artifact = run_artifact(run)
+    text_spec, image_spec = encoder_specs(run)
+    score = _score_turns if artifact.recipe.get("unit") == "turn" else _score_items
+    return score(run, artifact, items, text_spec, image_spec)
 
 
 def _loader(artifact):

@@ -128,6 +128,8 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     # scoring any corpus the caller reads: the model project's owner; reviewers read
     ("reward-models/<int:run_id>/scorings/", "get"): (None, [401, 404, 403, 200, 200, 200]),
     ("reward-models/<int:run_id>/scorings/", "post"): ({}, [401, 404, 403, 403, 400, 400]),
+    ("reward-models/<int:run_id>/score/", "post"): ({}, [401, 404, 403, 400, 400, 400]),
+    ("reward-models/<int:run_id>/openrlhf/", "post"): ({}, [401, 404, 403, 400, 400, 400]),
     ("scorings/<int:scoring_id>/", "get"): (None, [401, 404, 403, 200, 200, 200]),
     ("scorings/<int:scoring_id>/items/", "get"): (None, [401, 404, 403, 200, 200, 200]),
     ("scorings/<int:scoring_id>/curations/", "post"): ({}, [401, 404, 403, 403, 400, 400]),
