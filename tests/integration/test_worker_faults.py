@@ -81,21 +81,22 @@ def _blocked_worker(cluster: Cluster) -> str:
 
 def test_import_killed_fails_with_the_reason_and_leaves_nothing(cluster, tmp_path):
     client = _staff_client()
-    first = cluster.start("import-a")
     images = write_images(tmp_path / "images", {f"{k}.png": (k, 2 * k, 3) for k in range(20)})
     records = [record(str(k), image=f"{k % 20}.png") for k in range(200)]
-    # given: the UI's flow: a new corpus, then the upload
+    # given: the UI's flow: a new corpus, then the upload (starting an import locks the corpus
+    # row itself, so it is queued before the test holds that row and starts the worker)
     corpus_id = client.post("/api/v1/corpora/", {"name": "killed"}, format="json").json()["id"]
     upload = io.BytesIO(json.dumps(records).encode())
     upload.name = "items.json"
+    response = client.post(
+        f"/api/v1/corpora/{corpus_id}/imports/",
+        {"file": upload, "images_path": str(images)},
+        format="multipart",
+    )
+    assert response.status_code == 202, response.json()
+    job_id = response.json()["id"]
     with row_locked("annotation_corpus", corpus_id):
-        response = client.post(
-            f"/api/v1/corpora/{corpus_id}/imports/",
-            {"file": upload, "images_path": str(images)},
-            format="multipart",
-        )
-        assert response.status_code == 202, response.json()
-        job_id = response.json()["id"]
+        first = cluster.start("import-a")
         # when: the worker is inside the import (items written, waiting on the corpus row)
         assert _blocked_worker(cluster) == "import-a"
         first.kill()
