@@ -237,9 +237,11 @@ SUBMIT_QUERIES = {
 }
 
 
-def token_client(user) -> APIClient:
+def token_client(user, secret: str | None = None) -> APIClient:
+    """A client signed in with `secret`, or with a new token of `user`."""
     client = APIClient()
-    _, secret = token_create(user=user)
+    if secret is None:
+        _, secret = token_create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
     return client
 

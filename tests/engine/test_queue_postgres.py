@@ -12,6 +12,7 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from annotation.models import Assignment
+from core.services.tokens import token_create
 from tests.engine.conftest import submit
 from tests.engine.test_queue import *  # noqa: F403 - the same tests, collected again here
 from tests.engine.test_queue import _next, token_client
@@ -74,10 +75,11 @@ def test_every_next_statement_is_short_enough_for_psycopgs_parse_cache():
 def test_concurrent_tabs_of_one_annotator_share_one_lease(project, annotators):
     # given two tabs of one annotator asking at the same moment, several times over
     user = annotators[0]
-    client = token_client(user)
+    _, secret = token_create(user=user)
+    client = token_client(user, secret)
 
     def tab(start: threading.Barrier, got: list[int]) -> None:
-        own_client = token_client(user)  # a client per thread, the same token
+        own_client = token_client(user, secret)  # a client per thread, the same token
         start.wait()
         try:
             got.append(_next(own_client, project).json()["assignment"]["id"])
