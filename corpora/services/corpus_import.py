@@ -245,47 +245,24 @@ class _Importer:
             try:
                 data = self._read_image(ref, already_known=ref in known)
             except ImageError as exc:
-                self.problem(
-                    Problem(
-                        "invalid_image",
-                        f"{ref}: {exc}",
-                        line=record.line,
-                        index=record.index,
-                        item_id=record.external_id,
-                        field="image",
-                    )
-                )
+                self._image_problem(record, "invalid_image", f"{ref}: {exc}")
                 continue
             if data is None:
                 if ref in known:
                     resolved[ref] = known[ref]
                     self.report.images_reused += 1
                     continue
-                self.problem(
-                    Problem(
-                        "missing_image",
-                        f"image {ref!r} was not found"
-                        + ("" if self.image_source else " (no image folder or archive was given)"),
-                        line=record.line,
-                        index=record.index,
-                        item_id=record.external_id,
-                        field="image",
-                    )
+                self._image_problem(
+                    record,
+                    "missing_image",
+                    f"image {ref!r} was not found"
+                    + ("" if self.image_source else " (no image folder or archive was given)"),
                 )
                 continue
             try:
                 asset_id = self._asset_for(data)
             except ImageError as exc:
-                self.problem(
-                    Problem(
-                        "invalid_image",
-                        f"{ref}: {exc}",
-                        line=record.line,
-                        index=record.index,
-                        item_id=record.external_id,
-                        field="image",
-                    )
-                )
+                self._image_problem(record, "invalid_image", f"{ref}: {exc}")
                 continue
             resolved[ref] = asset_id
             if ref not in known:
@@ -312,6 +289,19 @@ class _Importer:
                 [self.corpus.pk, list(refs)],
             )
             return dict(cursor.fetchall())
+
+    def _image_problem(self, record: RecordRef, code: str, message: str) -> None:
+        """A record's image could not be used: a problem at the record's position."""
+        self.problem(
+            Problem(
+                code,
+                message,
+                line=record.line,
+                index=record.index,
+                item_id=record.external_id,
+                field="image",
+            )
+        )
 
     def _read_image(self, ref: str, *, already_known: bool) -> bytes | None:
         if ref.startswith(("http://", "https://")):
