@@ -86,7 +86,7 @@ def test_curate_scores_a_corpus_in_no_project_shows_scores_and_curates_over_it(
         corpus=str(_llava_file(tmp_path / "corpus.json")),
         project="cli",
         train=True,
-        hyperparameters=json.dumps(small_hyper),
+        hyperparameters=json.dumps({**small_hyper, "epochs": 10}),  # scores, not quality
         policy="top10",
     )
     run = RewardModelRun.objects.get()
