@@ -207,7 +207,8 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
             job_id=job_id,
             current=done,
             total=total,
-            message=f"Featurising {done}/{total} texts and images{clock.eta('features', done, total)}.",
+            message=f"Featurising {done}/{total} texts and images"
+            f"{clock.eta('features', done, total)}.",
         )
         if job_cancel_requested(job_id):
             raise JobCancelled()  # what was featurised stays in the cache for the next run

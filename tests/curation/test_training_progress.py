@@ -61,7 +61,8 @@ def test_early_stopping_shows_its_real_end(
     assert job.result["stopped_early"] is True
     assert job.result["steps"] < planned
     assert (job.progress_current, job.progress_total) == (job.result["steps"],) * 2
-    assert reports[-1]["message"].startswith(f"Stopped early at step {job.result['steps']} of at most {planned}")
+    end = f"Stopped early at step {job.result['steps']} of at most {planned}"
+    assert reports[-1]["message"].startswith(end)
 
 
 def test_phase_clock_estimates_from_the_phase_rate(monkeypatch) -> None:
