@@ -240,7 +240,9 @@ function sampleItem(sample) {
     : null;
   return el("li", { class: "sample" }, image,
     el("div", {},
-      el("div", { class: "small muted", text: `${sample.external_id ?? ""} · ${sample.category || "(none)"} · score ${sample.score}` }),
+      el("div", { class: "small muted" },
+        Number.isInteger(sample.item_id) ? el("a", { href: `/items/${sample.item_id}/`, "data-item-link": sample.item_id, text: String(sample.external_id ?? sample.item_id) }) : String(sample.external_id ?? ""),
+        ` · ${sample.category || "(none)"} · score ${sample.score}`),
       el("div", { class: "sample-q", text: sample.question || "" }),
       // md.js escapes every character before it adds its few tags (and makes no links).
       el("div", { class: "sample-a md", html: renderMarkdown(sample.answer || "") })));
