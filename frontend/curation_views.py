@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from annotation.models import Project
-from annotation.selectors.projects import project_corpus_ids
+from annotation.selectors.projects import project_corpus_ids, project_members
 from core.access import OWNER, REVIEWER
 from core.errors import DomainError
 from core.models import Job
@@ -20,6 +20,7 @@ from curation.selectors.runs import (
 )
 from curation.selectors.scorings import corpora_scoring_state
 from curation.services.curation import curation_policy_schema
+from curation.services.export_sink import s3_configured
 from frontend.access import project_for_page
 
 
@@ -104,6 +105,8 @@ def curations(request: HttpRequest, project_id: int) -> HttpResponse:
             "can_manage": access.allows(OWNER),
             **_scoring_context(request, project, promoted),
             "policy_schema": curation_policy_schema(),
+            "s3_configured": s3_configured(),
+            "members": project_members(project=project),
             "nav": "projects",
         },
     )
