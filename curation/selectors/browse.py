@@ -12,16 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from annotation.models import Annotation, Project, ProjectItem, ProjectMembership
-from corpora.models import Item
+from corpora.models import Corpus, Item
 from curation.models import DatasetItem, DatasetVersion, ItemScore, ScoringRun
 
 PAGE_SIZE = 50
 MAX_QUERY = 200  # characters of a text search
 STATES = ("unannotated", "partial", "complete")
 PREVIEW_CHARS = 240
+CATEGORIES_TTL_S = 600
 
 
 @dataclass(frozen=True)
@@ -142,14 +144,22 @@ def _state_conditions(filters: BrowseFilters, *, overlap: int) -> Q | None:
 
 
 def browse_categories(*, corpus_ids: list[int], limit: int = 200) -> list[str]:
-    """The categories in these corpora, for the filter's choices."""
-    return list(
-        Item.objects.filter(corpus_id__in=corpus_ids)
-        .exclude(category="")
-        .order_by("category")
-        .values_list("category", flat=True)
-        .distinct()[:limit]
-    )
+    """The categories in these corpora, for the filter's choices. Reading them is a scan of
+    the corpora's category index, so the answer is cached until an import changes a corpus
+    (its version is in the key)."""
+    versions = sorted(Corpus.objects.filter(pk__in=corpus_ids).values_list("pk", "version"))
+    key = "browse-categories:" + ",".join(f"{pk}.{version}" for pk, version in versions)
+    found = cache.get(key)
+    if found is None:
+        found = list(
+            Item.objects.filter(corpus_id__in=corpus_ids)
+            .exclude(category="")
+            .order_by("category")
+            .values_list("category", flat=True)
+            .distinct()[:limit]
+        )
+        cache.set(key, found, CATEGORIES_TTL_S)
+    return found
 
 
 def browse_score_runs(*, project_ids: list[int], corpus_id: int | None = None) -> list[ScoringRun]:
