@@ -8,6 +8,7 @@ most `limit + 1` rows whatever the corpus size, where OFFSET would read every ro
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,8 @@ PAGE_SIZE = 50
 MAX_QUERY = 200  # characters of a text search
 STATES = ("unannotated", "partial", "complete")
 PREVIEW_CHARS = 240
+SEARCH_WINDOW = 5000  # items read per step of a text search
+SEARCH_BUDGET_S = 0.2  # a text search returns what it found by then, with a cursor to go on
 CATEGORIES_TTL_S = 600
 
 
@@ -44,6 +47,9 @@ class BrowseFilters:
 class BrowsePage:
     rows: list[dict[str, Any]] = field(default_factory=list)
     next_after: int | None = None  # the cursor of the next page; None on the last
+    # A text search that spent its time budget: the item id it searched up to (the page may
+    # hold fewer rows than a full one, and more matches may follow).
+    searched_to: int | None = None
 
 
 def _media(file: str | None) -> str | None:
@@ -93,9 +99,6 @@ def items_browse(
             disagreement=Subquery(first("disagreement")[:1]),
             adjudicated=Subquery(first("adjudicated")[:1]),
         )
-    if filters.q:
-        q = filters.q[:MAX_QUERY]
-        items = items.filter(Q(external_id=q) | Q(conversations__icontains=q))
     if filters.category is not None:
         items = items.filter(category=filters.category)
     if filters.score_run_id is not None:
@@ -105,28 +108,58 @@ def items_browse(
         if filters.max_score is not None:
             items = items.filter(Exists(scores.filter(overall__lte=filters.max_score)))
         items = items.annotate(score=Subquery(scores.values("overall")[:1]))
-    if after is not None:
-        items = items.filter(pk__gt=after)
-    rows = list(
-        items.order_by("pk")
-        .annotate(image_file=F("image__file"))
-        .values(
-            "pk",
-            "corpus_id",
-            "external_id",
-            "category",
-            "conversations",
-            "image_file",
-            *(["score"] if filters.score_run_id is not None else []),
-            *(["done_count", "disagreement", "adjudicated"] if state_project else []),
-        )[: limit + 1]
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
+    fields = [
+        "pk",
+        "corpus_id",
+        "external_id",
+        "category",
+        "conversations",
+        "image_file",
+        *(["score"] if filters.score_run_id is not None else []),
+        *(["done_count", "disagreement", "adjudicated"] if state_project else []),
+    ]
+
+    def fetch(queryset: QuerySet[Item], n: int) -> list[dict[str, Any]]:
+        queryset = queryset.order_by("pk").annotate(image_file=F("image__file"))
+        return list(queryset.values(*fields)[:n])
+
+    page = BrowsePage()
+    if filters.q:
+        rows, page.searched_to = _search(items, filters.q[:MAX_QUERY], after, limit, fetch)
+    else:
+        rows = fetch(items.filter(pk__gt=after) if after is not None else items, limit + 1)
+    if len(rows) > limit:
+        rows = rows[:limit]
+        page.next_after = rows[-1]["pk"]
+    elif page.searched_to is not None:
+        page.next_after = page.searched_to  # the search stopped on its budget: go on from there
     for row in rows:
         row["preview"] = _preview(row.pop("conversations"))
         row["image_url"] = _media(row.pop("image_file"))
-    return BrowsePage(rows=rows, next_after=rows[-1]["pk"] if more else None)
+    page.rows = rows
+    return page
+
+
+def _search(items, q: str, after: int | None, limit: int, fetch) -> tuple[list[dict], int | None]:
+    """Text search without a text index: the scope is read in id windows of SEARCH_WINDOW
+    items (each an index range), the text matched inside each, until a page is full, the
+    scope ends, or SEARCH_BUDGET_S has passed. A planner that guesses few matches would
+    otherwise read and sort the whole scope before the first row. Returns the rows and, when
+    the budget ran out first, the id the search reached (None when it got to the end)."""
+    matches = Q(external_id=q) | Q(conversations__icontains=q)
+    rows: list[dict] = []
+    cursor = after
+    deadline = time.monotonic() + SEARCH_BUDGET_S
+    while True:
+        rest = items.filter(pk__gt=cursor) if cursor is not None else items
+        edge = list(rest.order_by("pk").values_list("pk", flat=True)[SEARCH_WINDOW - 1 :][:1])
+        window = rest.filter(pk__lte=edge[0]) if edge else rest
+        rows += fetch(window.filter(matches), limit + 1 - len(rows))
+        if not edge or len(rows) > limit:
+            return rows, None
+        cursor = edge[0]
+        if time.monotonic() > deadline:
+            return rows, cursor
 
 
 def _state_conditions(filters: BrowseFilters, *, overlap: int) -> Q | None:

@@ -185,3 +185,24 @@ def test_the_scoring_step_says_which_corpora_the_model_scored(world, client):
     client.force_login(reviewer)
     runs_page = client.get(f"/projects/{project.pk}/reward-models/").content.decode()
     assert 'id="scoring-panel"' in runs_page and 'id="score-selected"' not in runs_page
+
+
+def test_a_text_search_out_of_time_returns_a_cursor_that_goes_on(world, monkeypatch):
+    from curation.selectors import browse
+
+    # given: windows of 4 items and no time at all: each page reads one window
+    monkeypatch.setattr(browse, "SEARCH_WINDOW", 4)
+    monkeypatch.setattr(browse, "SEARCH_BUDGET_S", 0.0)
+    corpus, zebra = world["corpus"].pk, world["items"][7].pk
+    filters = BrowseFilters(q="zebra")
+    first = items_browse(corpus_id=corpus, filters=filters)
+    # then: the first window (items 0-3) has no match; the page says how far it read
+    assert first.rows == [] and first.searched_to == world["items"][3].pk
+    assert first.next_after == first.searched_to
+    second = items_browse(corpus_id=corpus, filters=filters, after=first.next_after)
+    assert [r["pk"] for r in second.rows] == [zebra]
+    # and: with time enough the whole scope is searched in one call, and the end is the end
+    monkeypatch.setattr(browse, "SEARCH_BUDGET_S", 60.0)
+    whole = items_browse(corpus_id=corpus, filters=filters)
+    assert [r["pk"] for r in whole.rows] == [zebra] and whole.next_after is None
+    assert whole.searched_to is None
