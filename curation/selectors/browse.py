@@ -24,8 +24,8 @@ PAGE_SIZE = 50
 MAX_QUERY = 200  # characters of a text search
 STATES = ("unannotated", "partial", "complete")
 PREVIEW_CHARS = 240
-SEARCH_WINDOW = 5000  # items read per step of a text search
-SEARCH_BUDGET_S = 0.2  # a text search returns what it found by then, with a cursor to go on
+SEARCH_WINDOW = 2500  # items read per step of a text search
+SEARCH_BUDGET_S = 0.12  # a text search returns what it found by then, with a cursor to go on
 CATEGORIES_TTL_S = 600
 
 
