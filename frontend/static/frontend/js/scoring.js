@@ -56,6 +56,7 @@ function schedule() {
   const live = panel.querySelector('tr[data-state="scoring"]');
   if (live && timer === null) timer = setTimeout(poll, POLL_MS);
   panel.dataset.live = live ? "true" : "false";
+  if (!live && status && status.textContent.startsWith("Scoring ")) status.textContent = "Scoring finished.";
 }
 
 const button = document.getElementById("score-selected");
