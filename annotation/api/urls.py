@@ -1,6 +1,10 @@
 from django.urls import path
 
-from annotation.api.annotations import AnnotationMineApi, AnnotationSubmitApi
+from annotation.api.annotations import (
+    AnnotationExportApi,
+    AnnotationMineApi,
+    AnnotationSubmitApi,
+)
 from annotation.api.items import ItemSuggestionsApi, ProjectItemsApi, ProjectMissingItemsApi
 from annotation.api.preferences import PreferencesApi
 from annotation.api.projects import (
@@ -31,6 +35,9 @@ urlpatterns = [
     path(_P + "drafts/<int:item_id>/", DraftApi.as_view(), name="project-draft"),
     path(_P + "annotations/", AnnotationSubmitApi.as_view(), name="project-annotations"),
     path(_P + "annotations/mine/", AnnotationMineApi.as_view(), name="project-annotations-mine"),
+    path(
+        _P + "annotations/export/", AnnotationExportApi.as_view(), name="project-annotations-export"
+    ),
     path(_P + "agreement/", AgreementApi.as_view(), name="project-agreement"),
     path(_P + "progress/", ProgressApi.as_view(), name="project-progress"),
     path(_P + "review/next/", ReviewNextApi.as_view(), name="project-review-next"),

@@ -75,6 +75,10 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
         None,
         [401, 404, 200, 200, 200, 200],
     ),
+    ("projects/<int:project_id>/annotations/export/", "get"): (
+        None,
+        [401, 404, 403, 200, 200, 200],
+    ),
     # annotation: review
     ("projects/<int:project_id>/agreement/", "get"): (None, [401, 404, 403, 200, 200, 200]),
     ("projects/<int:project_id>/progress/", "get"): (None, [401, 404, 403, 200, 200, 200]),

@@ -61,10 +61,16 @@ async function refresh() {
   const disputed = entries(agreement.most_disagreement || agreement.most_disputed || progress.most_disputed).slice(0, 10);
   const body = document.getElementById("disputed");
   body.replaceChildren(...disputed.map((d) => el("tr", {},
-    el("td", { text: d.external_id || d.item_id || d.key }), el("td", { text: d.category || "" }),
+    el("td", {}, itemLink(d)), el("td", { text: d.category || "" }),
     el("td", { text: d.answers ?? d.done_count ?? "" }), el("td", {}, el("div", { class: "progress", style: "max-width:160px" }, el("span", { style: `width:${pct(d.disagreement)};background:var(--warn)` })), ` ${pct(d.disagreement)}`))));
   if (!disputed.length) body.append(el("tr", {}, el("td", { colspan: "4", class: "muted", text: "No disputed items yet." })));
   document.getElementById("updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+}
+
+// A disputed item opens on its own page (image, conversation, every annotation, scores).
+function itemLink(d) {
+  const label = String(d.external_id || d.item_id || d.key || "");
+  return Number.isInteger(d.item_id) ? el("a", { href: `/items/${d.item_id}/`, "data-item-link": d.item_id, text: label }) : label;
 }
 
 refresh();

@@ -74,7 +74,8 @@ function render(payload) {
     })));
   form.render({ item, questions, rules: payload.rules || state.project.constitution?.rules || [], answers: majority(annotations, questions) });
   $("#note").value = "";
-  $("#status").textContent = `Item #${item.external_id} · ${annotations.length} answers`;
+  $("#status").replaceChildren(`Item #${item.external_id} · ${annotations.length} answers · `,
+    el("a", { id: "review-item-link", href: `/items/${Number(item.id)}/`, target: "_blank", rel: "noopener", text: "item page" }));
   form.setActive(0);
 }
 
