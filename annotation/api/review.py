@@ -103,6 +103,10 @@ class ReviewNextApi(EngineApi):
         item = ItemOutputSerializer()
         annotations = ReviewAnswerSerializer(many=True, help_text="Every answer, side by side.")
         agreement = serializers.DictField(help_text="{disagreement, per_question: {key: {...}}}")
+        prefill = serializers.DictField(
+            help_text="Where adjudication starts: per question the ratings' median (the nearest "
+            "label), otherwise the most frequent answer."
+        )
         adjudicated = serializers.BooleanField()
 
     @extend_schema(
@@ -137,6 +141,7 @@ class ReviewNextApi(EngineApi):
                     for a in data["annotations"]
                 ],
                 "agreement": data["agreement"],
+                "prefill": data["prefill"],
                 "adjudicated": data["project_item"].adjudicated,
             }
         )

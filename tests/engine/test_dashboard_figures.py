@@ -86,3 +86,17 @@ def test_disputed_items_show_category_and_answers_until_adjudicated(
     # active annotators: the two who answered, not the five members (owner and reviewer too)
     progress = project_progress(project=project)
     assert progress["active_annotators"] == 2 and len(progress["per_annotator"]) >= 4
+
+
+def test_a_question_nobody_answered_leaves_the_report_whole():
+    # an optional multi-label question with no answer at all next to a rated one
+    labels = {"key": "issues", "type": "multi_label", "prompt": "i", "options": ["a", "b"]}
+    answers = [{"r": 5}, {"r": 1}]
+    components, _ = components_build(
+        [RATING, labels],
+        np.asarray([1, 1]),
+        np.asarray([0, 1]),
+        answers_columns([RATING, labels], answers),
+    )
+    report = agreement_compute(components, ["a", "b"])
+    assert [d["item_id"] for d in report["most_disagreement"]] == [1]
