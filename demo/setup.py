@@ -18,7 +18,7 @@ from corpora.services.corpus_import import corpus_import
 from curation.services.featurize import corpus_featurize_start
 from demo.annotations import demo_annotations_simulate
 from demo.corpus import build_demo_corpus
-from demo.projects import SIMULATED_PROJECT, demo_project_ensure
+from demo.projects import SIMULATED_ANNOTATORS, SIMULATED_PROJECT, demo_project_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -119,4 +119,6 @@ def demo_simulated_annotations_ensure() -> int:
         return 0
     if Annotation.objects.filter(project=project).exists():
         return 0
-    return demo_annotations_simulate(project=project, ground_truth=ground_truth).annotations
+    return demo_annotations_simulate(
+        project=project, ground_truth=ground_truth, n_annotators=SIMULATED_ANNOTATORS
+    ).annotations

@@ -35,7 +35,8 @@ def test_demo_setup_builds_everything_once(settings, tmp_path):
         "Demo: simulated annotators",
     } <= names
     simulated = Project.objects.get(name="Demo: simulated annotators")
-    assert Annotation.objects.filter(project=simulated).count() == 60 * 3
+    assert Annotation.objects.filter(project=simulated).count() == 60 * 5
+    assert simulated.overlap == 5
     assert ProjectItem.objects.filter(project=result["project"]).count() == 60
     # the corpus's features are queued for the background, once
     featurize = Job.objects.filter(kind=Job.Kind.CORPUS_FEATURIZE)
@@ -44,5 +45,5 @@ def test_demo_setup_builds_everything_once(settings, tmp_path):
     # a second run changes nothing
     assert demo_setup()["features_job"] is None and featurize.count() == 1
     assert Corpus.objects.count() == 1 and Project.objects.count() == 3
-    assert Annotation.objects.count() == 60 * 3
+    assert Annotation.objects.count() == 60 * 5
     assert Item.objects.count() == 60
