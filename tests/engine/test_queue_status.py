@@ -54,8 +54,9 @@ def test_items_leased_to_others_are_named_with_when_they_come_back(owner):
     client = client_for(holder)
     held = {client.post(f"/api/v1/projects/{project.pk}/next/").json()["item"]["id"]}
     held.add(
-        client.post(f"/api/v1/projects/{project.pk}/next/", {"exclude": list(held)}, format="json")
-        .json()["item"]["id"]
+        client.post(
+            f"/api/v1/projects/{project.pk}/next/", {"exclude": list(held)}, format="json"
+        ).json()["item"]["id"]
     )
     assert len(held) == 2
     assert client_for(idle).post(f"/api/v1/projects/{project.pk}/next/").status_code == 204
