@@ -333,7 +333,7 @@ async function start() {
   $("#ws-empty button").addEventListener("click", checkAgain);
   setInterval(updateLease, 1000);
   // others' answers move the project too: the status line follows them every 30 s
-  setInterval(() => { if (!document.hidden && !state.busy) refreshQueueStatus(); }, 30000);
+  setInterval(() => { if (!document.hidden && !state.busy) refreshQueueStatus().then(explainEmpty); }, 30000);
   try {
     const [project, first] = await Promise.all([api(`${base}/`), requestNext(), keymap.load(), refreshQueueStatus()]);
     state.project = project;
