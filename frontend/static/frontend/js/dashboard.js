@@ -83,7 +83,7 @@ function answerText(value) {
   if (typeof value === "object") {
     if (Array.isArray(value.ranking)) return value.ranking.map((tier) => tier.join("=")).join(" > ");
     if (value.choice) return value.choice;
-    return Object.entries(value).map(([k, v]) => `${k} ${v?.verdict ?? answerText(v)}`).join(", ");
+    return Object.entries(value).map(([k, v]) => `${k} ${v?.verdict ? String(v.verdict).replaceAll("_", " ") : answerText(v)}`).join(", ");
   }
   const text = String(value);
   return text.length > 40 ? `${text.slice(0, 39)}…` : text;
