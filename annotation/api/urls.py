@@ -14,7 +14,13 @@ from annotation.api.projects import (
     ProjectMembersApi,
     ProjectRubricApi,
 )
-from annotation.api.queue import DraftApi, ItemNextApi, ItemPostponeApi, ItemSkipApi
+from annotation.api.queue import (
+    DraftApi,
+    ItemNextApi,
+    ItemPostponeApi,
+    ItemSkipApi,
+    QueueStatusApi,
+)
 from annotation.api.review import (
     AgreementApi,
     ProgressApi,
@@ -30,6 +36,7 @@ urlpatterns = [
     path(_P + "constitution/", ProjectConstitutionApi.as_view(), name="project-constitution"),
     path(_P + "members/", ProjectMembersApi.as_view(), name="project-members"),
     path(_P + "next/", ItemNextApi.as_view(), name="project-next"),
+    path(_P + "queue/status/", QueueStatusApi.as_view(), name="project-queue-status"),
     path(_P + "skip/", ItemSkipApi.as_view(), name="project-skip"),
     path(_P + "postpone/", ItemPostponeApi.as_view(), name="project-postpone"),
     path(_P + "drafts/<int:item_id>/", DraftApi.as_view(), name="project-draft"),

@@ -61,6 +61,7 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     ),
     # annotation: the queue (members only; staff too must be members to take work)
     ("projects/<int:project_id>/next/", "post"): (None, [401, 404, 200, 200, 200, 404]),
+    ("projects/<int:project_id>/queue/status/", "get"): (None, [401, 404, 200, 200, 200, 200]),
     ("projects/<int:project_id>/skip/", "post"): ("leased", [401, 404, 200, 200, 200, 404]),
     ("projects/<int:project_id>/postpone/", "post"): ("leased", [401, 404, 200, 200, 200, 404]),
     ("projects/<int:project_id>/drafts/<int:item_id>/", "put"): (
