@@ -290,4 +290,9 @@ def rewrite_turn_decide(
             turns = list(RewriteTurn.objects.filter(run=run, item_id=turn.item_id))
             member.conversations = _applied(own if own is not None else original, turns)
             member.save(update_fields=["conversations"])
+        from rewrites.selectors import rewrite_figures
+
+        # the figures (the sampled acceptance rate) follow each decision
+        run.figures = rewrite_figures(run=run)
+        run.save(update_fields=["figures"])
     return turn

@@ -75,7 +75,10 @@ META_OBJECTS = frozenset({
     "image", "picture", "photo", "photograph", "scene", "view", "shot", "frame", "snapshot",
     "depiction", "setting", "visual", "visuals", "thing", "things", "someone", "something",
 })  # fmt: skip
-_NOT_OBJECTS = frozenset({"lot", "lots", "kind", "sort", "type", "way", "one", "ones", "it"})
+_NOT_OBJECTS = frozenset({
+    "lot", "lots", "kind", "sort", "type", "way", "one", "ones", "it", "its", "this", "that",
+    "these", "those", "there", "here", "what", "which", "who", "whom", "whose",
+})  # fmt: skip
 
 
 def colour_terms(text: str) -> Counter[str]:
@@ -185,16 +188,24 @@ def guard_objects(original: str, rewrite: str, *, max_added: int = 0) -> GuardRe
     ours, theirs = object_terms(original), object_terms(rewrite)
     rewrite_lemmas = set().union(*(_any_lemmas(w) for w in words(rewrite))) if rewrite else set()
     original_lemmas = set().union(*(_any_lemmas(w) for w in words(original))) if original else set()
-    missing = sorted(o for o in ours if o not in rewrite_lemmas)
+    missing = sorted(o for o in ours if o not in rewrite_lemmas and o not in META_OBJECTS)
     added = sorted(o for o in theirs if o not in original_lemmas and o not in META_OBJECTS)
     passed = not missing and len(added) <= max_added
     return GuardResult("objects", passed, {"missing": missing, "added": added})
 
 
-def guard_length(original: str, rewrite: str, *, low: float, high: float) -> GuardResult:
+def guard_length(
+    original: str, rewrite: str, *, low: float, high: float, slack: int = 6
+) -> GuardResult:
+    """Word-count ratio in [low, high]; ``slack`` words are added to both counts so that a
+    three-word answer may gain a short lead-in ("In this picture, ...")."""
     n_original, n_rewrite = len(words(original)), len(words(rewrite))
-    ratio = n_rewrite / max(n_original, 1)
-    return GuardResult("length", low <= ratio <= high and n_rewrite > 0, {"ratio": round(ratio, 4)})
+    ratio = (n_rewrite + slack) / (n_original + slack)
+    return GuardResult(
+        "length",
+        low <= ratio <= high and n_rewrite > 0,
+        {"ratio": round(ratio, 4), "words": [n_original, n_rewrite]},
+    )
 
 
 @dataclass(frozen=True)
@@ -208,6 +219,7 @@ class GuardSettings:
     similarity: bool = True
     length_low: float = 0.5
     length_high: float = 1.6
+    length_slack: int = 6
     min_similarity: float = 0.8
     max_added_objects: int = 0
 
@@ -216,14 +228,15 @@ class GuardSettings:
             raise ValueError("length bounds must satisfy 0 < low <= 1 <= high")
         if not -1.0 <= self.min_similarity <= 1.0:
             raise ValueError("min_similarity is a cosine, in [-1, 1]")
-        if self.max_added_objects < 0:
-            raise ValueError("max_added_objects must be >= 0")
+        if self.max_added_objects < 0 or self.length_slack < 0:
+            raise ValueError("max_added_objects and length_slack must be >= 0")
 
     def enabled(self) -> list[str]:
         names = ("colours", "numbers", "objects", "spatial", "negation", "length", "similarity")
         return [n for n in names if getattr(self, n)]
 
 
+EMBED_BATCH = 32
 Embed = Callable[[Sequence[str]], Any]  # texts -> (n, d) L2-normalised tensor
 
 
@@ -254,13 +267,16 @@ def guards_check(
             row.append(guard_negation(original, rewrite))
         if settings.length:
             row.append(guard_length(original, rewrite, low=settings.length_low,
-                                    high=settings.length_high))  # fmt: skip
+                                    high=settings.length_high,
+                                    slack=settings.length_slack))  # fmt: skip
         out.append(row)
     if settings.similarity and originals:
         assert embed is not None
-        a = embed(list(originals))
-        b = embed(list(rewrites))
-        cosines = (a * b).sum(-1).tolist()
+        cosines: list[float] = []
+        for start in range(0, len(originals), EMBED_BATCH):  # short batches pad little
+            a = embed(list(originals[start : start + EMBED_BATCH]))
+            b = embed(list(rewrites[start : start + EMBED_BATCH]))
+            cosines += (a * b).sum(-1).tolist()
         for row, cosine in zip(out, cosines, strict=True):
             row.append(GuardResult("similarity", cosine >= settings.min_similarity,
                                    {"cosine": round(float(cosine), 4)}))  # fmt: skip

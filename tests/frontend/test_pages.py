@@ -71,6 +71,7 @@ PAGE_ROLES = {
     "projects/<int:project_id>/reward-models/": "reviewer",
     "projects/<int:project_id>/curation/": "reviewer",
     "reward-models/<int:run_id>/": "reviewer",
+    "datasets/<int:dataset_id>/rewrites/<int:rewrite_id>/review/": "reviewer",
     "projects/<int:project_id>/": "owner",
     "projects/<int:project_id>/edit/": "owner",
 }
@@ -82,7 +83,7 @@ def _page_routes():
         r.path: r
         for r in walk()
         if not r.path.startswith(("api/", "admin/", "media/"))
-        and ("<int:project_id>" in r.path or "<int:run_id>" in r.path)
+        and any(key in r.path for key in ("<int:project_id>", "<int:run_id>", "<int:dataset_id>"))
     }
 
 
