@@ -165,7 +165,18 @@ def rewrite_execute(*, run: RewriteRun) -> dict[str, Any]:
         for item_id, conversations in shard:
             units += record_units({"id": item_id, "conversations": conversations or []},
                                   rewrite.fields)  # fmt: skip
-        results = rewrite_units(lm, units, rewrite, guard, embed=embed)
+
+        def batch_done(
+            done: int, of: int, shard_items: int = len(shard), index: int = index
+        ) -> None:
+            # cancel is checked after every batch; a shard cut short is redone on resume
+            if job_cancel_requested(run.job_id):
+                raise JobCancelled()
+            share = shard_items * done // max(of, 1)
+            job_progress(job_id=run.job_id, current=index * run.shard_size + share, total=total,
+                         message=f"Rewriting shard {index + 1} of {run.n_shards}.")  # fmt: skip
+
+        results = rewrite_units(lm, units, rewrite, guard, embed=embed, progress=batch_done)
         with transaction.atomic():
             RewriteTurn.objects.filter(run=run, item_id__in=[i for i, _ in shard]).delete()
             RewriteTurn.objects.bulk_create([

@@ -175,3 +175,28 @@ def test_bad_settings_are_refused_and_leave_nothing(staff, dataset):
         assert response.status_code == 400, response.json()
         assert response.json()["error"]["code"] == "invalid_settings"
     assert not RewriteRun.objects.exists() and not Job.objects.exists()
+
+
+def test_a_cancelled_rewrite_stops_and_makes_no_version(staff, dataset, settings, tiny_lm_dir):
+    from core.services.jobs import job_run
+    from rewrites.services import rewrite_execute, rewrite_start
+
+    settings.ARBITER_REWRITE_LLM = str(tiny_lm_dir)
+    run = rewrite_start(
+        dataset=dataset,
+        user=staff,
+        settings={"max_new_tokens": 2, "review": False},
+        guards=NO_GUARDS,
+        shard_size=1,
+    )
+    from django.core.cache import cache
+
+    from core.services.jobs import _cancel_key
+
+    # what job_cancel sets for a running job (inside the test's transaction the cache is read)
+    cache.set(_cancel_key(run.job_id), True)
+    job = job_run(run.job_id, lambda job: rewrite_execute(run=run))
+    run.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+    assert run.result_id is None and run.shards_done == 0
+    assert DatasetVersion.objects.count() == 1
