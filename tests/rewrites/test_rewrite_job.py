@@ -200,3 +200,21 @@ def test_a_cancelled_rewrite_stops_and_makes_no_version(staff, dataset, settings
     assert job.status == Job.Status.CANCELLED
     assert run.result_id is None and run.shards_done == 0
     assert DatasetVersion.objects.count() == 1
+
+
+def test_an_edit_needs_text_and_a_turn_of_another_rewrite_is_404(staff, dataset):
+    from tests.access_world import build_world
+
+    world = build_world()
+    client = _client(staff)
+    url = (
+        f"/api/v1/datasets/{world.dataset.pk}/rewrites/{world.rewrite.pk}/turns/"
+        f"{world.rewrite_turn.pk}/decision/"
+    )
+    response = client.post(url, {"decision": "edit", "text": " "}, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_decision"
+    world.rewrite_turn.refresh_from_db()
+    assert world.rewrite_turn.decision == ""
+    elsewhere = url.replace(f"/datasets/{world.dataset.pk}/", f"/datasets/{dataset.pk}/")
+    assert client.post(elsewhere, {"decision": "accept"},
+                       content_type="application/json").status_code == 404  # fmt: skip
