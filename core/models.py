@@ -18,6 +18,7 @@ class Job(models.Model):
         DATASET_EXPORT = "dataset_export", "Dataset export"
         CORPUS_DELETE = "corpus_delete", "Corpus deletion"
         CORPUS_FEATURIZE = "corpus_featurize", "Corpus featurisation"
+        DATASET_REWRITE = "dataset_rewrite", "Dataset rewriting"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

@@ -161,6 +161,19 @@ class DatasetVersion(models.Model):
     corpus_versions = models.JSONField(default=dict, help_text="corpus id -> corpus version.")
     statistics = models.JSONField(default=dict)
     n_items = models.PositiveIntegerField(default=0)
+    derived_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="derived",
+        help_text="The version this one was made from (a rewriting of its turns).",
+    )
+    provenance = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What made this version beyond its policy: the rewriting LLM, prompt, guards.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -180,6 +193,11 @@ class DatasetItem(models.Model):
     dataset = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="members")
     item = models.ForeignKey("corpora.Item", on_delete=models.PROTECT, related_name="+")
     score = models.FloatField(null=True, blank=True)
+    conversations = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="This version's own turns (a rewritten version); empty: the item's turns.",
+    )
 
     class Meta:
         constraints = [

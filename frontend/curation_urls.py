@@ -3,6 +3,7 @@
 from django.urls import path
 
 from frontend import curation_views as views
+from frontend import rewrite_views
 
 urlpatterns = [
     path(
@@ -12,4 +13,9 @@ urlpatterns = [
     ),
     path("reward-models/<int:run_id>/", views.reward_model_run, name="reward-model-run"),
     path("projects/<int:project_id>/curation/", views.curations, name="curations"),
+    path(
+        "datasets/<int:dataset_id>/rewrites/<int:rewrite_id>/review/",
+        rewrite_views.rewrite_review,
+        name="rewrite-review",
+    ),
 ]

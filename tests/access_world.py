@@ -13,6 +13,7 @@ from annotation.services.projects import member_set, project_create
 from core.models import ApiToken, Job, WebhookEndpoint
 from core.services.tokens import token_create
 from curation.models import DatasetVersion, Export, RewardModelRun, ScoringRun
+from rewrites.models import RewriteRun, RewriteTurn
 from tests.factories import CorpusFactory, ItemFactory, StaffFactory, UserFactory
 
 ROLES = ["anonymous", "stranger", "annotator", "reviewer", "owner", "staff"]
@@ -69,6 +70,8 @@ class World:
     member: Any  # an annotator the owner may remove
     outsider: Any  # a user in no project
     token: ApiToken  # the creator's: nobody else may revoke it
+    rewrite: RewriteRun | None = None
+    rewrite_turn: RewriteTurn | None = None
 
     def ids(self, item_id: int | None = None) -> dict[str, int]:
         return {
@@ -83,6 +86,8 @@ class World:
             "scoring_id": self.scoring.pk,
             "endpoint_id": self.endpoint.pk,
             "token_id": self.token.pk,
+            "rewrite_id": self.rewrite.pk if self.rewrite else 0,
+            "turn_id": self.rewrite_turn.pk if self.rewrite_turn else 0,
         }
 
 
@@ -117,7 +122,22 @@ def build_world() -> World:
         job=Job.objects.create(kind=Job.Kind.CORPUS_SCORE, status=Job.Status.SUCCEEDED),
         shard_size=100,
     )
+    rewrite = RewriteRun.objects.create(
+        source=dataset,
+        job=Job.objects.create(kind=Job.Kind.DATASET_REWRITE, status=Job.Status.SUCCEEDED),
+        llm="llm",
+        prompt_version="v1",
+        settings={},
+        guards={},
+        shard_size=10,
+    )
+    rewrite_turn = RewriteTurn.objects.create(
+        run=rewrite, item=items[0], turn=0, field="answer", original="a", rewrite="b",
+        kept="original", reason="review:tie",
+    )  # fmt: skip
     return World(
+        rewrite=rewrite,
+        rewrite_turn=rewrite_turn,
         project=project,
         corpus=corpus,
         items=items,

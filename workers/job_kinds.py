@@ -70,6 +70,14 @@ def _featurize_requeue(job: Job) -> None:
     corpus_featurize_dispatch(job.pk)  # the cache keeps what was encoded: it goes on from there
 
 
+def _rewrite_requeue(job: Job) -> None:
+    from workers.queues import heavy_queue
+    from workers.rewrite_tasks import rewrite_task
+
+    # finished shards are kept: the task goes on from the last one
+    rewrite_task.apply_async(args=[job.params["rewrite_id"]], queue=heavy_queue())
+
+
 def job_kinds_register() -> None:
     job_kind_register(kind=Job.Kind.CORPUS_IMPORT, on_end=_import_ended)
     job_kind_register(kind=Job.Kind.REWARD_MODEL_TRAIN, requeue=_train_requeue, on_end=_train_ended)
@@ -77,3 +85,4 @@ def job_kinds_register() -> None:
     job_kind_register(kind=Job.Kind.DATASET_EXPORT, requeue=_export_requeue, on_end=_export_ended)
     job_kind_register(kind=Job.Kind.CORPUS_DELETE, requeue=_delete_requeue, on_end=_delete_ended)
     job_kind_register(kind=Job.Kind.CORPUS_FEATURIZE, requeue=_featurize_requeue)
+    job_kind_register(kind=Job.Kind.DATASET_REWRITE, requeue=_rewrite_requeue)

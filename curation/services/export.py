@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery, TextField, Value
-from django.db.models.functions import Cast, JSONObject
+from django.db.models.functions import Cast, Coalesce, JSONObject
 from django.utils import timezone
 
 from core.errors import DomainError
@@ -130,7 +130,10 @@ def _rows(dataset: DatasetVersion, *, scores: bool = False):
     best, score, item_scores_json) per member; item_scores_json only with `scores`."""
     own = ItemScore.objects.filter(run_id=dataset.run_id, item_id=OuterRef("item_id"))
     annotations: dict[str, Any] = {
-        "conversations_json": Cast("item__conversations", TextField()),
+        # a rewritten version carries its own turns; other versions read the item's
+        "conversations_json": Coalesce(
+            Cast("conversations", TextField()), Cast("item__conversations", TextField())
+        ),
         "best": Subquery(own.values("best_candidates")[:1]),
         "item_scores": Value(None, output_field=TextField()),
     }
@@ -246,7 +249,9 @@ def export_execute(*, export: Export) -> dict[str, Any]:
             "dataset_version": dataset.number,
             "policy": dataset.policy,
             "model": _model_info(dataset),
+            "derived_from": dataset.derived_from_id,
         },
+        "provenance": dataset.provenance or {},
         "policy": dataset.policy,
         "model": _model_info(dataset),
         "sink": sink,

@@ -147,6 +147,24 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     ),
     ("datasets/<int:dataset_id>/exports/", "post"): ({}, [401, 404, 403, 400, 400, 400]),
     ("exports/<int:export_id>/download/", "get"): (None, [401, 404, 403, 409, 409, 409]),
+    # rewriting a dataset version: the owner starts it, reviewers read and decide turns
+    ("datasets/<int:dataset_id>/rewrites/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("datasets/<int:dataset_id>/rewrites/", "post"): (
+        {"shard_size": 0},
+        [401, 404, 403, 403, 400, 400],
+    ),
+    ("datasets/<int:dataset_id>/rewrites/<int:rewrite_id>/", "get"): (
+        None,
+        [401, 404, 403, 200, 200, 200],
+    ),
+    ("datasets/<int:dataset_id>/rewrites/<int:rewrite_id>/turns/", "get"): (
+        None,
+        [401, 404, 403, 200, 200, 200],
+    ),
+    ("datasets/<int:dataset_id>/rewrites/<int:rewrite_id>/turns/<int:turn_id>/decision/", "post"): (
+        {},
+        [401, 404, 403, 400, 400, 400],
+    ),
 }
 LEASED = ("skip/", "postpone/", "drafts/<int:item_id>/", "annotations/")
 
@@ -191,7 +209,8 @@ def test_every_api_view_declares_a_permission_beyond_the_default():
         declared = cls is not None and any(
             "permission_classes" in vars(klass)
             for klass in cls.__mro__[:-1]
-            if klass.__module__.split(".")[0] in {"core", "corpora", "annotation", "curation"}
+            if klass.__module__.split(".")[0]
+            in {"core", "corpora", "annotation", "curation", "rewrites"}
         )
         classes = list(getattr(cls, "permission_classes", []) or [])
         only_default = all(c is IsAuthenticated for c in classes)

@@ -71,6 +71,7 @@ PAGE_ROLES = {
     "projects/<int:project_id>/reward-models/": "reviewer",
     "projects/<int:project_id>/curation/": "reviewer",
     "reward-models/<int:run_id>/": "reviewer",
+    "datasets/<int:dataset_id>/rewrites/<int:rewrite_id>/review/": "reviewer",
     "projects/<int:project_id>/": "owner",
     "projects/<int:project_id>/edit/": "owner",
     "projects/<int:project_id>/items/": "reviewer",
