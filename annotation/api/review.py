@@ -36,6 +36,12 @@ class AgreementApi(EngineApi):
         most_disagreement = serializers.ListField(
             child=serializers.DictField(), help_text="[{item_id, external_id, disagreement}]"
         )
+        position_bias = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="Per pairwise/ranking question: how often the candidate shown first won"
+            " ({key, type, answers, first_shown, share, expected, interval [low, high] (95%"
+            " Wilson), p_value, biased}); ties and tied first places are left out.",
+        )
 
     @extend_schema(
         operation_id="project_agreement",

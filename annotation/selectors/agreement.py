@@ -34,6 +34,7 @@ from annotation.selectors.agreement_math import (
     unit_disagreement,
     value_counts,
 )
+from annotation.selectors.position_bias import project_position_bias
 from annotation.services.rubric import rule_keys_for
 from corpora.models import Item
 
@@ -338,6 +339,7 @@ def project_agreement(*, project: Project) -> dict[str, Any]:
     report["annotations"] = len(item_ids)
     report["items"] = int(len(np.unique(item_ids))) if len(item_ids) else 0
     report["overlap"] = project.overlap
+    report["position_bias"] = project_position_bias(project=project)
     return report
 
 

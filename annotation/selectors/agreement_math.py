@@ -170,7 +170,8 @@ def unit_disagreement(counts: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """Mean distance over the ordered pairs of answers of each unit, scaled to [0, 1]."""
     m = counts.sum(axis=1)
     pairs = m * (m - 1)
-    scale = delta.max() or 1.0
+    # A question nobody answered has no codes: an empty distance matrix.
+    scale = (delta.max() if delta.size else 0.0) or 1.0
     raw = np.einsum("uv,vw,uw->u", counts, delta, counts)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(pairs > 0, raw / np.where(pairs > 0, pairs, 1) / scale, np.nan)

@@ -1,7 +1,7 @@
 // The rubric form: controls generated from the project's rubric (and constitution), driven by the
 // keyboard. The workspace and the review page both use it, so a key means the same thing in both.
 import { el } from "./api.js";
-import { LETTERS, candidateTurn } from "./chat.js";
+import { LETTERS, candidateTurn, shownOrder } from "./chat.js";
 import { digitOf } from "./keymap.js";
 import { renderMarkdown } from "./md.js";
 
@@ -55,11 +55,13 @@ export class RubricForm {
     root.addEventListener("submit", (event) => event.preventDefault());
   }
 
-  render({ item, questions, rules, answers }) {
+  render({ item, questions, rules, answers, order = null }) {
     this.item = item;
     this.rules = rules || [];
     this.answers = structuredClone(answers || {});
     this.cand = candidateTurn(item);
+    // shown[k] = the canonical index of the k-th candidate on screen; answers name canonical ones.
+    this.shown = this.cand ? shownOrder(order, this.cand.turn, this.cand.candidates.length) : [];
     this.root.replaceChildren();
     this.blocks = [];
     for (const q of questions || []) {
@@ -167,10 +169,11 @@ export class RubricForm {
       };
     } else if (q.type === "pairwise") {
       const { turn, candidates } = this.cand;
-      const a = 0, b = 1;
+      // A and B are the first two candidates as shown (the conversation shows them as A and B).
+      const [a, b] = this.shown;
       node.append(el("div", { class: "pair" },
-        el("div", { class: "side" }, el("h4", { text: `A · Candidate ${LETTERS[a]}` }), el("div", { html: renderMarkdown(excerpt(candidates[a])) })),
-        el("div", { class: "side" }, el("h4", { text: `B · Candidate ${LETTERS[b]}` }), el("div", { html: renderMarkdown(excerpt(candidates[b])) }))));
+        el("div", { class: "side", "data-cand": a }, el("h4", { text: "A · Candidate A" }), el("div", { html: renderMarkdown(excerpt(candidates[a])) })),
+        el("div", { class: "side", "data-cand": b }, el("h4", { text: "B · Candidate B" }), el("div", { html: renderMarkdown(excerpt(candidates[b])) }))));
       const wrap = el("div", { class: "opts" });
       const buttons = PAIR_CHOICES.map(([choice, label], i) => {
         const btn = el("button", { type: "button", class: "opt", tabindex: "-1", role: "radio", "aria-checked": "false", onclick: () => { set({ a, b, turn, choice }); this.advance(index); } },
@@ -199,6 +202,8 @@ export class RubricForm {
   buildRanking(q, index, block) {
     const { turn, candidates } = this.cand;
     const n = candidates.length;
+    const shown = this.shown;
+    const at = (c) => shown.indexOf(c); // a candidate's place on screen: its key and letter
     // Tiers: [[best...], [next...], ...]; candidates in one tier are tied.
     let tiers = Array.isArray(this.answers[q.key]?.ranking) ? structuredClone(this.answers[q.key].ranking) : [];
     const list = el("ol", { class: "rank-list", "aria-label": "Ranking, best first" });
@@ -217,7 +222,7 @@ export class RubricForm {
       remove(c);
       if (tie && tiers.length) tiers[tiers.length - 1].push(c); else tiers.push([c]);
       // With one candidate left, its place is decided.
-      const left = [...Array(n).keys()].filter((x) => !tiers.flat().includes(x));
+      const left = shown.filter((x) => !tiers.flat().includes(x));
       if (left.length === 1 && n > 2) tiers.push(left);
       commit();
     };
@@ -229,13 +234,13 @@ export class RubricForm {
         tier.forEach((c, k) => list.append(row(c, tier.length > 1 ? `=${position}` : `${position}`, k > 0)));
         position += tier.length;
       });
-      for (let c = 0; c < n; c += 1) if (!tiers.flat().includes(c)) list.append(row(c, "–", false, true));
+      for (const c of shown) if (!tiers.flat().includes(c)) list.append(row(c, "–", false, true));
     };
     const row = (c, pos, tied, unranked = false) => {
       const li = el("li", { class: `rank-item${unranked ? " unranked" : ""}`, draggable: "true", "data-cand": c,
-        "aria-label": `Candidate ${LETTERS[c]}, ${unranked ? "not ranked" : `place ${pos}`}` },
-        el("span", { class: "pos", text: pos }), el("kbd", { text: String(c + 1) }),
-        el("b", { text: LETTERS[c] }), el("span", { class: "txt", html: renderMarkdown(excerpt(candidates[c], 160)) }));
+        "aria-label": `Candidate ${LETTERS[at(c)]}, ${unranked ? "not ranked" : `place ${pos}`}` },
+        el("span", { class: "pos", text: pos }), el("kbd", { text: String(at(c) + 1) }),
+        el("b", { text: LETTERS[at(c)] }), el("span", { class: "txt", html: renderMarkdown(excerpt(candidates[c], 160)) }));
       li.addEventListener("dragstart", (e) => { dragging = c; e.dataTransfer.effectAllowed = "move"; });
       li.addEventListener("dragover", (e) => { e.preventDefault(); li.classList.add("drop-target"); });
       li.addEventListener("dragleave", () => li.classList.remove("drop-target"));
@@ -254,7 +259,7 @@ export class RubricForm {
       return li;
     };
     block.key = (e, action, digit) => {
-      if (digit !== null && digit < n) { place(digit, e.shiftKey); return true; }
+      if (digit !== null && digit < n) { place(shown[digit], e.shiftKey); return true; }
       if (action === "clear") {
         if (tiers.length) { const last = tiers[tiers.length - 1]; last.pop(); tiers = tiers.filter((t) => t.length); commit(); }
         return true;

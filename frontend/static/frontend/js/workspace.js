@@ -68,10 +68,11 @@ async function show(payload, { answers, editing = null } = {}) {
   $(".ws").hidden = false; $("#ws-empty").hidden = true;
   const { item, assignment } = payload;
   viewer.show(item.image_url, `Image of item ${item.external_id}`, payload._img);
-  renderChat($("#chat"), item);
+  const order = assignment?.candidate_order || null;
+  renderChat($("#chat"), item, order);
   $("#chat").scrollTop = 0;
   const initial = answers ?? payload.draft?.answers ?? (payload.draft && !payload.draft.answers ? payload.draft : {});
-  form.render({ item, questions: state.project.rubric?.questions || [], rules: state.project.constitution?.rules || [], answers: initial });
+  form.render({ item, questions: state.project.rubric?.questions || [], rules: state.project.constitution?.rules || [], answers: initial, order });
   $("#editing").hidden = !editing;
   $("#gold-badge").hidden = !(assignment && assignment.is_gold && config.show_gold_badge);
   document.body.dataset.itemId = item.id;
@@ -151,7 +152,7 @@ async function undo() {
       const mine = await api(`${base}/annotations/mine/?limit=1`);
       const row = Array.isArray(mine) ? mine[0] : (mine?.results || [])[0];
       if (!row || !row.item) { toast("Nothing to undo."); return; }
-      last = { payload: { item: row.item, assignment: null, draft: null }, answers: row.answers };
+      last = { payload: { item: row.item, assignment: { candidate_order: row.display_order }, draft: null }, answers: row.answers };
     }
     // The held item stays leased; it comes back right after the edit is saved.
     if (state.current && !state.editing) state.resume = state.current;
