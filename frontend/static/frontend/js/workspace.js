@@ -17,7 +17,9 @@ const state = {
 };
 const keymap = new Keymap();
 const viewer = new ImageViewer($(".ws-image"));
-const form = new RubricForm($("#rubric-form"), { keymap, onChange: () => scheduleDraft() });
+// A per-turn question is asked right under each answer turn of the conversation.
+const turnHost = (turn) => document.querySelector(`#chat .turn[data-turn="${turn}"]`);
+const form = new RubricForm($("#rubric-form"), { keymap, turnHost, onChange: () => scheduleDraft() });
 
 // --- loading items ------------------------------------------------------------------------------
 function preload(payload) {
