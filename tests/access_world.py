@@ -83,6 +83,7 @@ class World:
             "scoring_id": self.scoring.pk,
             "endpoint_id": self.endpoint.pk,
             "token_id": self.token.pk,
+            "user_id": self.outsider.pk,
         }
 
 
