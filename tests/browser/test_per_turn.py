@@ -75,3 +75,24 @@ def test_a_per_turn_question_is_answered_under_each_turn_by_keyboard(page):
     page.locator("#ws-empty").wait_for(state="visible")
     got = {a.item_id: a.answers for a in Annotation.objects.filter(user=user)}
     assert got == expected
+
+
+def test_the_editor_sets_a_question_per_turn(page):
+    corpus = CorpusFactory()
+    ItemFactory.create_batch(1, corpus=corpus, conversations=CONVERSATION, has_candidates=False)
+    owner = get_user_model().objects.create_user("boss", password=PASSWORD, is_staff=True)
+    questions = [{**q, "per_turn": False} for q in QUESTIONS]
+    project = project_create(name="edit", corpora=[corpus], created_by=owner, questions=questions)
+    login(page, owner.username)
+    page.goto(f"/projects/{project.pk}/edit/")
+    box = page.get_by_label("Question 1: ask per turn")
+    box.wait_for()
+    assert not box.is_checked()
+    # a binary question can be asked per turn too; the editor offers it
+    assert page.get_by_label("Question 2: ask per turn").count() == 1
+    box.check()
+    page.locator("#save-rubric").click()
+    page.locator("#rubric-msg").filter(has_text="Saved").wait_for()
+    project.rubric.refresh_from_db()
+    flags = {q["key"]: q.get("per_turn", False) for q in project.rubric.questions}
+    assert flags == {"correct": True, "overall": False}
