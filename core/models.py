@@ -17,6 +17,7 @@ class Job(models.Model):
         CURATION = "curation", "Curation"
         DATASET_EXPORT = "dataset_export", "Dataset export"
         CORPUS_DELETE = "corpus_delete", "Corpus deletion"
+        CORPUS_FEATURIZE = "corpus_featurize", "Corpus featurisation"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

@@ -104,6 +104,12 @@ class Item(models.Model):
                 fields=["corpus", "external_id"], name="item_unique_external_id"
             )
         ]
+        # The data browser pages a corpus in id order, whole or by category: one index range
+        # read of a page at any depth (bench/data_browser.py).
+        indexes = [
+            models.Index(fields=["corpus", "id"], name="item_corpus_page"),
+            models.Index(fields=["corpus", "category", "id"], name="item_corpus_category_page"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.corpus_id}:{self.external_id}"

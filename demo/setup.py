@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,15 +12,20 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from annotation.models import Annotation, Project
+from core.models import Job
 from corpora.models import Corpus
 from corpora.services.corpus_import import corpus_import
+from curation.services.featurize import corpus_featurize_start
 from demo.annotations import demo_annotations_simulate
 from demo.corpus import build_demo_corpus
-from demo.projects import SIMULATED_PROJECT, demo_project_ensure
+from demo.projects import SIMULATED_ANNOTATORS, SIMULATED_PROJECT, demo_project_ensure
 
 logger = logging.getLogger(__name__)
 
 DEMO_CORPUS_NAME = "Demo: shapes and photos"
+# Items of the demo corpus: every one is answered by the simulated annotators, enough for the
+# default reward model to reach their own agreement on held-out items (docs/benchmarks.md).
+DEMO_ITEMS = 800
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,11 @@ def demo_users_ensure() -> list:
     return users
 
 
-def demo_corpus_ensure(*, n_items: int = 800):
+def _quiet(message: str) -> None:
+    logger.info(message)
+
+
+def demo_corpus_ensure(*, n_items: int = DEMO_ITEMS, say: Callable[[str], None] = _quiet):
     """Build the demo corpus from packaged images (not committed) and import it once."""
     corpus, _ = Corpus.objects.get_or_create(
         name=DEMO_CORPUS_NAME,
@@ -62,18 +72,43 @@ def demo_corpus_ensure(*, n_items: int = 800):
     if corpus.items.exists():
         return corpus
     out_dir = Path(settings.VAR_DIR) / "demo"
+    say(f"Demo: building the demo corpus ({n_items} items with images) in {out_dir}")
     demo = build_demo_corpus(out_dir, n_items=n_items, seed=0)
+    say("Demo: importing the demo corpus")
     corpus_import(corpus=corpus, source=demo.corpus_path, images=demo.images_dir)
     return corpus
 
 
-def demo_setup() -> dict:
+def demo_setup(*, say: Callable[[str], None] = _quiet, warm_features: bool = True) -> dict:
+    """Users, corpus, projects and simulated answers, each created once; then the corpus's
+    features are queued for the background (`warm_features`), so that training the simulated
+    project's reward model from the UI right after start-up finds them cached."""
     with transaction.atomic():
         users = demo_users_ensure()
-    corpus = demo_corpus_ensure()
+    corpus = demo_corpus_ensure(say=say)
     project = demo_project_ensure(corpus=corpus, users=users)
-    demo_simulated_annotations_ensure()
-    return {"users": users, "corpus": corpus, "project": project}
+    added = demo_simulated_annotations_ensure()
+    if added:
+        say(f"Demo: {added} simulated answers in {SIMULATED_PROJECT!r}")
+    job = demo_features_warm(corpus=corpus, created_by=users[0]) if warm_features else None
+    if job is not None:
+        say(
+            f"Demo: the corpus's features are computed in the background (job {job.pk}); "
+            "a reward model trained from the UI then starts from them"
+        )
+    return {"users": users, "corpus": corpus, "project": project, "features_job": job}
+
+
+def demo_features_warm(*, corpus: Corpus, created_by=None) -> Job | None:
+    """Queue the demo corpus's featurisation unless a job for it is queued, running or done."""
+    earlier = Job.objects.filter(
+        kind=Job.Kind.CORPUS_FEATURIZE,
+        params__corpus_id=corpus.pk,
+        status__in=[Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.SUCCEEDED],
+    )
+    if earlier.exists():
+        return None
+    return corpus_featurize_start(corpus=corpus, created_by=created_by)
 
 
 def demo_simulated_annotations_ensure() -> int:
@@ -84,4 +119,6 @@ def demo_simulated_annotations_ensure() -> int:
         return 0
     if Annotation.objects.filter(project=project).exists():
         return 0
-    return demo_annotations_simulate(project=project, ground_truth=ground_truth).annotations
+    return demo_annotations_simulate(
+        project=project, ground_truth=ground_truth, n_annotators=SIMULATED_ANNOTATORS
+    ).annotations

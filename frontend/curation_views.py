@@ -7,8 +7,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from annotation.models import Project
-from core.access import REVIEWER
+from annotation.selectors.projects import project_corpus_ids, project_members
+from core.access import OWNER, REVIEWER
 from core.errors import DomainError
+from core.models import Job
 from curation.selectors.runs import (
     active_run_id,
     dataset_versions,
@@ -16,7 +18,9 @@ from curation.selectors.runs import (
     reward_model_run_get,
     reward_model_runs,
 )
+from curation.selectors.scorings import corpora_scoring_state
 from curation.services.curation import curation_policy_schema
+from curation.services.export_sink import s3_configured
 from frontend.access import project_for_page
 
 
@@ -25,15 +29,40 @@ def _project(request: HttpRequest, project_id: int) -> Project:
     return project_for_page(request, project_id, min_role=REVIEWER).project
 
 
+def _scoring_context(request: HttpRequest, project: Project, run) -> dict:
+    """What the scoring step of the path shows for `run`: every corpus the user may read (the
+    project's first) with the newest scoring of it by that run."""
+    if run is None:
+        return {"corpora": []}
+    return {
+        "corpora": corpora_scoring_state(
+            run=run, user=request.user, project_corpus_ids=project_corpus_ids(project=project)
+        )
+    }
+
+
 @login_required
 def reward_model_runs_page(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = _project(request, project_id)
-    runs = reward_model_runs(project_id=project.pk)
+    access = project_for_page(request, project_id, min_role=REVIEWER)
+    project = access.project
+    runs = list(reward_model_runs(project_id=project.pk))
     active = active_run_id(project_id=project.pk)
+    # The path goes on from the newest finished run: promote it, score corpora with it.
+    path_run = next(
+        (r for r in runs if r.job.status == Job.Status.SUCCEEDED and r.artifact_path), None
+    )
     return render(
         request,
         "frontend/curation/runs.html",
-        {"project": project, "runs": runs, "active_run_id": active, "nav": "projects"},
+        {
+            "project": project,
+            "runs": runs,
+            "active_run_id": active,
+            "path_run": path_run,
+            "can_manage": access.allows(OWNER),
+            **_scoring_context(request, project, path_run),
+            "nav": "projects",
+        },
     )
 
 
@@ -58,9 +87,12 @@ def reward_model_run(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @login_required
 def curations(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = _project(request, project_id)
+    access = project_for_page(request, project_id, min_role=REVIEWER)
+    project = access.project
     datasets = dataset_versions(project_id=project.pk, with_exports=True)
-    runs = reward_model_runs(project_id=project.pk, with_artifact=True)
+    runs = list(reward_model_runs(project_id=project.pk, with_artifact=True))
+    active = active_run_id(project_id=project.pk)
+    promoted = next((r for r in runs if r.pk == active), None)
     return render(
         request,
         "frontend/curation/curations.html",
@@ -68,7 +100,13 @@ def curations(request: HttpRequest, project_id: int) -> HttpResponse:
             "project": project,
             "datasets": datasets,
             "runs": runs,
+            "active_run_id": active,
+            "path_run": promoted,
+            "can_manage": access.allows(OWNER),
+            **_scoring_context(request, project, promoted),
             "policy_schema": curation_policy_schema(),
+            "s3_configured": s3_configured(),
+            "members": project_members(project=project),
             "nav": "projects",
         },
     )

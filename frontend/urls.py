@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import people_views, views
+from frontend import browse_views, people_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,4 +14,17 @@ urlpatterns = [
     path("projects/<int:project_id>/edit/", views.project_edit, name="project-edit"),
     path("projects/<int:project_id>/annotate/", views.project_annotate, name="project-annotate"),
     path("projects/<int:project_id>/review/", views.project_review, name="project-review"),
+    # The data browser: items of a corpus, a project, a dataset version; one item.
+    path("corpora/<int:corpus_id>/items/", browse_views.browse_corpus, name="data-browser-corpus"),
+    path(
+        "projects/<int:project_id>/items/",
+        browse_views.browse_project,
+        name="data-browser-project",
+    ),
+    path(
+        "datasets/<int:dataset_id>/items/",
+        browse_views.browse_dataset,
+        name="data-browser-dataset",
+    ),
+    path("items/<int:item_id>/", browse_views.item_page, name="item-detail"),
 ]

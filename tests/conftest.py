@@ -67,6 +67,22 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     # wait for retries: short backoff
     env.setdefault("ARBITER_WEBHOOK_URL_ALLOW", "127.0.0.1")
     env.setdefault("ARBITER_WEBHOOK_BACKOFF_SECONDS", "0.2")
+    # exports with `sink: "s3"` upload to a real S3-compatible server (moto) on loopback
+    from moto.server import ThreadedMotoServer
+
+    s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    s3_server.start()
+    s3_host, s3_port = s3_server.get_host_and_port()
+    s3 = {
+        "bucket": "trainers",
+        "prefix": "arbiter/exports",
+        "endpoint_url": f"http://{s3_host}:{s3_port}",
+        "region": "us-east-1",
+        "access_key_id": "test-key",
+        "secret_access_key": "test-secret",
+    }
+    for key, value in s3.items():
+        env[f"ARBITER_EXPORT_S3_{key.upper()}"] = value
     from workers.queues import worker_argv
 
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
@@ -98,6 +114,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
             "media_root": shared / "media",
             "artifacts_root": shared / "artifacts",
             "log": shared / "worker.log",
+            "s3": s3,
         },
     )
     yield worker
@@ -107,6 +124,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+    s3_server.stop()
 
 
 @pytest.fixture

@@ -74,3 +74,11 @@ def dataset_export_task(export_id: int) -> str:
         export.refresh_from_db()
         export_ready_emit(export=export)
     return job.status if job else "missing"
+
+
+@shared_task(name="arbiter.corpus_featurize", acks_late=True, reject_on_worker_lost=True)
+def corpus_featurize_task(job_id: int) -> str:
+    from curation.services.featurize import corpus_featurize_run
+
+    job = job_run(job_id, lambda job: corpus_featurize_run(job=job))
+    return job.status if job else "missing"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -12,10 +15,22 @@ from rest_framework.response import Response
 
 from annotation.api.engine import EngineApi, item_payload
 from annotation.api.serializers import AnswersField, ItemOutputSerializer
+from annotation.selectors.annotation_export import FORMATS as EXPORT_FORMATS
+from annotation.selectors.annotation_export import annotation_export_stream
 from annotation.selectors.annotations import annotations_mine
 from annotation.services.submit import annotation_submit
 from core.api.errors import ApiError, error_responses
-from core.api.permissions import IsProjectMember, IsProjectMemberCheckedInService
+from core.api.permissions import (
+    IsProjectMember,
+    IsProjectMemberCheckedInService,
+    IsProjectReviewer,
+)
+
+EXPORT_TYPES = {
+    "json": "application/json",
+    "jsonl": "application/x-ndjson",
+    "csv": "text/csv; charset=utf-8",
+}
 
 
 class AnnotationOutputSerializer(serializers.Serializer):
@@ -170,3 +185,48 @@ class AnnotationMineApi(EngineApi):
                 for a in rows
             ]
         )
+
+
+class AnnotationExportApi(EngineApi):
+    # Every annotator's answers: what reviewers already see one item at a time.
+    permission_classes = [IsProjectReviewer]
+
+    @extend_schema(
+        operation_id="project_annotations_export",
+        summary="Every raw annotation of the project, streamed as JSON, JSON Lines or CSV",
+        description="One record per annotation (the latest revision): item, annotator, "
+        "source, answers. CSV has one column per rubric question (`answer:<key>`) and all "
+        "answers as JSON in `answers`; a cell that a spreadsheet would run as a formula is "
+        "prefixed with '. Reviewers and owners.",
+        parameters=[
+            OpenApiParameter(
+                "file_format",
+                str,
+                enum=list(EXPORT_FORMATS),
+                description="json (default), jsonl or csv.",
+            ),
+            OpenApiParameter(
+                "annotator", str, many=True, description="Only these annotators' (usernames)."
+            ),
+        ],
+        responses={
+            (200, "application/json"): OpenApiTypes.BINARY,
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            **error_responses(400, 401, 403, 404),
+        },
+    )
+    def get(self, request: Request, project_id: int) -> StreamingHttpResponse:
+        project, _ = self.project(project_id)
+        fmt = request.query_params.get("file_format", "json")
+        if fmt not in EXPORT_FORMATS:
+            choices = ", ".join(EXPORT_FORMATS)
+            raise ApiError("invalid_format", f"file_format must be one of {choices}.")
+        annotators = [a[:150] for a in request.query_params.getlist("annotator") if a][:100]
+        response = StreamingHttpResponse(
+            annotation_export_stream(project=project, fmt=fmt, annotators=annotators or None),
+            content_type=EXPORT_TYPES[fmt],
+        )
+        suffix = f"-{annotators[0]}" if len(annotators) == 1 else ""
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"annotations-project-{project.pk}{suffix}")
+        response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+        return response

@@ -1,4 +1,4 @@
-"""Queue API: next item (lease), skip, postpone, draft autosave."""
+"""Queue API: next item (lease), skip, postpone, draft autosave, the queue's status."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from rest_framework.response import Response
 
 from annotation.api.engine import EngineApi
 from annotation.api.serializers import AnswersField, ItemOutputSerializer
+from annotation.selectors.queue_status import project_queue_status
 from annotation.services.candidate_order import display_order_for
 from annotation.services.queue import draft_save, item_next, item_postpone, item_skip
 from core.api.errors import error_responses
-from core.api.permissions import IsProjectMemberCheckedInService
+from core.api.permissions import IsProjectMember, IsProjectMemberCheckedInService
 
 
 class AssignmentOutputSerializer(serializers.Serializer):
@@ -212,3 +213,38 @@ class DraftApi(EngineApi):
         return Response(
             {"item_id": item_id, "answers": assignment.draft, "saved_at": assignment.updated_at}
         )
+
+
+class QueueStatusApi(EngineApi):
+    permission_classes = [IsProjectMember]
+
+    class OutputSerializer(serializers.Serializer):
+        state = serializers.ChoiceField(
+            choices=["complete", "available", "leased_by_others", "waiting_for_others"],
+            help_text="complete: every item has its answers; available: work for me now; "
+            "leased_by_others: the open items are leased to others right now; "
+            "waiting_for_others: I answered what I can, others must reach the overlap.",
+        )
+        total = serializers.IntegerField(help_text="Items of the project (gold excluded).")
+        done = serializers.IntegerField(help_text="Items with all the answers the overlap asks.")
+        mine = serializers.IntegerField(help_text="Annotations I have submitted.")
+        overlap = serializers.IntegerField(help_text="Annotators per item.")
+        leased_by_others = serializers.IntegerField(
+            help_text="Items I could answer that others hold leases on now."
+        )
+        waiting_for_others = serializers.IntegerField(
+            help_text="Items I answered that still need other annotators."
+        )
+        next_lease_expires_at = serializers.DateTimeField(
+            allow_null=True, help_text="When the first of those leases lapses."
+        )
+
+    @extend_schema(
+        operation_id="project_queue_status",
+        summary="My queue's state and the project's progress (member)",
+        responses={200: OutputSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project, _ = self.project(project_id)
+        status_ = project_queue_status(project=project, user=request.user)
+        return Response(self.OutputSerializer(status_).data)

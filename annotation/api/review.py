@@ -27,14 +27,16 @@ class AgreementApi(EngineApi):
             child=serializers.DictField(),
             help_text="Per question (per rule for verdicts): key, type, level, alpha, "
             "alpha_interval (ratings), fleiss_kappa, fleiss_raters, units, cohen [{a, b, "
-            "shared, kappa}].",
+            "shared, kappa}]; alpha_undefined says why when alpha is null.",
         )
         annotators = serializers.ListField(
             child=serializers.DictField(),
             help_text="Per annotator: majority_agreement, gold_accuracy, answers.",
         )
         most_disagreement = serializers.ListField(
-            child=serializers.DictField(), help_text="[{item_id, external_id, disagreement}]"
+            child=serializers.DictField(),
+            help_text="Unadjudicated items, most disputed first: [{item_id, external_id, "
+            "category, disagreement, answers: [{annotator, answers}]}]",
         )
         position_bias = serializers.ListField(
             child=serializers.DictField(),
@@ -61,6 +63,9 @@ class ProgressApi(EngineApi):
         done = serializers.IntegerField()
         started = serializers.IntegerField()
         annotations = serializers.IntegerField()
+        active_annotators = serializers.IntegerField(
+            help_text="People who have submitted at least one answer."
+        )
         per_day = serializers.ListField(
             child=serializers.DictField(), help_text="[{day, annotations}]"
         )
@@ -104,6 +109,10 @@ class ReviewNextApi(EngineApi):
         item = ItemOutputSerializer()
         annotations = ReviewAnswerSerializer(many=True, help_text="Every answer, side by side.")
         agreement = serializers.DictField(help_text="{disagreement, per_question: {key: {...}}}")
+        prefill = serializers.DictField(
+            help_text="Where adjudication starts: per question the ratings' median (the nearest "
+            "label), otherwise the most frequent answer."
+        )
         adjudicated = serializers.BooleanField()
 
     @extend_schema(
@@ -138,6 +147,7 @@ class ReviewNextApi(EngineApi):
                     for a in data["annotations"]
                 ],
                 "agreement": data["agreement"],
+                "prefill": data["prefill"],
                 "adjudicated": data["project_item"].adjudicated,
             }
         )

@@ -1,6 +1,10 @@
 from django.urls import path
 
-from annotation.api.annotations import AnnotationMineApi, AnnotationSubmitApi
+from annotation.api.annotations import (
+    AnnotationExportApi,
+    AnnotationMineApi,
+    AnnotationSubmitApi,
+)
 from annotation.api.items import ItemSuggestionsApi, ProjectItemsApi, ProjectMissingItemsApi
 from annotation.api.preferences import PreferencesApi
 from annotation.api.projects import (
@@ -11,7 +15,13 @@ from annotation.api.projects import (
     ProjectMembersBulkApi,
     ProjectRubricApi,
 )
-from annotation.api.queue import DraftApi, ItemNextApi, ItemPostponeApi, ItemSkipApi
+from annotation.api.queue import (
+    DraftApi,
+    ItemNextApi,
+    ItemPostponeApi,
+    ItemSkipApi,
+    QueueStatusApi,
+)
 from annotation.api.review import (
     AgreementApi,
     ProgressApi,
@@ -28,11 +38,15 @@ urlpatterns = [
     path(_P + "members/", ProjectMembersApi.as_view(), name="project-members"),
     path(_P + "members/bulk/", ProjectMembersBulkApi.as_view(), name="project-members-bulk"),
     path(_P + "next/", ItemNextApi.as_view(), name="project-next"),
+    path(_P + "queue/status/", QueueStatusApi.as_view(), name="project-queue-status"),
     path(_P + "skip/", ItemSkipApi.as_view(), name="project-skip"),
     path(_P + "postpone/", ItemPostponeApi.as_view(), name="project-postpone"),
     path(_P + "drafts/<int:item_id>/", DraftApi.as_view(), name="project-draft"),
     path(_P + "annotations/", AnnotationSubmitApi.as_view(), name="project-annotations"),
     path(_P + "annotations/mine/", AnnotationMineApi.as_view(), name="project-annotations-mine"),
+    path(
+        _P + "annotations/export/", AnnotationExportApi.as_view(), name="project-annotations-export"
+    ),
     path(_P + "agreement/", AgreementApi.as_view(), name="project-agreement"),
     path(_P + "progress/", ProgressApi.as_view(), name="project-progress"),
     path(_P + "review/next/", ReviewNextApi.as_view(), name="project-review-next"),

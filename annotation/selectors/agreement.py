@@ -19,7 +19,7 @@ from django.db.models import TextField
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast
 
-from annotation.models import Annotation, Project, ProjectMembership
+from annotation.models import Annotation, Project, ProjectItem, ProjectMembership
 from annotation.selectors.agreement_math import (
     PAIR_CODES,
     Component,
@@ -263,8 +263,30 @@ def _comparison_component(key, qtype, values, item_ids, coders) -> Component | N
     return comp
 
 
-def agreement_compute(components: list[Component], coder_names: Sequence[str]) -> dict[str, Any]:
-    """The numbers of the report, from coded components (pure numpy; no database)."""
+def alpha_undefined_reason(counts: np.ndarray) -> str:
+    """Why alpha has no value for a units x values count matrix, in words for the dashboard."""
+    pairable = counts[counts.sum(axis=1) >= 2]
+    if pairable.shape[0] == 0:
+        return "No item has answers from two annotators yet."
+    if (pairable.sum(axis=0) > 0).sum() < 2:
+        return (
+            "Every answer so far is the same, so agreement beyond chance cannot be measured "
+            f"({pairable.shape[0]} item{'s' if pairable.shape[0] != 1 else ''} with two or "
+            "more answers)."
+        )
+    return "The answers give no expected disagreement to compare with."
+
+
+def agreement_compute(
+    components: list[Component],
+    coder_names: Sequence[str],
+    *,
+    settled_items: Sequence[int] = (),
+) -> dict[str, Any]:
+    """The numbers of the report, from coded components (pure numpy; no database).
+
+    `settled_items` (adjudicated items) stay in every measure but not in the disputed list:
+    a reviewer has already decided them."""
     n_coders = len(coder_names)
     questions: list[dict[str, Any]] = []
     agree = np.zeros(n_coders)
@@ -285,6 +307,8 @@ def agreement_compute(components: list[Component], coder_names: Sequence[str]) -
             "pairable_units": int((m >= 2).sum()),
             "alpha": component_alpha(comp, counts),
         }
+        if entry["alpha"] is None:
+            entry["alpha_undefined"] = alpha_undefined_reason(counts)
         if comp.question_type == "rating":
             entry["alpha_interval"] = component_alpha(
                 Component(**{**comp.__dict__, "level": "interval"}), counts
@@ -319,6 +343,8 @@ def agreement_compute(components: list[Component], coder_names: Sequence[str]) -
     ]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_dis = np.where(item_n > 0, item_sum / np.where(item_n > 0, item_n, 1), 0.0)
+    settled = [i for i in settled_items if 0 <= i < len(mean_dis)]
+    mean_dis[settled] = 0.0
     # Stable sort on the negated score: ties keep the lower item id first.
     order = np.argsort(-mean_dis, kind="stable")[:TOP_DISAGREEMENT]
     worst = [(float(mean_dis[i]), int(i)) for i in order]
@@ -341,7 +367,12 @@ def project_agreement(*, project: Project) -> dict[str, Any]:
     components, _ = components_build(
         project.rubric.questions, item_ids, coders, columns, rule_keys_for(project)
     )
-    report = agreement_compute(components, [names.get(int(u), str(u)) for u in user_ids])
+    settled = ProjectItem.objects.filter(project=project, adjudicated=True).values_list(
+        "item_id", flat=True
+    )
+    report = agreement_compute(
+        components, [names.get(int(u), str(u)) for u in user_ids], settled_items=list(settled)
+    )
     gold = {
         row["user_id"]: row
         for row in ProjectMembership.objects.filter(project=project).values(
@@ -355,18 +386,35 @@ def project_agreement(*, project: Project) -> dict[str, Any]:
         entry["gold_accuracy"] = (
             stats["gold_correct"] / stats["gold_answered"] if stats.get("gold_answered") else None
         )
-    external = dict(
-        Item.objects.filter(pk__in=[d["item_id"] for d in report["most_disagreement"]]).values_list(
-            "pk", "external_id"
-        )
-    )
-    for entry in report["most_disagreement"]:
-        entry["external_id"] = external.get(entry["item_id"], "")
+    _disputed_describe(project, report["most_disagreement"], names)
     report["annotations"] = len(item_ids)
     report["items"] = int(len(np.unique(item_ids))) if len(item_ids) else 0
     report["overlap"] = project.overlap
     report["position_bias"] = project_position_bias(project=project)
     return report
+
+
+def _disputed_describe(project: Project, disputed: list[dict], names: dict) -> None:
+    """Each disputed item's external id, category and every annotator's answers (two queries)."""
+    ids = [d["item_id"] for d in disputed]
+    items = {
+        pk: (external, category)
+        for pk, external, category in Item.objects.filter(pk__in=ids).values_list(
+            "pk", "external_id", "category"
+        )
+    }
+    answers: dict[int, list[dict]] = {i: [] for i in ids}
+    for item_id, user_id, values in (
+        Annotation.objects.filter(project=project, item_id__in=ids, source=Annotation.Source.HUMAN)
+        .order_by("item_id", "user_id")
+        .values_list("item_id", "user_id", "answers")
+    ):
+        answers[item_id].append({"annotator": names.get(user_id, str(user_id)), "answers": values})
+    for entry in disputed:
+        external, category = items.get(entry["item_id"], ("", ""))
+        entry["external_id"] = external
+        entry["category"] = category
+        entry["answers"] = answers.get(entry["item_id"], [])
 
 
 __all__ = ["agreement_compute", "components_build", "project_agreement", "alpha_from_counts"]

@@ -168,6 +168,9 @@ def majority(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def unit_disagreement(counts: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """Mean distance over the ordered pairs of answers of each unit, scaled to [0, 1]."""
+    if delta.size == 0 or counts.shape[1] != delta.shape[0]:
+        # a question nobody has answered yet (an optional multi-label one): nothing to compare
+        return np.full(counts.shape[0], np.nan)
     m = counts.sum(axis=1)
     pairs = m * (m - 1)
     # A question nobody answered has no codes: an empty distance matrix.

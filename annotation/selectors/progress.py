@@ -58,6 +58,8 @@ def project_progress(*, project: Project) -> dict[str, Any]:
         "done": totals["done"],
         "started": totals["started"],
         "annotations": human.count(),
+        # members who answered, not members on the roster (owners and reviewers are members too)
+        "active_annotators": sum(1 for row in per_user.values() if row["annotations"]),
         "per_day": [{"day": r["day"], "annotations": r["annotations"]} for r in per_day],
         "per_annotator": annotators,
     }

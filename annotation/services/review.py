@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import transaction
@@ -39,11 +40,44 @@ def review_item(*, project: Project, pitem: ProjectItem) -> dict[str, Any]:
     return {
         "project_item": pitem,
         "annotations": annotations,
+        "prefill": review_prefill(questions, human),
         "agreement": {
             "disagreement": item_disagreement(questions, human),
             "per_question": per_question,
         },
     }
+
+
+def review_prefill(questions: list[dict], answers: list[dict]) -> dict[str, Any]:
+    """What the adjudication form starts from: per question, the median of the ratings (the
+    label nearest to it, the lower on a tie: [5, 1] gives 3, not whoever answered first) and
+    the most frequent answer of any other type (ties: the first given). Text is left empty."""
+    out: dict[str, Any] = {}
+    for question in questions:
+        key, qtype = question["key"], question["type"]
+        values = [a[key] for a in answers if a.get(key) is not None]
+        if not values or qtype == "text":
+            continue
+        if qtype == "rating":
+            labels = sorted(lab["value"] for lab in question.get("labels", []))
+            numbers = sorted(v for v in values if isinstance(v, int | float))
+            if numbers and labels:
+                middle = len(numbers) // 2
+                median = (
+                    numbers[middle]
+                    if len(numbers) % 2
+                    else (numbers[middle - 1] + numbers[middle]) / 2
+                )
+                out[key] = min(labels, key=lambda label: (abs(label - median), label))
+                continue
+        counts: dict[str, int] = {}
+        first: dict[str, Any] = {}
+        for value in values:
+            text = json.dumps(value, sort_keys=True)
+            counts[text] = counts.get(text, 0) + 1
+            first.setdefault(text, value)
+        out[key] = first[max(counts, key=counts.__getitem__)]
+    return out
 
 
 @transaction.atomic

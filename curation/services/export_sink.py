@@ -58,3 +58,8 @@ def s3_upload(*, folder: Path, names: list[str], location: dict[str, Any]) -> No
     client = s3_client(s3_settings())
     for name in names:
         client.upload_file(str(folder / name), location["bucket"], location["prefix"] + name)
+
+
+def s3_configured() -> bool:
+    """Whether exports may go to S3 (a bucket is set): the page offers the sink only then."""
+    return bool(settings.ARBITER_EXPORT_S3.get("bucket"))

@@ -8,7 +8,7 @@ Encoders are loaded lazily, once per process, and only when something is missing
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,10 +100,26 @@ def encoder_id_of(spec: str) -> str:
     return encoder_get(spec).encoder_id
 
 
+# Examples featurised between two progress reports: small enough for a live n/N on CPU, large
+# enough that the encoders still batch well.
+PROGRESS_CHUNK = 256
+
+# progress(done, total): examples not cached yet, featurised so far out of all of them.
+FeaturizeProgress = Callable[[int, int], None]
+
+
 def featurize_many(
-    things: Sequence[Featurizable], *, text_encoder: str, image_encoder: str | None
+    things: Sequence[Featurizable],
+    *,
+    text_encoder: str,
+    image_encoder: str | None,
+    progress: FeaturizeProgress | None = None,
 ) -> list[Any]:
-    """Make sure every text and image is in the cache; returns their refs (FeatureRef)."""
+    """Make sure every text and image is in the cache; returns their refs (FeatureRef).
+
+    With `progress`, the examples missing from the cache are featurised in chunks and
+    `progress(done, total)` is called before the first and after each chunk (it may raise to
+    stop: what was featurised stays cached)."""
     from rewardmodel.features import Example, featurize
 
     cache = feature_cache()
@@ -128,13 +144,14 @@ def featurize_many(
         for thing, ref in zip(things, refs, strict=True)
         if ref.text_key in missing_text or ref.image_key in missing_images
     ]
-    featurize(
-        todo,
-        encoder_get(text_encoder),
-        encoder_get(image_encoder) if image_id is not None else None,
-        cache,
-        batch_size=32,
-    )
+    encoders = (encoder_get(text_encoder), encoder_get(image_encoder) if image_id else None)
+    chunk = len(todo) if progress is None else PROGRESS_CHUNK
+    for start in range(0, len(todo), chunk):
+        if progress is not None:
+            progress(start, len(todo))
+        featurize(todo[start : start + chunk], *encoders, cache, batch_size=32)
+    if progress is not None:
+        progress(len(todo), len(todo))
     return refs
 
 

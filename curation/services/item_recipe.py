@@ -62,7 +62,12 @@ def _side_key(ref: SideRef) -> tuple[str, Any, Any]:
 
 
 def item_recipe_inputs(
-    data: TrainingData, *, criteria: list[str], text_encoder: str, image_encoder: str | None
+    data: TrainingData,
+    *,
+    criteria: list[str],
+    text_encoder: str,
+    image_encoder: str | None,
+    featurize_progress: Callable[[int, int], None] | None = None,
 ) -> ItemRecipeInputs:
     """Featurise the turns of every item the training data names and shape the inputs."""
     from rewardmodel.item_outputs import ItemTarget
@@ -79,7 +84,9 @@ def item_recipe_inputs(
         .order_by("pk")
     )
     specs, things = items_turn_specs(items)
-    refs = featurize_many(things, text_encoder=text_encoder, image_encoder=image_encoder)
+    refs = featurize_many(
+        things, text_encoder=text_encoder, image_encoder=image_encoder, progress=featurize_progress
+    )
     ref_of = {(s.item_id, s.turn, s.candidate): r for s, r in zip(specs, refs, strict=True)}
 
     turn_pairs = []
@@ -190,6 +197,7 @@ def item_recipe_train(
     hyper: dict[str, Any],
     checkpoint_dir: Path,
     progress: Callable[[int, int, float, float | None], bool],
+    featurize_progress: Callable[[int, int], None] | None = None,
 ) -> TrainedModel:
     from rewardmodel.artifacts import TURN_RECIPE
     from rewardmodel.item_outputs import fit_item_outputs
@@ -199,7 +207,11 @@ def item_recipe_train(
     pairs_config = config_from_hyper(ItemPairsConfig, hyper)
     image_encoder = hyper["image_encoder"] or None
     inputs = item_recipe_inputs(
-        data, criteria=criteria, text_encoder=hyper["text_encoder"], image_encoder=image_encoder
+        data,
+        criteria=criteria,
+        text_encoder=hyper["text_encoder"],
+        image_encoder=image_encoder,
+        featurize_progress=featurize_progress,
     )
     item_pairs = item_pairs_from_scores(
         inputs.item_scores,

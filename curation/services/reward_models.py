@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,22 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     checkpoints = run_dir(run) / "checkpoints"
     resumed_from = _checkpoint_step(checkpoints)
 
+    clock = _PhaseClock()
+    seen: dict[str, int] = {}
+
+    def featurize_progress(done: int, total: int) -> None:
+        job_progress(
+            job_id=job_id,
+            current=done,
+            total=total,
+            message=f"Featurising {done}/{total} texts and images"
+            f"{clock.eta('features', done, total)}.",
+        )
+        if job_cancel_requested(job_id):
+            raise JobCancelled()  # what was featurised stays in the cache for the next run
+
     def progress(step: int, total: int, loss: float, val_acc: float | None) -> bool:
+        seen["total"] = total
         RewardModelStep.objects.bulk_create(
             [RewardModelStep(run=run, step=step, loss=loss, val_accuracy=val_acc)],
             ignore_conflicts=True,  # a resumed run logs again the steps after its checkpoint
@@ -208,16 +224,37 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
             job_id=job_id,
             current=step,
             total=total,
-            message=f"Step {step}/{total}: loss {loss:.4f}{accuracy}.",
+            # "at most": early stopping may end the run before `total` (the end says so).
+            message=f"Step {step} of at most {total}: loss {loss:.4f}{accuracy}"
+            f"{clock.eta('steps', step, total)}.",
         )
         return not job_cancel_requested(job_id)
 
-    job_progress(job_id=job_id, current=0, total=None, message="Featurising (cached).")
+    job_progress(job_id=job_id, current=0, total=None, message="Featurising: checking the cache.")
     trained = item_recipe_train(
-        data=data, criteria=criteria, hyper=hyper, checkpoint_dir=checkpoints, progress=progress
+        data=data,
+        criteria=criteria,
+        hyper=hyper,
+        checkpoint_dir=checkpoints,
+        progress=progress,
+        featurize_progress=featurize_progress,
     )
     if trained.cancelled:
         raise JobCancelled()
+    max_steps = seen.get("total")
+    stopped_early = max_steps is not None and trained.steps < max_steps
+    # The job's bar ends at the step training really reached, not at the planned total.
+    job_progress(
+        job_id=job_id,
+        current=trained.steps,
+        total=trained.steps,
+        message=(
+            f"Stopped early at step {trained.steps} of at most {max_steps}: validation accuracy"
+            " stopped improving."
+            if stopped_early
+            else f"Trained {trained.steps} steps."
+        ),
+    )
     metrics = trained.metrics
     eval_items = [
         int(item_id)
@@ -255,10 +292,38 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     return {
         "run_id": run.pk,
         "steps": trained.steps,
+        "max_steps": max_steps,
+        "stopped_early": stopped_early,
+        "best_step": metrics.get("best_step"),
         "resumed_from_step": resumed_from,
         "eval_accuracy": metrics.get("eval_accuracy"),
         "artifact": run.artifact_path,
     }
+
+
+class _PhaseClock:
+    """Remaining time of a phase (featurising, training) from its own rate so far: the phase's
+    first report starts its clock, so time spent before it (loading data) does not skew it."""
+
+    def __init__(self) -> None:
+        self._start: dict[str, tuple[float, int]] = {}
+
+    def eta(self, phase: str, done: int, total: int) -> str:
+        now = time.monotonic()
+        start = self._start.setdefault(phase, (now, done))
+        elapsed, progressed = now - start[0], done - start[1]
+        if progressed <= 0 or elapsed < 1.0 or done >= total:
+            return ""
+        left = elapsed / progressed * (total - done)
+        return f", about {_duration(left)} left"
+
+
+def _duration(seconds: float) -> str:
+    if seconds <= 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _json_safe(value: Any) -> Any:

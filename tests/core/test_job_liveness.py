@@ -51,6 +51,7 @@ def test_every_kind_has_its_hooks_registered():
     assert job_kind_hooks(Job.Kind.CORPUS_SCORE).requeue is not None
     assert job_kind_hooks(Job.Kind.DATASET_EXPORT).requeue is not None
     assert job_kind_hooks(Job.Kind.CORPUS_DELETE).requeue is not None
+    assert job_kind_hooks(Job.Kind.CORPUS_FEATURIZE).requeue is not None
     # an import is one transaction that died with its worker: failed, never requeued
     assert job_kind_hooks(Job.Kind.CORPUS_IMPORT).requeue is None
     assert job_kind_hooks(Job.Kind.CORPUS_IMPORT).on_end is not None

@@ -72,3 +72,53 @@ def test_curate_explains_what_is_missing(tmp_path):
         call_command("curate", project="nope", policy="top10", out=str(tmp_path))
     with pytest.raises(CommandError, match="No corpus file"):
         call_command("curate", corpus=str(tmp_path / "x.json"), project="p", out=str(tmp_path))
+
+
+def test_curate_scores_a_corpus_in_no_project_shows_scores_and_curates_over_it(
+    tmp_path, small_hyper, capsys
+):
+    from curation.models import RewardModelRun, ScoringRun
+    from tests.curation.helpers import candidate_corpus
+
+    # given: a model trained on a project, and a corpus that is in no project
+    call_command(
+        "curate",
+        corpus=str(_llava_file(tmp_path / "corpus.json")),
+        project="cli",
+        train=True,
+        hyperparameters=json.dumps({**small_hyper, "epochs": 10}),  # scores, not quality
+        policy="top10",
+    )
+    run = RewardModelRun.objects.get()
+    held_out = candidate_corpus("held-out", n_items=20, seed=3)
+    capsys.readouterr()
+    # when: scored with the model, ten best and worst shown, a preview only
+    call_command(
+        "curate", project="cli", model=run.pk, score_corpus="held-out", show_scores=10,
+        policy="top10",
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    # then: every item of that corpus is scored, nothing is committed
+    scoring = ScoringRun.objects.get(corpus=held_out)
+    assert scoring.run_id == run.pk
+    assert "best 10:" in printed and "worst 10:" in printed
+    best = printed.split("best 10:")[1].split("worst 10:")[0].strip().splitlines()
+    scores = [float(line.split()[2]) for line in best]
+    assert len(best) == 10 and scores == sorted(scores, reverse=True)
+    assert all(line.split()[0].startswith(("c", "p")) for line in best)
+    assert "preview: 3 of 30 items" in printed  # top 10% per category of 20 + 10 plain items
+    assert not DatasetVersion.objects.exists()
+    # when: committed and exported (by id this time)
+    out = tmp_path / "held-out"
+    call_command(
+        "curate", project="cli", model=run.pk, score_corpus=str(held_out.pk), policy="top10",
+        format="jsonl", out=str(out),
+    )  # fmt: skip
+    # then: the dataset records the scoring and holds items of the held-out corpus only
+    dataset = DatasetVersion.objects.get()
+    assert dataset.scoring.corpus_id == held_out.pk
+    assert set(dataset.members.values_list("item__corpus_id", flat=True)) == {held_out.pk}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["records"] == dataset.n_items > 0
+    with pytest.raises(CommandError, match="No corpus 'nope'"):
+        call_command("curate", project="cli", model=run.pk, score_corpus="nope", policy="top10")

@@ -481,17 +481,23 @@ def test_openapi_documents_every_format_and_option():
     assert all(field.get("description") for field in options["properties"].values())
 
 
-def test_the_curation_page_offers_every_format_and_option(staff, project):
+def test_the_curation_page_offers_every_format_and_option(staff, project, settings):
     client = Client()
     client.force_login(staff)
     version = DatasetVersion.objects.create(project=project, number=1, policy=[], n_items=0)
+    settings.ARBITER_EXPORT_S3 = {**settings.ARBITER_EXPORT_S3, "bucket": ""}
     page = client.get(f"/projects/{project.pk}/curation/").content.decode()
     assert f'data-export-control="{version.pk}"' in page
     for fmt in Export.Format.values:
         assert f'<option value="{fmt}">' in page
-    for control in ("data-export-images", "data-export-scores", "data-export-s3"):
+    controls = ("data-export-images", "data-export-scores", "data-export-pairs-format",
+                "data-export-shard-mb")  # fmt: skip
+    for control in controls:
         assert control in page
+    assert "data-export-s3" not in page  # no bucket: the sink is not offered
     assert "<script>" not in page  # the CSP allows no inline script
+    settings.ARBITER_EXPORT_S3 = {**settings.ARBITER_EXPORT_S3, "bucket": "b"}
+    assert "data-export-s3" in client.get(f"/projects/{project.pk}/curation/").content.decode()
 
 
 def test_trl_pairs_jsonl_with_an_image_folder_loads_as_the_manifest_says(

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import authenticate
 
 from annotation.models import Annotation, Project, ProjectItem
+from core.models import Job
 from corpora.models import Corpus, Item
 from demo.setup import DEMO_CORPUS_NAME, DEMO_USERS, demo_corpus_ensure, demo_setup
 
@@ -34,10 +35,15 @@ def test_demo_setup_builds_everything_once(settings, tmp_path):
         "Demo: simulated annotators",
     } <= names
     simulated = Project.objects.get(name="Demo: simulated annotators")
-    assert Annotation.objects.filter(project=simulated).count() == 60 * 3
+    assert Annotation.objects.filter(project=simulated).count() == 60 * 5
+    assert simulated.overlap == 5
     assert ProjectItem.objects.filter(project=result["project"]).count() == 60
+    # the corpus's features are queued for the background, once
+    featurize = Job.objects.filter(kind=Job.Kind.CORPUS_FEATURIZE)
+    assert [j.params["corpus_id"] for j in featurize] == [corpus.pk]
+    assert result["features_job"].status == Job.Status.QUEUED
     # a second run changes nothing
-    demo_setup()
+    assert demo_setup()["features_job"] is None and featurize.count() == 1
     assert Corpus.objects.count() == 1 and Project.objects.count() == 3
-    assert Annotation.objects.count() == 60 * 3
+    assert Annotation.objects.count() == 60 * 5
     assert Item.objects.count() == 60

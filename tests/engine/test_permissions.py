@@ -65,6 +65,7 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     ),
     # annotation: the queue (members only; staff too must be members to take work)
     ("projects/<int:project_id>/next/", "post"): (None, [401, 404, 200, 200, 200, 404]),
+    ("projects/<int:project_id>/queue/status/", "get"): (None, [401, 404, 200, 200, 200, 200]),
     ("projects/<int:project_id>/skip/", "post"): ("leased", [401, 404, 200, 200, 200, 404]),
     ("projects/<int:project_id>/postpone/", "post"): ("leased", [401, 404, 200, 200, 200, 404]),
     ("projects/<int:project_id>/drafts/<int:item_id>/", "put"): (
@@ -78,6 +79,10 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     ("projects/<int:project_id>/annotations/mine/", "get"): (
         None,
         [401, 404, 200, 200, 200, 200],
+    ),
+    ("projects/<int:project_id>/annotations/export/", "get"): (
+        None,
+        [401, 404, 403, 200, 200, 200],
     ),
     # annotation: review
     ("projects/<int:project_id>/agreement/", "get"): (None, [401, 404, 403, 200, 200, 200]),

@@ -73,6 +73,11 @@ PAGE_ROLES = {
     "reward-models/<int:run_id>/": "reviewer",
     "projects/<int:project_id>/": "owner",
     "projects/<int:project_id>/edit/": "owner",
+    "projects/<int:project_id>/items/": "reviewer",
+    "datasets/<int:dataset_id>/items/": "reviewer",
+    # a corpus and its items are read by the members of a project holding it
+    "corpora/<int:corpus_id>/items/": "annotator",
+    "items/<int:item_id>/": "annotator",
 }
 RANK = {"stranger": 0, "annotator": 1, "reviewer": 2, "owner": 3, "staff": 4}
 
@@ -82,7 +87,10 @@ def _page_routes():
         r.path: r
         for r in walk()
         if not r.path.startswith(("api/", "admin/", "media/"))
-        and ("<int:project_id>" in r.path or "<int:run_id>" in r.path)
+        and any(
+            f"<int:{key}>" in r.path
+            for key in ("project_id", "run_id", "dataset_id", "corpus_id", "item_id")
+        )
     }
 
 

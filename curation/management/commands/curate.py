@@ -3,6 +3,12 @@
     manage.py curate --corpus data.json --images images/ --project NAME \
         [--train] [--model RUN_ID] --policy align2llava --format llava_json --out DIR
 
+Score any corpus (one in no project too) with a project's model, show its per-item scores and
+curate over that scoring; without --out, only a preview (nothing committed or exported):
+
+    manage.py curate --project NAME --model RUN_ID --score-corpus held-out \
+        --show-scores 20 --policy top10 [--format trl_pairs --out DIR]
+
 Tasks run in this process (Celery eager mode); nothing else needs to be running.
 """
 
@@ -15,6 +21,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from core.models import Job
+from curation.models import Export
 
 
 class Command(BaseCommand):
@@ -30,10 +37,27 @@ class Command(BaseCommand):
         parser.add_argument("--model", type=int, help="Reward-model run id (default: active/new).")
         parser.add_argument("--policy", default="align2llava", help="Preset name or JSON steps.")
         parser.add_argument(
-            "--format", default="llava_json", choices=["llava_json", "jsonl", "parquet"]
+            "--score-corpus",
+            help="Score this corpus (id or name; any corpus, one in no project too) with the "
+            "model and curate over that scoring instead of over the project's corpora.",
         )
+        parser.add_argument(
+            "--show-scores",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Print the N best and N worst items of each scoring (overall, per criterion, "
+            "per rule).",
+        )
+        parser.add_argument("--seed", type=int, default=0, help="Random baseline seed.")
+        parser.add_argument("--format", default="llava_json", choices=Export.Format.values)
         parser.add_argument("--images-bundle", action="store_true", help="Also write images.tar.")
-        parser.add_argument("--out", required=True, help="Folder to copy the export into.")
+        parser.add_argument(
+            "--sink", default="local", choices=Export.Sink.values, help="s3: also upload it."
+        )
+        parser.add_argument(
+            "--out", help="Folder to copy the export into; without it: a preview, nothing stored."
+        )
 
     def _step(self, text: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"==> {text}"))
@@ -44,6 +68,37 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{what} {job.status}: {job.message} {json.dumps(job.error or {})[:800]}"
             )
+
+    def _corpus(self, ref: str):
+        """A corpus by id or by name."""
+        from core.errors import DomainError
+        from corpora.selectors import corpus_get, corpus_list
+
+        try:
+            if ref.isdigit():
+                return corpus_get(corpus_id=int(ref))
+        except DomainError:
+            pass
+        corpus = corpus_list().filter(name=ref).first()
+        if corpus is None:
+            raise CommandError(f"No corpus {ref!r} (give its id or its name).")
+        return corpus
+
+    def _show_scores(self, scoring, n: int) -> None:
+        """The n best and n worst items, as `GET /scorings/{id}/items/` lists them."""
+        from curation.selectors.scorings import scoring_item_scores
+
+        scores = scoring_item_scores(scoring=scoring)
+        best = list(scores.order_by("-overall", "-item_id")[:n])
+        worst = list(scores.order_by("overall", "item_id")[:n])
+        for title, rows in (("best", best), ("worst", worst)):
+            self.stdout.write(f"    {title} {len(rows)}:")
+            for row in rows:
+                parts = [f"{row.external_id[:40]:<40}", f"{(row.category or '')[:16]:<16}"]
+                parts.append(f"{row.overall:.4f}")
+                parts += [f"{k}={v:.3f}" for k, v in sorted((row.criteria or {}).items())]
+                parts += [f"rule:{k}={v:.3f}" for k, v in sorted((row.rules or {}).items())]
+                self.stdout.write("      " + "  ".join(parts))
 
     def handle(self, *args, **options) -> None:
         from annotation.selectors.projects import (
@@ -57,7 +112,7 @@ class Command(BaseCommand):
         from corpora.services.corpora import corpus_get_or_create
         from corpora.services.corpus_import import corpus_import
         from curation.selectors.runs import active_reward_model, reward_model_run_of
-        from curation.services.curation import curation_commit
+        from curation.services.curation import curation_commit, curation_evaluate
         from curation.services.export import export_start
         from curation.services.reward_models import reward_model_run_start
         from curation.services.scoring import scoring_start
@@ -113,13 +168,39 @@ class Command(BaseCommand):
                 if active is None:
                     raise CommandError("No active model: pass --train or --model.")
                 run = active.run
-            for corpus_row in project_corpora(project=project):
+            if options["score_corpus"]:
+                corpora = [self._corpus(options["score_corpus"])]
+            else:
+                corpora = list(project_corpora(project=project))
+            scoring = None
+            for corpus_row in corpora:
                 self._step(f"Scoring corpus {corpus_row.name!r} with run {run.pk}")
                 scoring = scoring_start(run=run, corpus=corpus_row)
                 self._check(scoring.job, "scoring")
-                self.stdout.write(f"    {scoring.job.result}")
+                scoring.job.refresh_from_db()
+                self.stdout.write(f"    scoring {scoring.pk}: {scoring.job.result}")
+                if options["show_scores"] > 0:
+                    self._show_scores(scoring, options["show_scores"])
+            common = {
+                "project": project,
+                "run": run,
+                "policy": policy,
+                "seed": options["seed"],
+                # over the scored corpus; else over the project's items, as before
+                "scoring": scoring if options["score_corpus"] else None,
+            }
             self._step("Selecting")
-            dataset = curation_commit(project=project, run=run, policy=policy)
+            if not options["out"]:
+                evaluation = curation_evaluate(**common)
+                self.stdout.write(
+                    f"    preview: {evaluation['selected']['count']} of "
+                    f"{evaluation['items_scored']} items; mean score "
+                    f"{evaluation['selected']['mean_score']} vs random baseline "
+                    f"{evaluation['random_baseline']['mean_score']} (nothing stored; "
+                    "give --out to commit and export)"
+                )
+                return
+            dataset = curation_commit(**common)
             stats = dataset.statistics
             self.stdout.write(
                 f"    dataset v{dataset.number}: {dataset.n_items} of "
@@ -129,7 +210,10 @@ class Command(BaseCommand):
             )
             self._step(f"Exporting ({options['format']})")
             export = export_start(
-                dataset=dataset, format=options["format"], include_images=options["images_bundle"]
+                dataset=dataset,
+                format=options["format"],
+                include_images=options["images_bundle"],
+                sink=options["sink"],
             )
             self._check(export.job, "export")
             export.refresh_from_db()

@@ -7,6 +7,6 @@ class Command(BaseCommand):
     help = "Create the demo users, corpus and project if they do not exist yet."
 
     def handle(self, *args, **options) -> None:
-        result = demo_setup()
+        result = demo_setup(say=self.stdout.write)
         corpus = result["corpus"]
         self.stdout.write(f"Demo corpus {corpus.name!r}: {corpus.items.count()} items.")

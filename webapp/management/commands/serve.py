@@ -34,8 +34,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        self.stdout.write(f"Preparing the database in {settings.VAR_DIR} (migrations)")
         call_command("migrate", interactive=False, verbosity=0)
         if not options["no_demo"]:
+            self.stdout.write("Setting up the demo (users, corpus, projects) where missing")
             call_command("demo_setup")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         worker = subprocess.Popen(

@@ -4,6 +4,7 @@
 /* global Chart */
 import { api, el, toast } from "./api.js";
 import { renderMarkdown } from "./md.js";
+import { jobLine } from "./progress.js";
 
 const page = document.getElementById("curation-page");
 const projectId = page.dataset.project;
@@ -240,7 +241,9 @@ function sampleItem(sample) {
     : null;
   return el("li", { class: "sample" }, image,
     el("div", {},
-      el("div", { class: "small muted", text: `${sample.external_id ?? ""} · ${sample.category || "(none)"} · score ${sample.score}` }),
+      el("div", { class: "small muted" },
+        Number.isInteger(sample.item_id) ? el("a", { href: `/items/${sample.item_id}/`, "data-item-link": sample.item_id, text: String(sample.external_id ?? sample.item_id) }) : String(sample.external_id ?? ""),
+        ` · ${sample.category || "(none)"} · score ${sample.score}`),
       el("div", { class: "sample-q", text: sample.question || "" }),
       // md.js escapes every character before it adds its few tags (and makes no links).
       el("div", { class: "sample-a md", html: renderMarkdown(sample.answer || "") })));
@@ -293,28 +296,78 @@ form.addEventListener("submit", async (event) => {
 
 // --- exports ------------------------------------------------------------------------------------
 
-// One control per dataset version: a format, images.tar, scores as fields (JSONL, Parquet,
-// WebDataset; LLaVA JSON stays LLaVA's) and the S3 sink.
+// One control per dataset version, with every option of the export API: a format, images.tar,
+// scores as fields (JSONL, Parquet, WebDataset; LLaVA JSON stays LLaVA's), the TRL pairs' file
+// format, the shard size, and the S3 sink (offered only when a bucket is configured).
 function exportRequest(control) {
+  const options = { scores: control.querySelector("[data-export-scores]").checked };
+  const pairs = control.querySelector("[data-export-pairs-format]").value;
+  if (pairs) options.file_format = pairs;
+  const shardMb = control.querySelector("[data-export-shard-mb]").valueAsNumber;
+  if (Number.isFinite(shardMb) && shardMb > 0) options.shard_bytes = Math.round(shardMb * 1024 * 1024);
   const body = {
     format: control.querySelector("[data-export-format]").value,
     include_images: control.querySelector("[data-export-images]").checked,
-    options: { scores: control.querySelector("[data-export-scores]").checked },
+    options,
   };
-  if (control.querySelector("[data-export-s3]").checked) body.sink = "s3";
+  const s3 = control.querySelector("[data-export-s3]");
+  if (s3 && s3.checked) body.sink = "s3";
   return body;
 }
 
-document.querySelectorAll("[data-export]").forEach((button) => button.addEventListener("click", async () => {
+function exportState(exp) {
+  const job = exp.job;
+  if (job.status === "succeeded") {
+    return el("a", { href: `/api/v1/exports/${Number(exp.id)}/download/`, "data-download": exp.id, text: "download" });
+  }
+  if (job.status === "queued" || job.status === "running") return jobLine(job, "items");
+  return `${job.status}: ${(job.error && job.error.message) || job.progress.message || ""}`;
+}
+
+function showExport(list, exp) {
+  let row = document.getElementById(`export-${Number(exp.id)}`);
+  if (!row) {
+    row = el("li", { id: `export-${Number(exp.id)}`, "data-export-id": exp.id },
+      `${exp.format}${exp.include_images ? " + images" : ""}${exp.sink === "s3" ? " → S3" : ""}: `,
+      el("span", { "data-export-state": "" }));
+    list.append(row);
+  }
+  row.dataset.status = exp.job.status;
+  row.querySelector("[data-export-state]").replaceChildren(exportState(exp));
+}
+
+const EXPORT_POLL_MS = 2000;
+const LIVE = ["queued", "running"];
+async function followExports(datasetId) {
+  const list = document.querySelector(`[data-exports="${Number(datasetId)}"]`);
   try {
-    const control = button.closest("[data-export-control]");
-    await api(`datasets/${button.dataset.export}/exports/`, { method: "POST", body: exportRequest(control) });
+    const dataset = await api(`datasets/${datasetId}/`);
+    (dataset.exports || []).forEach((exp) => showExport(list, exp));
+  } catch (error) {
+    toast(`Export progress unavailable: ${error.message}`, "error");
+  }
+  if (list.querySelector(LIVE.map((s) => `[data-status="${s}"]`).join(","))) setTimeout(() => followExports(datasetId), EXPORT_POLL_MS);
+}
+
+document.querySelectorAll("[data-export]").forEach((button) => button.addEventListener("click", async () => {
+  const control = button.closest("[data-export-control]");
+  button.disabled = true;
+  try {
+    const exp = await api(`datasets/${button.dataset.export}/exports/`, { method: "POST", body: exportRequest(control) });
+    showExport(document.querySelector(`[data-exports="${Number(button.dataset.export)}"]`), exp);
     toast("Export started.");
-    setTimeout(() => location.reload(), 1500);
+    setTimeout(() => followExports(button.dataset.export), EXPORT_POLL_MS);
   } catch (error) {
     toast(error.message, "error");
+  } finally {
+    button.disabled = false;
   }
 }));
+
+// Exports still running when the page opened are followed too.
+document.querySelectorAll("[data-exports]").forEach((list) => {
+  if (list.querySelector(LIVE.map((s) => `[data-status="${s}"]`).join(","))) followExports(list.dataset.exports);
+});
 
 renderSteps();
 writeJson();

@@ -36,7 +36,8 @@ async function refresh() {
   chart("chart-days", "bar", days.map((d) => d.day || d.date || d.key),
     [{ label: "answers", data: days.map((d) => d.count ?? d.annotations ?? d.value ?? 0), backgroundColor: BLUE }], { scales: countAxis }, "No answers yet.");
   const people = entries(progress.per_annotator || progress.annotators);
-  stat("annotators", people.length);
+  // active: people who answered, not everyone on the roster
+  stat("annotators", progress.active_annotators ?? people.filter((p) => (p.annotations ?? 0) > 0).length);
   chart("chart-annotators", "bar", people.map((p) => p.username || p.user || p.key),
     [{ label: "answers", data: people.map((p) => p.count ?? p.annotations ?? p.done ?? p.value ?? 0), backgroundColor: BLUE }], { scales: countAxis });
   const gold = people.filter((p) => (p.gold_accuracy ?? p.accuracy) !== null && (p.gold_accuracy ?? p.accuracy) !== undefined);
@@ -58,13 +59,51 @@ async function refresh() {
   const valid = alphas.filter((a) => typeof a === "number");
   const overall = agreement.overall ?? (valid.length ? valid.reduce((x, y) => x + y, 0) / valid.length : null);
   stat("agreement", typeof overall === "number" ? `α ${overall.toFixed(2)}` : "–");
+  // An undefined agreement says why (no overlapping answers yet, or no variation to measure).
+  const undefinedQs = questions.filter((q) => q.alpha_undefined);
+  const why = document.getElementById("agreement-why");
+  why.hidden = typeof overall === "number" || !undefinedQs.length;
+  why.textContent = why.hidden ? "" : `Undefined: ${undefinedQs[0].alpha_undefined}`;
+  document.getElementById("agreement-undefined").replaceChildren(...undefinedQs.map((q) => el("li", {}, el("b", { text: `${q.key}: ` }), q.alpha_undefined)));
   const disputed = entries(agreement.most_disagreement || agreement.most_disputed || progress.most_disputed).slice(0, 10);
   const body = document.getElementById("disputed");
-  body.replaceChildren(...disputed.map((d) => el("tr", {},
-    el("td", { text: d.external_id || d.item_id || d.key }), el("td", { text: d.category || "" }),
-    el("td", { text: d.answers ?? d.done_count ?? "" }), el("td", {}, el("div", { class: "progress", style: "max-width:160px" }, el("span", { style: `width:${pct(d.disagreement)};background:var(--warn)` })), ` ${pct(d.disagreement)}`))));
+  body.replaceChildren(...disputed.map((d) => el("tr", { "data-item-id": String(d.item_id) },
+    el("td", {}, itemLink(d)), el("td", { text: d.category || "–" }),
+    el("td", {}, answersList(d.answers)), el("td", {}, el("div", { class: "progress", style: "max-width:160px" }, el("span", { style: `width:${pct(d.disagreement)};background:var(--warn)` })), ` ${pct(d.disagreement)}`))));
   if (!disputed.length) body.append(el("tr", {}, el("td", { colspan: "4", class: "muted", text: "No disputed items yet." })));
   document.getElementById("updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+}
+
+// A disputed item opens on its own page (image, conversation, every annotation, scores).
+function itemLink(d) {
+  const label = String(d.external_id || d.item_id || d.key || "");
+  return Number.isInteger(d.item_id) ? el("a", { href: `/items/${d.item_id}/`, "data-item-link": d.item_id, text: label }) : label;
+}
+
+function answerText(value) {
+  // A short form of one answer: booleans as yes/no, rankings as tiers, texts cut short.
+  if (value === true) return "yes";
+  if (value === false) return "no";
+  if (value === null || value === undefined) return "–";
+  if (Array.isArray(value)) return value.join(", ");
+  if (typeof value === "object") {
+    if (Array.isArray(value.ranking)) return value.ranking.map((tier) => tier.join("=")).join(" > ");
+    if (value.choice) return value.choice;
+    return Object.entries(value).map(([k, v]) => `${k} ${v?.verdict ? String(v.verdict).replaceAll("_", " ") : answerText(v)}`).join(", ");
+  }
+  const text = String(value);
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}
+
+function answersList(answers) {
+  // Every annotator's answers to the item, one line each (all as text: nothing is HTML).
+  if (!Array.isArray(answers)) return String(answers ?? "");
+  const list = el("ul", { class: "answers small" });
+  for (const row of answers) {
+    const parts = Object.entries(row.answers || {}).map(([key, value]) => `${key} ${answerText(value)}`);
+    list.append(el("li", {}, el("b", { text: `${row.annotator}: ` }), parts.join(" · ")));
+  }
+  return list;
 }
 
 refresh();

@@ -12,7 +12,7 @@ const $ = (s) => document.querySelector(s);
 const keymap = new Keymap();
 const viewer = new ImageViewer($(".ws-image"));
 const form = new RubricForm($("#rubric-form"), { keymap, advanceToNext: true });
-const state = { project: null, current: null, after: null, busy: false };
+const state = { project: null, current: null, after: null, busy: false, alphas: {} };
 
 export function formatAnswer(value) {
   if (value === undefined || value === null) return "–";
@@ -68,17 +68,25 @@ function render(payload) {
   $("#agreement").textContent = typeof agreement === "number" ? `agreement ${Math.round(agreement * 100)}%` : "agreement –";
   const table = $("#answers-table");
   const names = annotations.map((a, i) => a.username || a.user?.username || a.annotator || `annotator ${i + 1}`);
+  const perQuestion = payload.agreement?.per_question || {};
+  const fmt = (x) => (typeof x === "number" ? x.toFixed(2) : "–");
   table.replaceChildren(
-    el("thead", {}, el("tr", {}, el("th", { text: "Question" }), names.map((n, i) => el("th", {}, el("kbd", { text: `Alt+${i + 1}` }), ` ${n}`)))),
+    el("thead", {}, el("tr", {}, el("th", { text: "Question" }), names.map((n, i) => el("th", {}, el("kbd", { text: `Alt+${i + 1}` }), ` ${n}`)),
+      el("th", { text: "Item agreement" }), el("th", { text: "Project α" }))),
     el("tbody", {}, questions.map((q) => {
       const values = annotations.map((a) => formatAnswer(a.answers?.[q.key]));
       const disagree = new Set(values).size > 1;
-      return el("tr", { class: disagree ? "disagree" : "" }, el("th", { scope: "row", text: q.prompt || q.key, style: "text-transform:none;letter-spacing:0" }),
-        values.map((v) => el("td", { text: v, style: disagree ? "background:var(--warn-soft)" : "" })));
+      const mine = perQuestion[q.key];
+      const itemAgreement = mine && mine.answers > 1 ? 1 - mine.disagreement : null;
+      return el("tr", { class: disagree ? "disagree" : "", "data-question": q.key }, el("th", { scope: "row", text: q.prompt || q.key, style: "text-transform:none;letter-spacing:0" }),
+        values.map((v) => el("td", { text: v, style: disagree ? "background:var(--warn-soft)" : "" })),
+        el("td", { "data-item-agreement": "", text: fmt(itemAgreement) }),
+        alphaCell(q.key));
     })));
-  form.render({ item, questions, rules: payload.rules || state.project.constitution?.rules || [], answers: majority(annotations, questions) });
+  form.render({ item, questions, rules: payload.rules || state.project.constitution?.rules || [], answers: payload.prefill ?? majority(annotations, questions) });
   $("#note").value = "";
-  $("#status").textContent = `Item #${item.external_id} · ${annotations.length} answers`;
+  $("#status").replaceChildren(`Item #${item.external_id} · ${annotations.length} answers · `,
+    el("a", { id: "review-item-link", href: `/items/${Number(item.id)}/`, target: "_blank", rel: "noopener", text: "item page" }));
   form.setActive(0);
 }
 
@@ -128,5 +136,23 @@ $("#btn-record").addEventListener("click", record);
 $("#btn-next").addEventListener("click", () => { if (state.current) state.after = state.current.item.id; next(); });
 $("#check-again").addEventListener("click", () => { state.after = null; next(); });
 
+function alphaCell(key, cell = el("td", { "data-project-alpha": "" })) {
+  const alpha = state.alphas[key];
+  cell.textContent = !alpha ? "–" : alpha.value === null ? "undefined" : alpha.value.toFixed(2);
+  cell.title = alpha?.why || "";
+  return cell;
+}
+
+async function loadAlphas() {
+  // The project's agreement per question, read once: beside each item's own, it tells a split
+  // on a question everybody reads differently from one on this item.
+  try {
+    const report = await api(`${base}/agreement/`);
+    for (const q of report.questions || []) state.alphas[q.key] = { value: q.alpha ?? null, why: q.alpha_undefined || "" };
+  } catch { return; /* the table shows "–" */ }
+  document.querySelectorAll("#answers-table tr[data-question]").forEach((row) => alphaCell(row.dataset.question, row.querySelector("[data-project-alpha]")));
+}
+
+loadAlphas(); // not awaited: the item shows at once, the project's figures follow
 Promise.all([api(`${base}/`), keymap.load()]).then(([project]) => { state.project = project; next(); })
   .catch((e) => { $("#status").textContent = e.message; toast(e.message, "error"); });

@@ -1,9 +1,12 @@
-// Reward-model runs of a project: start a training run, promote a finished one.
+// Reward-model runs of a project: start a training run, promote a finished one, and follow a
+// running one live (the job's own message says featurising n/N, step s of at most T with an
+// ETA); when it ends the page reloads so the path's next steps appear.
 import { api, toast } from "./api.js";
 
 const form = document.getElementById("train-form");
 const status = document.getElementById("train-status");
 const projectId = form.dataset.project;
+const POLL_MS = 2000;
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -27,3 +30,17 @@ document.querySelectorAll("[data-promote]").forEach((button) => button.addEventL
     toast(error.message, "error");
   }
 }));
+
+async function follow(cell) {
+  try {
+    const run = await api(`reward-models/${cell.dataset.liveRun}/`);
+    const job = run.job;
+    if (["succeeded", "failed", "cancelled"].includes(job.status)) { location.reload(); return; }
+    // The server's message already carries n/N and the ETA of the phase it is in.
+    cell.textContent = `${job.status} ${job.progress.message || ""}`;
+  } catch (error) {
+    cell.textContent = `Progress unavailable: ${error.message}`;
+  }
+  setTimeout(() => follow(cell), POLL_MS);
+}
+document.querySelectorAll("[data-live-run]").forEach((cell) => setTimeout(() => follow(cell), POLL_MS));

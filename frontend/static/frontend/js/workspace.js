@@ -76,6 +76,7 @@ async function show(payload, { answers, editing = null } = {}) {
   const initial = answers ?? payload.draft?.answers ?? (payload.draft && !payload.draft.answers ? payload.draft : {});
   form.render({ item, questions: state.project.rubric?.questions || [], rules: state.project.constitution?.rules || [], answers: initial, order });
   $("#editing").hidden = !editing;
+  updateFooter();
   $("#gold-badge").hidden = !(assignment && assignment.is_gold && config.show_gold_badge);
   document.body.dataset.itemId = item.id;
   updateLease();
@@ -95,6 +96,8 @@ function showEmpty() {
   $(".ws").hidden = true;
   $("#ws-empty").hidden = false;
   $("#lease").textContent = "";
+  updateFooter();
+  refreshQueueStatus().then(explainEmpty);
   document.body.dataset.itemId = "";
   document.body.dataset.shown = String(state.seq);
   $("#ws-empty button").focus();
@@ -130,6 +133,7 @@ async function submit() {
     if (!state.editing) state.submittedHere += 1;
     showGold(result.gold_feedback, answers);
     await show(await takeNext());
+    refreshQueueStatus();
   });
 }
 
@@ -143,6 +147,7 @@ async function skipOrPostpone(kind) {
     showGold(null);
     toast(kind === "skip" ? "Skipped." : "Postponed: it comes back later.");
     await show(await takeNext());
+    refreshQueueStatus();
   });
 }
 
@@ -211,12 +216,51 @@ function updateLease() {
 }
 
 function statusLine() {
-  // Totals come from GET projects/ once; this session's submits are added locally.
-  const s = state.summary;
+  // Totals come from the queue's status, asked again after each submit (without holding the
+  // next item back); until it answers, the local count of this session's submits stands in.
+  const q = state.queue;
   const bits = [`${state.submittedHere} this session`];
-  if (s?.my_progress) bits.push(`mine ${(s.my_progress.annotations || 0) + state.submittedHere}`);
-  if (s?.progress?.total) bits.push(`project ${s.progress.done}/${s.progress.total} items`);
+  if (q) {
+    bits.push(`mine ${q.mine}`);
+    if (q.total) bits.push(`project ${q.done}/${q.total} items`);
+  }
   return bits.join(" · ");
+}
+
+async function refreshQueueStatus() {
+  try { state.queue = await api(`${base}/queue/status/`); } catch { return state.queue; }
+  if (!state.busy) $("#status").textContent = statusLine();
+  updateFooter();
+  return state.queue;
+}
+
+function explainEmpty(q) {
+  // An empty queue says why: a finished project, others' leases, or others' answers to come.
+  if (!q || state.current) return;
+  const title = $("#ws-empty h2");
+  const text = $("#ws-empty p");
+  const when = q.next_lease_expires_at ? new Date(q.next_lease_expires_at).toLocaleTimeString() : null;
+  const messages = {
+    complete: ["This project is complete.", `All ${q.total} items have the ${q.overlap} answer${q.overlap === 1 ? "" : "s"} each that the project asks for. Thank you!`],
+    leased_by_others: ["Waiting for others: the remaining items are leased.", `${q.leased_by_others} item${q.leased_by_others === 1 ? " is" : "s are"} being answered by other annotators right now${when ? `; if a lease lapses the item comes back (first at ${when})` : ""}. Check again later.`],
+    waiting_for_others: ["You have answered every item you can.", `${q.waiting_for_others} of your items still need answers from other annotators (${q.overlap} per item). The project is ${q.done}/${q.total} done.`],
+    available: ["The queue is empty for you.", "New work has appeared since: check again."],
+  };
+  const [head, body] = messages[q.state] || messages.available;
+  title.textContent = head;
+  text.textContent = body;
+  document.body.dataset.queueState = q.state;
+}
+
+function updateFooter() {
+  // Actions that cannot apply are hidden: skip and postpone with no item held or while editing
+  // an earlier answer; undo with nothing of mine to go back to.
+  const holding = Boolean(state.current) && !state.editing;
+  $("#btn-skip").hidden = !holding;
+  $("#btn-postpone").hidden = !holding;
+  $("#btn-submit").hidden = !state.current;
+  const mine = state.queue ? state.queue.mine : 0;
+  $("#btn-undo").hidden = !(state.history.length || mine > 0) || Boolean(state.editing);
 }
 
 // --- keyboard -----------------------------------------------------------------------------------
@@ -291,10 +335,11 @@ async function start() {
   $("#btn-keys").addEventListener("click", openKeys);
   $("#ws-empty button").addEventListener("click", checkAgain);
   setInterval(updateLease, 1000);
+  // others' answers move the project too: the status line follows them every 30 s
+  setInterval(() => { if (!document.hidden && !state.busy) refreshQueueStatus().then(explainEmpty); }, 30000);
   try {
-    const [project, first, , list] = await Promise.all([api(`${base}/`), requestNext(), keymap.load(), api("projects/").catch(() => [])]);
+    const [project, first] = await Promise.all([api(`${base}/`), requestNext(), keymap.load(), refreshQueueStatus()]);
     state.project = project;
-    state.summary = (list.results || list).find((p) => p.id === project.id);
     renderHints();
     $("#status").textContent = statusLine();
     await show(first);

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0005_corpus_delete'),
+        ('core', '0006_job_kind_corpus_featurize'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
