@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from core.models import (
     ApiToken,
+    Invitation,
     Job,
     WebhookAttempt,
     WebhookDelivery,
@@ -66,3 +67,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "created_by", "created_at", "expires_at", "used_at", "revoked_at"]
+    # only the nonce's digest is stored: nothing here can be turned back into a link
+    readonly_fields = ["user", "nonce_digest", "created_by", "expires_at", "used_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # links are made by the People page or API, which shows them once

@@ -176,3 +176,31 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user_id})"
+
+
+class Invitation(models.Model):
+    """A link that lets a person set the password of the account staff made for them.
+
+    The link carries a signed token (`core.services.people`): the invitation's id and a random
+    nonce, of which only the SHA-256 digest is stored. It works once (`used_at`), until
+    `expires_at`, and not after a newer invitation of the same user revoked it.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    nonce_digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "created_at"], name="invitation_by_user")]
+
+    def __str__(self) -> str:
+        return f"Invitation {self.pk} of user {self.user_id}"

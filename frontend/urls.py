@@ -1,12 +1,14 @@
 from django.urls import path
 
-from frontend import browse_views, views
+from frontend import browse_views, people_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
     path("corpora/", views.corpora, name="corpora"),
+    path("people/", people_views.people, name="people"),
+    path("invite/<str:token>/", people_views.invite, name="invite"),
     path("projects/new/", views.project_create, name="project-create"),
     path("projects/<int:project_id>/", views.project_dashboard, name="project-dashboard"),
     path("projects/<int:project_id>/edit/", views.project_edit, name="project-edit"),

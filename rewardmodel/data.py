@@ -52,6 +52,8 @@ class Target:
     question: str = ""
     n: int = 0  # answers it summarises
     source: str | None = None  # "mean", "majority" or "adjudicated"
+    # The answer turn (index into the conversation) a per-turn question judged; None: the item.
+    turn: int | None = None
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ class World:
             "token_id": self.token.pk,
             "rewrite_id": self.rewrite.pk if self.rewrite else 0,
             "turn_id": self.rewrite_turn.pk if self.rewrite_turn else 0,
+            "user_id": self.outsider.pk,
         }
 
 

@@ -347,3 +347,16 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+
+# People: invitation links (signed, single-use) expire after this many hours. They are shown to
+# the staff member who made them to copy; they are also e-mailed (Django's email backend) when
+# ARBITER_INVITE_EMAIL=1, or when EMAIL_HOST is set and ARBITER_INVITE_EMAIL is not 0.
+ARBITER_INVITE_TTL_HOURS = int(os.environ.get("ARBITER_INVITE_TTL_HOURS", "168"))
+ARBITER_INVITE_EMAIL = _env_bool("ARBITER_INVITE_EMAIL", bool(os.environ.get("EMAIL_HOST")))
+if os.environ.get("EMAIL_HOST"):
+    EMAIL_HOST = os.environ["EMAIL_HOST"]
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+    DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "arbiter@localhost")

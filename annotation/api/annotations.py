@@ -146,6 +146,10 @@ class AnnotationMineApi(EngineApi):
         item_id = serializers.IntegerField()
         answers = AnswersField()
         revision = serializers.IntegerField()
+        display_order = serializers.DictField(
+            child=serializers.ListField(child=serializers.IntegerField()),
+            help_text="{turn: candidate indices in the order they were shown to me}.",
+        )
         is_gold = serializers.BooleanField()
         created_at = serializers.DateTimeField()
         updated_at = serializers.DateTimeField()
@@ -172,6 +176,7 @@ class AnnotationMineApi(EngineApi):
                     "item_id": a.item_id,
                     "answers": a.answers,
                     "revision": a.revision,
+                    "display_order": a.display_order,
                     "is_gold": a.is_gold,
                     "created_at": a.created_at,
                     "updated_at": a.updated_at,

@@ -21,6 +21,7 @@ from annotation.services.projects import (
     constitution_set,
     member_remove,
     member_set,
+    members_bulk_add,
     project_create,
     project_update,
     rubric_set,
@@ -342,6 +343,57 @@ class MemberSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ProjectMembership.Role.values)
     gold_answered = serializers.IntegerField(help_text="Gold items answered.")
     gold_accuracy = serializers.FloatField(allow_null=True, help_text="Share correct on gold.")
+
+
+class ProjectMembersBulkApi(EngineApi):
+    permission_classes = [IsProjectOwner]
+
+    class InputSerializer(serializers.Serializer):
+        people = serializers.CharField(
+            max_length=200_000,
+            help_text="Usernames or e-mail addresses, one per line (commas also separate).",
+        )
+        role = serializers.ChoiceField(
+            choices=ProjectMembership.Role.values, default="annotator", help_text="Their role."
+        )
+
+    @extend_schema(
+        operation_id="project_members_bulk_add",
+        summary="Add many members at once, all or nothing (owner)",
+        request=InputSerializer,
+        responses={200: MemberSerializer(many=True), **error_responses(400, 401, 403, 404)},
+        examples=[
+            OpenApiExample(
+                "Three annotators",
+                value={"people": "maria\njo@example.org\nsam", "role": "annotator"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A line that names nobody",
+                value={
+                    "error": {
+                        "code": "invalid_members",
+                        "message": "Line 2 (jo@example.org): No such user. Nobody was added.",
+                        "details": {
+                            "lines": [
+                                {"line": 2, "value": "jo@example.org", "message": "No such user."}
+                            ]
+                        },
+                    }
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project, _ = self.project(project_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        members_bulk_add(
+            project=project, text=data.validated_data["people"], role=data.validated_data["role"]
+        )
+        return Response(MemberSerializer(ProjectMembersApi._rows(project), many=True).data)
 
 
 class ProjectMembersApi(EngineApi):

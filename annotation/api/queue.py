@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from annotation.api.engine import EngineApi
 from annotation.api.serializers import AnswersField, ItemOutputSerializer
 from annotation.selectors.queue_status import project_queue_status
+from annotation.services.candidate_order import display_order_for
 from annotation.services.queue import draft_save, item_next, item_postpone, item_skip
 from core.api.errors import error_responses
 from core.api.permissions import IsProjectMember, IsProjectMemberCheckedInService
@@ -21,6 +22,14 @@ class AssignmentOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="Assignment (lease) id.")
     lease_expires_at = serializers.DateTimeField(help_text="Submit before this, or it returns.")
     is_gold = serializers.BooleanField(help_text="A gold (control) item.")
+    candidate_order = serializers.DictField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text=(
+            "{turn: candidate indices in the order to show them}: random per assignment, the"
+            " same on every request, and recorded with the annotation. Show candidates in this"
+            " order (first = A); answers still name candidates by their index."
+        ),
+    )
 
 
 class ItemNextApi(EngineApi):
@@ -57,6 +66,7 @@ class ItemNextApi(EngineApi):
                         "id": 5,
                         "lease_expires_at": "2026-01-01T10:10:00Z",
                         "is_gold": False,
+                        "candidate_order": {},
                     },
                     "item": {
                         "id": 17,
@@ -93,6 +103,11 @@ class ItemNextApi(EngineApi):
                     "id": lease.assignment_id,
                     "lease_expires_at": lease.lease_expires_at,
                     "is_gold": lease.is_gold,
+                    "candidate_order": display_order_for(
+                        assignment_id=lease.assignment_id,
+                        conversations=lease.item.get("conversations"),
+                        questions=lease.item.get("questions"),
+                    ),
                 },
                 "item": lease.item,
                 "draft": lease.draft,

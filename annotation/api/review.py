@@ -38,6 +38,12 @@ class AgreementApi(EngineApi):
             help_text="Unadjudicated items, most disputed first: [{item_id, external_id, "
             "category, disagreement, answers: [{annotator, answers}]}]",
         )
+        position_bias = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="Per pairwise/ranking question: how often the candidate shown first won"
+            " ({key, type, answers, first_shown, share, expected, interval [low, high] (95%"
+            " Wilson), p_value, biased}); ties and tied first places are left out.",
+        )
 
     @extend_schema(
         operation_id="project_agreement",

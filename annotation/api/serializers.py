@@ -55,6 +55,11 @@ class QuestionSerializer(serializers.Serializer):
     options = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="multi_label only: the options."
     )
+    per_turn = serializers.BooleanField(
+        default=False,
+        help_text="rating, binary, multi_label, text: ask it under each answer turn of a"
+        ' multi-turn item; the answer is then {"<turn index>": value, ...}.',
+    )
 
 
 class RuleSerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ from annotation.api.projects import (
     ProjectDetailApi,
     ProjectListApi,
     ProjectMembersApi,
+    ProjectMembersBulkApi,
     ProjectRubricApi,
 )
 from annotation.api.queue import (
@@ -35,6 +36,7 @@ urlpatterns = [
     path(_P + "rubric/", ProjectRubricApi.as_view(), name="project-rubric"),
     path(_P + "constitution/", ProjectConstitutionApi.as_view(), name="project-constitution"),
     path(_P + "members/", ProjectMembersApi.as_view(), name="project-members"),
+    path(_P + "members/bulk/", ProjectMembersBulkApi.as_view(), name="project-members-bulk"),
     path(_P + "next/", ItemNextApi.as_view(), name="project-next"),
     path(_P + "queue/status/", QueueStatusApi.as_view(), name="project-queue-status"),
     path(_P + "skip/", ItemSkipApi.as_view(), name="project-skip"),

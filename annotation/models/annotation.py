@@ -23,6 +23,9 @@ class Annotation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations"
     )
     answers = models.JSONField(help_text="{question_key: value}, see the rubric service.")
+    # {turn: canonical candidate indices in the order shown}: where each candidate was on the
+    # annotator's screen (see annotation.services.candidate_order); {} when none were shown.
+    display_order = models.JSONField(default=dict, blank=True)
     revision = models.PositiveIntegerField(default=1)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.HUMAN)
     is_gold = models.BooleanField(default=False)

@@ -34,6 +34,7 @@ from annotation.selectors.agreement_math import (
     unit_disagreement,
     value_counts,
 )
+from annotation.selectors.position_bias import project_position_bias
 from annotation.services.rubric import rule_keys_for
 from corpora.models import Item
 
@@ -98,13 +99,18 @@ def components_build(
     `columns[key]` holds one answer per row: a decoded value, or its text from SQL (ratings
     as "4", booleans as "true"/"false" on PostgreSQL or "1"/"0" on SQLite, objects as JSON).
     """
-    items, item_unit = np.unique(item_ids, return_inverse=True)
+    all_items, all_item_unit = np.unique(item_ids, return_inverse=True)
+    all_coders = coders
     out: list[Component] = []
     for question in questions:
         key, qtype = question["key"], question["type"]
         values = columns.get(key)
         if values is None or qtype == "text":
             continue
+        items, item_unit, coders = all_items, all_item_unit, all_coders
+        if question.get("per_turn"):
+            # each answer turn is its own unit: (item, turn) pairs, one row per turn answered
+            values, items, item_unit, coders = _per_turn_rows(_decoded(values), item_ids, coders)
         if qtype in ("rating", "binary"):
             labels = (
                 [lab["value"] for lab in question["labels"]] if qtype == "rating" else [False, True]
@@ -151,7 +157,28 @@ def components_build(
             comp = _comparison_component(key, qtype, values, item_ids, coders)
             if comp is not None:
                 out.append(comp)
-    return out, items
+    return out, all_items
+
+
+def _per_turn_rows(
+    values: list, item_ids: np.ndarray, coders: np.ndarray
+) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-turn answers ({turn: value}) as one row per turn: (values, unit -> item id,
+    row -> unit, row -> coder)."""
+    rows: list[tuple[int, int, int, Any]] = []
+    for value, item_id, coder in zip(values, item_ids.tolist(), coders.tolist(), strict=True):
+        if isinstance(value, dict):
+            for turn, answer in value.items():
+                if answer is not None and str(turn).isdigit():
+                    rows.append((item_id, int(turn), coder, answer))
+    if not rows:
+        return [], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    keys = sorted({(item_id, turn) for item_id, turn, _, _ in rows})
+    unit_of = {k: u for u, k in enumerate(keys)}
+    unit_item = np.asarray([item_id for item_id, _ in keys], np.int64)
+    row_unit = np.asarray([unit_of[(i, t)] for i, t, _, _ in rows], np.int64)
+    row_coder = np.asarray([c for _, _, c, _ in rows], np.int64)
+    return [a for _, _, _, a in rows], unit_item, row_unit, row_coder
 
 
 def _item_component(key, qtype, level, labels, codes, item_unit, coders, items) -> Component:
@@ -363,6 +390,7 @@ def project_agreement(*, project: Project) -> dict[str, Any]:
     report["annotations"] = len(item_ids)
     report["items"] = int(len(np.unique(item_ids))) if len(item_ids) else 0
     report["overlap"] = project.overlap
+    report["position_bias"] = project_position_bias(project=project)
     return report
 
 

@@ -173,7 +173,8 @@ def unit_disagreement(counts: np.ndarray, delta: np.ndarray) -> np.ndarray:
         return np.full(counts.shape[0], np.nan)
     m = counts.sum(axis=1)
     pairs = m * (m - 1)
-    scale = delta.max() or 1.0
+    # A question nobody answered has no codes: an empty distance matrix.
+    scale = (delta.max() if delta.size else 0.0) or 1.0
     raw = np.einsum("uv,vw,uw->u", counts, delta, counts)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(pairs > 0, raw / np.where(pairs > 0, pairs, 1) / scale, np.nan)
@@ -223,6 +224,7 @@ def item_disagreement(questions: Sequence[dict], answers: Sequence[dict]) -> flo
     """Quick disagreement of one item's answers in [0, 1] (mean over questions), kept on the
     project item at submit so reviewers get the most conflicting items first."""
     scores: list[float] = []
+    questions, answers = _per_turn_flattened(questions, answers)
     for question in questions:
         qtype, key = question["type"], question["key"]
         values = [a.get(key) for a in answers if a.get(key) is not None]
@@ -250,6 +252,32 @@ def item_disagreement(questions: Sequence[dict], answers: Sequence[dict]) -> flo
             continue
         scores.append(_pair_share([_canonical(v) for v in values]))
     return float(sum(scores) / len(scores)) if scores else 0.0
+
+
+def _per_turn_flattened(
+    questions: Sequence[dict], answers: Sequence[dict]
+) -> tuple[list[dict], list[dict]]:
+    """A per-turn question becomes one question per answered turn (`key@turn`)."""
+    if not any(q.get("per_turn") for q in questions):
+        return list(questions), list(answers)
+    out_q: list[dict] = []
+    out_a: list[dict] = [dict(a) for a in answers]
+    for question in questions:
+        if not question.get("per_turn"):
+            out_q.append(question)
+            continue
+        key = question["key"]
+        turns = sorted(
+            {t for a in answers if isinstance(a.get(key), dict) for t in a[key]}, key=str
+        )
+        for turn in turns:
+            out_q.append({**question, "key": f"{key}@{turn}", "per_turn": False})
+        for flat in out_a:
+            value = flat.pop(key, None)
+            if isinstance(value, dict):
+                for turn, answer in value.items():
+                    flat[f"{key}@{turn}"] = answer
+    return out_q, out_a
 
 
 def _pair_share(values: Sequence[Any]) -> float:

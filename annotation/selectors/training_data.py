@@ -23,7 +23,9 @@
     * "import": imported candidate scores (external annotator); every two candidates with
       different scores, the higher chosen; margin = score difference; equal scores give none.
 - `targets`: per item and criterion a `Target`, value in [0, 1] (rating mean rescaled to the
-  scale, binary share of "yes").
+  scale, binary share of "yes"). A per-turn question gives one `Target` per answer turn
+  (`turn` set); its item's rating for rating pairs is the worst turn's (a defect in one
+  answer makes the item worse).
 - `safety`: per item and rule a `SafetyLabel` (verdict, violates, votes, source).
 - `counts`: how many pairs each source gave.
 
@@ -36,6 +38,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from itertools import combinations
 from typing import Any
 
@@ -107,8 +110,41 @@ def _span(question: dict) -> float:
     return float(max(values) - min(values)) or 1.0
 
 
+def _per_turn_data(out, ratings, item_id, question, answers, final) -> None:
+    """A per-turn question: each answer turn judged as if it were its own question."""
+    key = question["key"]
+    turns = sorted(
+        {
+            int(t)
+            for a in [*answers, final]
+            if isinstance(a.get(key), dict)
+            for t in a[key]
+            if str(t).isdigit()
+        }
+    )
+    local: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    flat = {**question, "per_turn": False}
+    for turn in turns:
+        turn_answers = [
+            {key: a[key].get(str(turn))} for a in answers if isinstance(a.get(key), dict)
+        ]
+        adjudicated = final.get(key)
+        turn_final = {key: adjudicated.get(str(turn))} if isinstance(adjudicated, dict) else {}
+        if turn_final.get(key) is None:
+            turn_final = {}
+        mark = len(out.targets)
+        _question_data(out, local, item_id, flat, turn_answers, turn_final)
+        for i in range(mark, len(out.targets)):
+            out.targets[i] = replace(out.targets[i], turn=turn)
+    for criterion, rated in local.items():
+        ratings[criterion].append((item_id, min(mean for _, mean in rated)))
+
+
 def _question_data(out, ratings, item_id, question, answers, final) -> None:
     key, qtype = question["key"], question["type"]
+    if question.get("per_turn"):
+        _per_turn_data(out, ratings, item_id, question, answers, final)
+        return
     criterion = question.get("criterion") or (
         DEFAULT_CRITERION if qtype in ("pairwise", "ranking") else key
     )

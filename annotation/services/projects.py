@@ -7,7 +7,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
+from django.db.models.functions import Lower
 
 from annotation.models import Constitution, Project, ProjectItem, ProjectMembership, Rubric, Rule
 from annotation.presets import default_constitution, rubric_preset
@@ -312,3 +313,72 @@ def _ensure_another_owner(membership: ProjectMembership) -> None:
     )
     if not any(pk != membership.pk for pk in owners):
         raise ProjectError("last_owner", "A project keeps at least one owner.")
+
+
+MAX_BULK_MEMBERS = 1000
+
+
+def members_bulk_add(*, project: Project, text: str, role: str) -> list[ProjectMembership]:
+    """Add (or set the role of) every user named in `text`, one username or e-mail per line
+    (commas and semicolons separate too). All or nothing: any line that names nobody, or
+    more than one person, or a deactivated account, fails the whole request with per-line
+    errors (`details.lines`: [{line, value, message}]) and no membership changes."""
+    if role not in ProjectMembership.Role.values:
+        raise ProjectError(
+            "invalid_role", f"role must be one of {', '.join(ProjectMembership.Role.values)}."
+        )
+    if not isinstance(text, str):
+        raise ProjectError("invalid_members", "Give the usernames or e-mails as text.")
+    entries: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        for value in line.replace(";", ",").split(","):
+            if value.strip():
+                entries.append((number, value.strip()))
+    if not entries:
+        raise ProjectError("invalid_members", "Give at least one username or e-mail address.")
+    if len(entries) > MAX_BULK_MEMBERS:
+        raise ProjectError(
+            "invalid_members", f"At most {MAX_BULK_MEMBERS} people at a time ({len(entries)})."
+        )
+    lowered = {v.lower() for _, v in entries}
+    by_name: dict[str, list] = {}
+    by_email: dict[str, list] = {}
+    matches = (
+        get_user_model()
+        .objects.annotate(lower_name=Lower("username"), lower_email=Lower("email"))
+        .filter(Q(lower_name__in=lowered) | Q(lower_email__in=lowered))
+    )
+    for user in matches:
+        by_name.setdefault(user.lower_name, []).append(user)
+        if user.lower_email:
+            by_email.setdefault(user.lower_email, []).append(user)
+    errors: list[dict[str, Any]] = []
+    chosen: dict[int, Any] = {}
+    for number, value in entries:
+        key = value.lower()
+        found = by_name.get(key) or by_email.get(key) or []
+        if not found:
+            errors.append({"line": number, "value": value, "message": "No such user."})
+        elif len(found) > 1:
+            errors.append(
+                {
+                    "line": number,
+                    "value": value,
+                    "message": "Several accounts match: give the username.",
+                }
+            )
+        elif not found[0].is_active:
+            errors.append(
+                {"line": number, "value": value, "message": "This account is deactivated."}
+            )
+        else:
+            chosen[found[0].pk] = found[0]
+    if errors:
+        first = errors[0]
+        raise ProjectError(
+            "invalid_members",
+            f"Line {first['line']} ({first['value']}): {first['message']} Nobody was added.",
+            details={"lines": errors},
+        )
+    with transaction.atomic():
+        return [member_set(project=project, user_id=pk, role=role) for pk in sorted(chosen)]

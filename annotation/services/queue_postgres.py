@@ -350,9 +350,10 @@ WITH asg AS (
     RETURNING id
 ), ann AS (
     INSERT INTO {ANN}
-        (project_id, project_item_id, item_id, user_id, answers, revision, source, is_gold,
-         gold_correct, created_at, updated_at)
-    SELECT %(project)s, %(pitem)s, %(item)s, %(user)s, %(answers)s::jsonb, 1, 'human', %(is_gold)s,
+        (project_id, project_item_id, item_id, user_id, answers, display_order, revision,
+         source, is_gold, gold_correct, created_at, updated_at)
+    SELECT %(project)s, %(pitem)s, %(item)s, %(user)s, %(answers)s::jsonb,
+           %(display_order)s::jsonb, 1, 'human', %(is_gold)s,
            %(correct)s::boolean, %(now)s::timestamptz, %(now)s::timestamptz
     FROM asg
     RETURNING id
@@ -400,8 +401,9 @@ def submit_edit_write(**params: Any) -> tuple[int, int] | None:
 
 
 def _write(sql: str, params: dict[str, Any]) -> Any:
-    if "answers" in params:
-        params["answers"] = json.dumps(params["answers"])
+    for key in ("answers", "display_order"):
+        if key in params:
+            params[key] = json.dumps(params[key])
     # A lone statement is atomic on its own; inside a caller's transaction a savepoint keeps a
     # failed one (a client_key taken by a concurrent submit) from breaking that transaction.
     guard = transaction.atomic() if connection.in_atomic_block else nullcontext()

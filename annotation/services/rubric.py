@@ -12,6 +12,11 @@ Answer formats (what `answers[question_key]` holds):
 
 `turn` is the index of a gpt turn in `Item.conversations` whose value is a list of candidates,
 or the string "questions" for the candidate question sets of question-preference records.
+
+A rating, binary, multi_label or text question with `per_turn: true` is asked under each
+answer turn of a multi-turn item (each answer judged on its own): its answer is
+{"<turn index>": value, ...} with one value of the question's type per answer turn (the
+indices of the non-human messages whose value is a plain answer, see `answer_turns`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from corpora.models import Item
 from rewardmodel.records import QUESTIONS_TURN, candidate_turns
 
 QUESTION_TYPES = ("rating", "binary", "multi_label", "text", "pairwise", "ranking", "rule_verdict")
+PER_TURN_TYPES = ("rating", "binary", "multi_label", "text")
 PAIRWISE_CHOICES = ("A", "B", "tie", "both_bad")
 VERDICTS = ("violates", "does_not_violate", "unsure")
 MAX_TEXT = 20_000
@@ -82,6 +88,14 @@ def rubric_questions_clean(questions: Any) -> list[dict]:
             "objective": bool(raw.get("objective", False)),
             "criterion": raw.get("criterion") or None,
         }
+        if raw.get("per_turn"):
+            if qtype not in PER_TURN_TYPES:
+                problems.append(
+                    f"`per_turn` applies to {', '.join(PER_TURN_TYPES)} questions only"
+                    " (comparisons name their turn in the answer)."
+                )
+            else:
+                question["per_turn"] = True
         if qtype == "rating":
             labels = raw.get("labels")
             if not isinstance(labels, list) or len(labels) < 2:
@@ -129,6 +143,38 @@ def item_candidates(item: Item, turn: Any) -> Sequence[Any] | None:
         return None
     value = turns[turn].get("value") if isinstance(turns[turn], dict) else None
     return value if isinstance(value, list) else None
+
+
+def answer_turns(conversations: Any) -> list[int]:
+    """Indices of the answer turns a per-turn question is asked under (plain answers only)."""
+    turns = conversations if isinstance(conversations, list) else []
+    return [
+        t
+        for t, message in enumerate(turns)
+        if isinstance(message, dict)
+        and message.get("from") != "human"
+        and not isinstance(message.get("value"), list)
+    ]
+
+
+def _check_per_turn(
+    question: dict, value: Any, item: Item, rule_keys: Sequence[str], *, partial: bool
+) -> list[str]:
+    turns = answer_turns(item.conversations)
+    if not isinstance(value, dict):
+        return ['Give {"<answer turn index>": value} for each answer turn.']
+    unknown = sorted(k for k in value if not (k.isdigit() and int(k) in turns))
+    if unknown:
+        return [f"Not answer turns of this item: {', '.join(unknown)} (answer turns: {turns})."]
+    problems: list[str] = []
+    for turn in turns:
+        answer = value.get(str(turn))
+        if answer is None or (question["type"] == "text" and answer == ""):
+            if question["required"] and not partial and question["type"] != "multi_label":
+                problems.append(f"Turn {turn}: this question is required.")
+            continue
+        problems += [f"Turn {turn}: {p}" for p in _check_value(question, answer, item, rule_keys)]
+    return problems
 
 
 def _is_int(value: Any) -> bool:
@@ -235,7 +281,12 @@ def answers_clean(
             if question["required"] and not partial and not _exempt(question, item, rule_keys):
                 errors[key] = ["This question is required."]
             continue
-        problems = _check_value(question, value, item, rule_keys)
+        if question.get("per_turn"):
+            problems = _check_per_turn(question, value, item, rule_keys, partial=partial)
+            if not problems:
+                value = {k: v for k, v in value.items() if v is not None and v != ""}
+        else:
+            problems = _check_value(question, value, item, rule_keys)
         if problems:
             errors[key] = problems
         else:
@@ -251,6 +302,8 @@ def _exempt(question: dict, item: Item, rule_keys: Sequence[str]) -> bool:
         return not candidate_turns(item.conversations, item.questions)
     if question["type"] == "rule_verdict":
         return not rule_keys
+    if question.get("per_turn"):
+        return not answer_turns(item.conversations)
     return False
 
 
@@ -274,6 +327,14 @@ def answers_match(expected: dict[str, Any], given: dict[str, Any]) -> bool:
                 return False
         elif isinstance(want, dict) and "choice" in want:
             if not isinstance(got, dict) or _pair_direction(want) != _pair_direction(got):
+                return False
+        elif (
+            isinstance(want, dict)
+            and want
+            and all(k.isdigit() and not isinstance(v, dict) for k, v in want.items())
+        ):
+            # a per-turn answer: each turn compared like a whole answer of the question's type
+            if not isinstance(got, dict) or not answers_match(want, got):
                 return False
         elif isinstance(want, dict) and all(isinstance(v, dict) for v in want.values()):
             if not isinstance(got, dict):

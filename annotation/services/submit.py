@@ -25,6 +25,7 @@ from django.utils import timezone
 from annotation.models import Annotation, AnnotationRevision, Assignment, ProjectItem
 from annotation.selectors.agreement_math import item_disagreement
 from annotation.services import queue_postgres
+from annotation.services.candidate_order import display_order_for
 from annotation.services.queue import (
     _own_assignment,
     _take_slot,
@@ -148,6 +149,11 @@ def _submit_postgres(*, project_id, user, item_id, answers, client_key) -> Submi
         "correct": correct,
         "correct_int": int(bool(correct)),
         "membership": membership.id,
+        "display_order": display_order_for(
+            assignment_id=ctx.assignment_id,
+            conversations=ctx.item.conversations,
+            questions=ctx.item.questions,
+        ),
         "disagreement": item_disagreement(ctx.questions, [*ctx.other_answers, clean])
         if ctx.done_count + 1 >= 2
         else None,
@@ -225,6 +231,11 @@ def _submit(*, project_id, user, item_id, answers, client_key) -> SubmitResult:
         item_id=pitem.item_id,
         user=user,
         answers=clean,
+        display_order=display_order_for(
+            assignment_id=assignment.pk,
+            conversations=pitem.item.conversations,
+            questions=pitem.item.questions,
+        ),
         is_gold=pitem.is_gold,
         gold_correct=correct,
     )

@@ -1,10 +1,14 @@
 from django.urls import path
 
 from core.api.jobs import JobCancelApi, JobDetailApi
+from core.api.people import UserActiveApi, UserInvitationApi, UserListApi
 from core.api.tokens import TokenCreateApi, TokenListApi, TokenRevokeApi
 from core.api.webhooks import WebhookDeliveryListApi, WebhookDetailApi, WebhookListApi
 
 urlpatterns = [
+    path("users/", UserListApi.as_view(), name="user-list"),
+    path("users/<int:user_id>/active/", UserActiveApi.as_view(), name="user-active"),
+    path("users/<int:user_id>/invitations/", UserInvitationApi.as_view(), name="user-invitations"),
     path("auth/token/", TokenCreateApi.as_view(), name="api-token"),
     path("auth/tokens/", TokenListApi.as_view(), name="api-tokens"),
     path("auth/tokens/<int:token_id>/", TokenRevokeApi.as_view(), name="api-token-revoke"),

@@ -9,7 +9,10 @@ counting with its best candidate. Training (`rewardmodel.item_training`) takes
   from the engine's training-data selector (ratings and yes/no answers rescaled to [0, 1],
   higher = better, as the rubric phrases them) and of its rule verdicts (1 = complies);
 - turn pairs: the selector's within-item pairs between candidates (pairwise and ranking
-  answers, imported candidate scores) on the overall criterion.
+  answers, imported candidate scores) on the overall criterion, and pairs between the answer
+  turns of one item that a per-turn question rated at least `TURN_MIN_GAP` apart (the head
+  scores turns, so a per-turn answer supervises it directly). For item scores and criterion
+  read-outs a per-turn question counts with its worst turn.
 
 Rubric criteria and safety rules get read-outs fitted on the trained head afterwards
 (`rewardmodel.item_outputs`), so scores carry overall, criterion and rule fields.
@@ -20,7 +23,8 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,10 @@ from rewardmodel.configs import ItemPairsConfig, ItemTrainConfig
 from rewardmodel.data import SideRef, TrainingData
 
 ITEM_PAIR_SOURCE = "rating-difference (items)"
+TURN_PAIR_SOURCE = "per-turn rating"
 OVERALL = "overall"
+# One step on a 5-point scale, rescaled to [0, 1].
+TURN_MIN_GAP = 0.25
 
 
 @dataclass
@@ -109,8 +116,10 @@ def item_recipe_inputs(
             sides.append(options[_best_candidate(conversations[item], turn, wins[(item, turn)])])
         item_sides[item] = sides
 
+    item_targets = _item_level(data.targets)
+    turn_pairs += _per_turn_pairs(data.targets, ref_of)
     values: dict[str, list[float]] = defaultdict(list)
-    for target in data.targets:
+    for target in item_targets:
         values[str(target.item_id)].append(target.value)
     for verdict in verdicts:
         values[str(verdict.item_id)].append(0.0 if verdict.violates else 1.0)
@@ -118,7 +127,7 @@ def item_recipe_inputs(
     criteria_set = set(criteria)
     ratings = [
         ItemTarget(str(t.item_id), t.criterion, t.value)
-        for t in data.targets
+        for t in item_targets
         if t.criterion in criteria_set
     ]
     rule_targets = [
@@ -128,6 +137,43 @@ def item_recipe_inputs(
     return ItemRecipeInputs(
         item_sides, item_scores, turn_pairs, ratings, rule_targets, criteria, rules
     )
+
+
+def _item_level(targets: list[Any]) -> list[Any]:
+    """Per-turn targets folded into one per item and question: the worst turn's value."""
+    out = [t for t in targets if t.turn is None]
+    worst: dict[tuple[Any, str, str], Any] = {}
+    for target in targets:
+        if target.turn is None:
+            continue
+        key = (target.item_id, target.criterion, target.question)
+        if key not in worst or target.value < worst[key].value:
+            worst[key] = target
+    out += [replace(t, turn=None) for t in worst.values()]
+    return out
+
+
+def _per_turn_pairs(targets: list[Any], ref_of: dict) -> list[Any]:
+    """Within one item, the better-rated answer turn over the worse, per per-turn question."""
+    from rewardmodel.pairs import PreferencePair
+
+    by_question: dict[tuple[Any, str], list[Any]] = defaultdict(list)
+    for target in targets:
+        if target.turn is not None:
+            by_question[(target.item_id, target.question)].append(target)
+    pairs = []
+    for (item_id, _), members in sorted(by_question.items(), key=lambda kv: str(kv[0])):
+        item = str(item_id)
+        for better, worse in combinations(sorted(members, key=lambda t: -t.value), 2):
+            gap = better.value - worse.value
+            chosen = ref_of.get((item, better.turn, None))
+            rejected = ref_of.get((item, worse.turn, None))
+            if gap < TURN_MIN_GAP or chosen is None or rejected is None or chosen == rejected:
+                continue
+            pairs.append(
+                PreferencePair(item, chosen, rejected, margin=gap, source=TURN_PAIR_SOURCE)
+            )
+    return pairs
 
 
 def _best_candidate(conversations: list[dict], turn: Any, wins: dict[int, float]) -> int:

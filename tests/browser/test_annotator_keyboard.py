@@ -11,8 +11,13 @@ from tests.browser.data import has_candidates, seed
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _keys_for(i: int, candidates: bool) -> tuple[list[str], dict]:
-    """The key presses for item `i` and the answers they must produce."""
+def _keys_for(i: int, shown: list[int] | None) -> tuple[list[str], dict]:
+    """The key presses for item `i` and the answers they must produce.
+
+    `shown` is the assignment's candidate order: keys and letters follow the screen, answers
+    name candidates by their index in the item, so each expectation maps back through it.
+    """
+    candidates = shown is not None
     keys = [str(i % 5 + 1), "1" if i % 2 == 0 else "2"]
     answers: dict = {"quality": i % 5 + 1, "faithful": i % 2 == 0}
     if i % 3 == 0:
@@ -20,14 +25,14 @@ def _keys_for(i: int, candidates: bool) -> tuple[list[str], dict]:
         keys += ["ArrowUp", "1", "3", "ArrowDown"]
         answers["issues"] = ["hallucination", "off-topic"]
     if candidates:
-        keys += ["2"]  # pairwise: B is better
-        answers["pair"] = {"a": 0, "b": 1, "turn": 1, "choice": "B"}
+        keys += ["2"]  # pairwise: B (the second shown) is better
+        answers["pair"] = {"a": shown[0], "b": shown[1], "turn": 1, "choice": "B"}
         if i % 8 == 0:
             keys += ["3", "Shift+1"]  # C first, A tied with it, B last (placed automatically)
-            answers["rank"] = {"turn": 1, "ranking": [[2, 0], [1]]}
+            answers["rank"] = {"turn": 1, "ranking": [[shown[2], shown[0]], [shown[1]]]}
         else:
             keys += ["2", "1"]
-            answers["rank"] = {"turn": 1, "ranking": [[1], [0], [2]]}
+            answers["rank"] = {"turn": 1, "ranking": [[shown[1]], [shown[0]], [shown[2]]]}
     if i == 1:
         keys += ["1", "3"]
         answers["safety"] = {
@@ -60,10 +65,22 @@ def test_twenty_items_with_the_keyboard_only(page, tmp_path):
     page.goto(f"/projects/{project.pk}/annotate/")
     page.wait_for_function("() => document.body.dataset.shown === '0'")
     expected: dict[str, dict] = {}
+    orders: set[tuple[int, ...]] = set()
     for n in range(1, 21):
         external_id = page.evaluate("window.arbiterWorkspace.state.current.item.external_id")
         i = int(external_id)
-        keys, answers = _keys_for(i, has_candidates(external_id))
+        shown = None
+        if has_candidates(external_id):
+            shown = page.evaluate(
+                "window.arbiterWorkspace.state.current.assignment.candidate_order['1']"
+            )
+            orders.add(tuple(shown))
+            # the conversation shows the candidates in that order, lettered from A
+            cards = page.locator("#chat .cand").evaluate_all(
+                "(nodes) => nodes.map((n) => Number(n.dataset.cand))"
+            )
+            assert cards == shown
+        keys, answers = _keys_for(i, shown)
         for key in keys:
             page.keyboard.press(key)
         seq = page.evaluate("window.arbiterWorkspace.state.seq")
@@ -107,3 +124,11 @@ def test_twenty_items_with_the_keyboard_only(page, tmp_path):
     assert len(edited) == 1 and edited[0].answers["quality"] == 5
     kinds = {k for a in rows.values() for k in a.answers}
     assert {"pair", "rank", "safety"} <= kinds
+    # candidates came in more than one order, and each answer records the order it was shown in
+    assert len(orders) >= 2
+    for external_id, annotation in rows.items():
+        if has_candidates(external_id):
+            assert annotation.display_order["1"][0] in (
+                annotation.answers["pair"]["a"],
+                annotation.answers["pair"]["b"],
+            )

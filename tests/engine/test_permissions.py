@@ -55,6 +55,10 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     ),
     ("projects/<int:project_id>/members/", "get"): (None, [401, 404, 403, 200, 200, 200]),
     ("projects/<int:project_id>/members/", "post"): ("member", [401, 404, 403, 403, 200, 200]),
+    ("projects/<int:project_id>/members/bulk/", "post"): (
+        {},
+        [401, 404, 403, 403, 400, 400],
+    ),
     ("projects/<int:project_id>/members/", "delete"): (
         "remove",
         [401, 404, 403, 403, 200, 200],
@@ -107,6 +111,11 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
     # core: jobs (their creator or staff; the job here was created by another staff user)
     ("jobs/<int:job_id>/", "get"): (None, [401, 404, 404, 404, 404, 200]),
     ("jobs/<int:job_id>/cancel/", "post"): (None, [401, 404, 404, 404, 404, 409]),
+    # core: people (staff create accounts, invite, deactivate); an empty body proves access
+    ("users/", "get"): (None, [401, 403, 403, 403, 403, 200]),
+    ("users/", "post"): ({}, [401, 403, 403, 403, 403, 400]),
+    ("users/<int:user_id>/active/", "post"): ({}, [401, 403, 403, 403, 403, 400]),
+    ("users/<int:user_id>/invitations/", "post"): (None, [401, 403, 403, 403, 403, 201]),
     # core: webhooks (staff-managed outbound targets)
     ("webhooks/", "get"): (None, [401, 403, 403, 403, 403, 200]),
     ("webhooks/", "post"): ({}, [401, 403, 403, 403, 403, 400]),

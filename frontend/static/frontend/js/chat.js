@@ -20,7 +20,15 @@ export function candidateTurn(item) {
   return null;
 }
 
-export function renderChat(container, item) {
+// Canonical candidate indices in the order they are shown: the assignment's random order for
+// this turn when the engine gave one (so position cannot bias the answer), else as stored.
+export function shownOrder(order, turn, n) {
+  const given = order && order[String(turn)];
+  if (Array.isArray(given) && given.length === n && [...given].sort((x, y) => x - y).every((c, i) => c === i)) return given;
+  return [...Array(n).keys()];
+}
+
+export function renderChat(container, item, order = null) {
   container.replaceChildren();
   const meta = el("div", { class: "ws-meta" },
     el("span", { class: "badge", text: item.category || "uncategorised" }),
@@ -33,10 +41,10 @@ export function renderChat(container, item) {
       el("div", { class: "who", text: who === "human" ? "Instruction" : "Response" }));
     if (Array.isArray(turn.value)) {
       const list = el("div", { class: "cands" });
-      turn.value.forEach((candidate, c) => {
+      shownOrder(order, index, turn.value.length).forEach((c, k) => {
         list.append(el("div", { class: "cand", "data-cand": c },
-          el("span", { class: "tag", text: `Candidate ${LETTERS[c] || c + 1}` }),
-          el("div", { class: "md", html: renderMarkdown(candidate) })));
+          el("span", { class: "tag", text: `Candidate ${LETTERS[k] || k + 1}` }),
+          el("div", { class: "md", html: renderMarkdown(turn.value[c]) })));
       });
       node.append(list);
     } else {
@@ -46,8 +54,8 @@ export function renderChat(container, item) {
   });
   if (Array.isArray(item.questions) && item.questions.length > 1) {
     const list = el("div", { class: "cands" });
-    item.questions.forEach((q, c) => list.append(el("div", { class: "cand" },
-      el("span", { class: "tag", text: `Question set ${LETTERS[c] || c + 1}` }), el("div", { class: "md", html: renderMarkdown(asText(q)) }))));
+    shownOrder(order, "questions", item.questions.length).forEach((c, k) => list.append(el("div", { class: "cand", "data-cand": c },
+      el("span", { class: "tag", text: `Question set ${LETTERS[k] || k + 1}` }), el("div", { class: "md", html: renderMarkdown(asText(item.questions[c])) }))));
     container.append(el("div", { class: "turn gpt" }, el("div", { class: "who", text: "Candidate questions" }), list));
   }
 }

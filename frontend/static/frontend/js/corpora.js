@@ -1,5 +1,6 @@
 // Corpus import: upload with a byte progress bar, then watch the background job until it ends.
 // Corpus deletion: confirmed in a dialog, then watched the same way.
+import { droppedEntries, folderEntries, tarBlob } from "./tar.js";
 import { api, el, toast } from "./api.js";
 
 const $ = (s) => document.querySelector(s);
@@ -63,6 +64,7 @@ form.addEventListener("submit", async (event) => {
       if (!$("#file").files[0]) throw new Error("Choose a file to upload.");
       data.append("file", $("#file").files[0]);
       if ($("#images").files[0]) data.append("images", $("#images").files[0]);
+      else if (imagesFolder?.entries.length) data.append("images", tarBlob(imagesFolder.entries), `${imagesFolder.name}.tar`);
     } else {
       if (!$("#path").value.trim()) throw new Error("Give the file's path on the server.");
       data.append("path", $("#path").value.trim());
@@ -161,3 +163,49 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 document.querySelectorAll("[data-watch]").forEach((b) => b.addEventListener("click", () => watch(Number(b.dataset.watch))));
 const initial = new URLSearchParams(location.search).get("job");
 if (initial) watch(Number(initial));
+
+// --- images as a folder (picked or dropped), sent as one .tar --------------------------------------
+let imagesFolder = null;
+
+function showFolder(folder) {
+  imagesFolder = folder && folder.entries.length ? folder : null;
+  const summary = $("#images-folder-summary");
+  summary.hidden = !folder;
+  if (!folder) return;
+  const bytes = folder.entries.reduce((n, e) => n + e.file.size, 0);
+  summary.textContent = folder.entries.length
+    ? `Folder “${folder.name}”: ${folder.entries.length} files, ${(bytes / 1024 / 1024).toFixed(1)} MB.`
+    : `Folder “${folder.name}” holds no files.`;
+  if (imagesFolder) $("#images").value = "";
+}
+
+$("#images-folder")?.addEventListener("change", (event) => {
+  const files = [...event.target.files];
+  const name = files[0]?.webkitRelativePath?.split("/")[0] || "images";
+  showFolder({ entries: folderEntries(files), name });
+});
+$("#images")?.addEventListener("change", () => { if ($("#images").files[0]) { $("#images-folder").value = ""; showFolder(null); } });
+
+const drop = $("#images-drop");
+if (drop) {
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", async (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    try {
+      const dropped = await droppedEntries(event.dataTransfer);
+      if (!dropped.folder && dropped.entries.length === 1 && /\.(zip|tar|tgz|tar\.gz)$/i.test(dropped.entries[0].file.name)) {
+        const files = new DataTransfer();
+        files.items.add(dropped.entries[0].file);
+        $("#images").files = files.files;
+        $("#images-folder").value = "";
+        showFolder(null);
+        toast(`Images archive: ${dropped.entries[0].file.name}`);
+      } else {
+        $("#images-folder").value = "";
+        showFolder(dropped);
+      }
+    } catch (error) { toast(`Could not read the dropped folder: ${error.message}`, "error"); }
+  });
+}

@@ -5,6 +5,8 @@ import { api, el, toast } from "./api.js";
 const config = JSON.parse(document.getElementById("editor-config").textContent);
 const $ = (s) => document.querySelector(s);
 const TYPES = ["rating", "binary", "multi_label", "text", "pairwise", "ranking", "rule_verdict"];
+// Question types that can be asked under each answer turn (the engine's PER_TURN_TYPES).
+const PER_TURN_TYPES = ["rating", "binary", "multi_label", "text"];
 const SEVERITIES = ["low", "medium", "high", "critical"];
 const pid = config.project_id;
 
@@ -98,7 +100,7 @@ function renderQuestions(list) {
     const id = `qe-${i}`;
     const input = (name, label, attrs = {}) => el("div", { class: "field" }, el("label", { for: `${id}-${name}`, text: label }),
       el("input", { type: "text", id: `${id}-${name}`, value: q[name] ?? "", ...attrs, oninput: (e) => { q[name] = e.target.value; } }));
-    const type = el("select", { id: `${id}-type`, onchange: (e) => { q.type = e.target.value; renderQuestions(questions); } },
+    const type = el("select", { id: `${id}-type`, onchange: (e) => { q.type = e.target.value; if (!PER_TURN_TYPES.includes(q.type)) delete q.per_turn; renderQuestions(questions); } },
       TYPES.map((t) => el("option", { value: t, text: t.replace("_", " "), selected: q.type === t })));
     const needsLabels = q.type === "rating" || q.type === "multi_label";
     const card = el("div", { class: "q-edit", "data-question": q.key || i },
@@ -108,6 +110,9 @@ function renderQuestions(list) {
         el("div", { class: "field" }, el("label", { for: `${id}-type`, text: "Type" }), type),
         el("label", { class: "small" }, el("input", { type: "checkbox", checked: q.required !== false, onchange: (e) => { q.required = e.target.checked; } }), " required"),
         el("label", { class: "small", title: "Objective questions have a right answer and count for agreement and gold." }, el("input", { type: "checkbox", checked: Boolean(q.objective), onchange: (e) => { q.objective = e.target.checked; } }), " objective"),
+        PER_TURN_TYPES.includes(q.type)
+          ? el("label", { class: "small", title: "Ask this question under each answer of a multi-turn conversation; each answer is judged on its own." }, el("input", { type: "checkbox", "aria-label": `Question ${i + 1}: ask per turn`, checked: Boolean(q.per_turn), onchange: (e) => { q.per_turn = e.target.checked; } }), " per turn")
+          : null,
         el("div", { class: "tools" },
           el("button", { type: "button", class: "btn", "aria-label": `Move question ${i + 1} up`, disabled: i === 0, onclick: () => move(i, -1), text: "↑" }),
           el("button", { type: "button", class: "btn", "aria-label": `Move question ${i + 1} down`, disabled: i === questions.length - 1, onclick: () => move(i, 1), text: "↓" }),

@@ -1,7 +1,7 @@
 // The rubric form: controls generated from the project's rubric (and constitution), driven by the
 // keyboard. The workspace and the review page both use it, so a key means the same thing in both.
 import { el } from "./api.js";
-import { LETTERS, candidateTurn } from "./chat.js";
+import { LETTERS, candidateTurn, shownOrder } from "./chat.js";
 import { digitOf } from "./keymap.js";
 import { renderMarkdown } from "./md.js";
 
@@ -40,14 +40,23 @@ export function multiOptions(q) {
   return optionList(q.options?.length ? q.options : q.labels).map((o) => ({ value: String(o.value), label: o.label }));
 }
 
+// The answer turns a per-turn question is asked under: non-human messages with a plain answer
+// (the engine's `answer_turns`; candidate lists are judged by comparisons instead).
+export function answerTurns(item) {
+  return (item.conversations || []).flatMap((m, i) => (m && m.from !== "human" && !Array.isArray(m.value) ? [i] : []));
+}
+
 function excerpt(text, n = 400) {
   const s = String(text ?? "").replace(/<image>\s*/g, "");
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
 export class RubricForm {
-  constructor(root, { onChange = () => {}, keymap, advanceToNext = false }) {
+  constructor(root, { onChange = () => {}, keymap, advanceToNext = false, turnHost = null }) {
     this.root = root; this.onChange = onChange; this.keymap = keymap;
+    // Where a per-turn question's block for answer turn t goes (under that turn in the chat);
+    // without a host, or without that turn on screen, the block stays in the form.
+    this.turnHost = turnHost;
     // Review forms are prefilled, so there "advance" means the very next question.
     this.advanceToNext = advanceToNext;
     this.blocks = []; this.active = 0; this.answers = {};
@@ -55,17 +64,30 @@ export class RubricForm {
     root.addEventListener("submit", (event) => event.preventDefault());
   }
 
-  render({ item, questions, rules, answers }) {
+  render({ item, questions, rules, answers, order = null }) {
     this.item = item;
     this.rules = rules || [];
     this.answers = structuredClone(answers || {});
     this.cand = candidateTurn(item);
+    // shown[k] = the canonical index of the k-th candidate on screen; answers name canonical ones.
+    this.shown = this.cand ? shownOrder(order, this.cand.turn, this.cand.candidates.length) : [];
     this.root.replaceChildren();
     this.blocks = [];
     for (const q of questions || []) {
       // Candidate questions only make sense when the item carries at least two candidates.
       if ((q.type === "pairwise" || q.type === "ranking") && !(this.cand && this.cand.candidates.length >= 2)) continue;
       if (q.type === "rule_verdict" && !this.rules.length) continue;
+      if (q.per_turn) {
+        // One block per answer turn, each answered on its own: {turn: value}.
+        const turns = answerTurns(item);
+        turns.forEach((turn, k) => {
+          const block = this.build({ ...q, _turn: String(turn), _turnLabel: `answer ${k + 1} of ${turns.length}` }, this.blocks.length);
+          this.blocks.push(block);
+          (this.turnHost?.(turn) || this.root).append(block.node);
+          block.update();
+        });
+        continue;
+      }
       const block = this.build(q, this.blocks.length);
       this.blocks.push(block);
       this.root.append(block.node);
@@ -78,9 +100,10 @@ export class RubricForm {
   // --- building blocks ---------------------------------------------------------------------
   shell(q, index, role = "group") {
     const id = `q-${index}`;
-    const node = el("fieldset", { class: "q", id, tabindex: "0", role, "aria-labelledby": `${id}-label`, "data-key": q.key, "data-type": q.type });
+    const node = el("fieldset", { class: `q${q._turn !== undefined ? " per-turn" : ""}`, id, tabindex: "0", role, "aria-labelledby": `${id}-label`, "data-key": q.key, "data-type": q.type, "data-turn": q._turn });
     node.append(el("legend", { id: `${id}-label`, class: "prompt" },
       el("span", { text: `${index + 1}. ${q.prompt || q.key}` }),
+      q._turnLabel ? el("span", { class: "turn-of", text: ` · ${q._turnLabel}` }) : null,
       q.required ? el("span", { class: "req", title: "required", "aria-label": "required", text: "*" }) : null));
     if (q.help) node.append(el("div", { class: "hint", text: q.help }));
     node.addEventListener("focus", () => this.setActive(index, false));
@@ -95,9 +118,13 @@ export class RubricForm {
   }
 
   build(q, index) {
-    const set = (value) => this.set(q.key, value);
+    // A per-turn block reads and writes its own turn of the question's {turn: value} answer.
+    const turn = q._turn;
+    const get = () => (turn === undefined ? this.answers[q.key] : this.answers[q.key]?.[turn]);
+    const set = (value) => (turn === undefined ? this.set(q.key, value) : this.setTurn(q.key, turn, value));
+    const unset = () => (turn === undefined ? this.unset(q.key) : this.setTurn(q.key, turn, undefined));
     const node = this.shell(q, index, ["rating", "binary", "pairwise"].includes(q.type) ? "radiogroup" : "group");
-    const block = { q, node, index, update: () => {}, key: () => false, complete: () => this.answers[q.key] !== undefined };
+    const block = { q, node, index, get, update: () => {}, key: () => false, complete: () => get() !== undefined };
     if (q.type === "rating") {
       const opts = ratingOptions(q);
       const wrap = el("div", { class: "opts" });
@@ -107,10 +134,10 @@ export class RubricForm {
         wrap.append(b); return b;
       });
       node.append(wrap);
-      block.update = () => buttons.forEach((b, i) => { const on = this.answers[q.key] === opts[i].value; b.classList.toggle("on", on); b.setAttribute("aria-checked", on); });
+      block.update = () => buttons.forEach((b, i) => { const on = get() === opts[i].value; b.classList.toggle("on", on); b.setAttribute("aria-checked", on); });
       block.key = (e, action, digit) => {
         if (digit !== null && digit < opts.length) { set(opts[digit].value); this.advance(index); return true; }
-        if (action === "clear") { this.unset(q.key); return true; }
+        if (action === "clear") { unset(); return true; }
         return false;
       };
     } else if (q.type === "binary") {
@@ -122,17 +149,17 @@ export class RubricForm {
         wrap.append(b); return b;
       });
       node.append(wrap);
-      block.update = () => buttons.forEach((b, i) => { const on = this.answers[q.key] === opts[i][0]; b.classList.toggle("on", on); b.setAttribute("aria-checked", on); });
+      block.update = () => buttons.forEach((b, i) => { const on = get() === opts[i][0]; b.classList.toggle("on", on); b.setAttribute("aria-checked", on); });
       block.key = (e, action, digit) => {
         if (digit === 0 || digit === 1) { set(opts[digit][0]); this.advance(index); return true; }
-        if (action === "clear") { this.unset(q.key); return true; }
+        if (action === "clear") { unset(); return true; }
         return false;
       };
     } else if (q.type === "multi_label") {
       const opts = multiOptions(q);
       const wrap = el("div", { class: "opts" });
       const toggle = (value) => {
-        const current = new Set(this.answers[q.key] || []);
+        const current = new Set(get() || []);
         if (current.has(value)) current.delete(value); else current.add(value);
         set(opts.map((o) => o.value).filter((v) => current.has(v)));
       };
@@ -142,7 +169,7 @@ export class RubricForm {
         wrap.append(b); return b;
       });
       node.append(wrap, el("div", { class: "hint", text: "Toggle every label that applies; none is a valid answer." }));
-      block.update = () => buttons.forEach((b, i) => { const on = (this.answers[q.key] || []).includes(opts[i].value); b.classList.toggle("on", on); b.setAttribute("aria-checked", on); });
+      block.update = () => buttons.forEach((b, i) => { const on = (get() || []).includes(opts[i].value); b.classList.toggle("on", on); b.setAttribute("aria-checked", on); });
       block.key = (e, action, digit) => {
         if (digit !== null && digit < opts.length) { toggle(opts[digit].value); return true; }
         if (action === "clear") { set([]); return true; }
@@ -150,27 +177,28 @@ export class RubricForm {
       };
       // An untouched multi-label question means "no label applies".
       block.complete = () => true;
-      if (this.answers[q.key] === undefined) this.answers[q.key] = [];
+      if (get() === undefined) this.initTurnless(q.key, turn, []);
     } else if (q.type === "text") {
       const area = el("textarea", { id: `q-${index}-text`, rows: "3", "aria-labelledby": `q-${index}-label`, placeholder: "Type here; Esc returns to the keys, Ctrl+Enter submits" });
-      area.value = this.answers[q.key] || "";
-      area.addEventListener("input", () => { if (area.value) set(area.value); else this.unset(q.key); });
+      area.value = get() || "";
+      area.addEventListener("input", () => { if (area.value) set(area.value); else unset(); });
       area.addEventListener("focus", () => this.setActive(index, false));
       node.append(area);
       block.text = area;
-      block.update = () => { if (document.activeElement !== area) area.value = this.answers[q.key] || ""; };
-      block.complete = () => !q.required || Boolean((this.answers[q.key] || "").trim());
+      block.update = () => { if (document.activeElement !== area) area.value = get() || ""; };
+      block.complete = () => !q.required || Boolean((get() || "").trim());
       block.key = (e, action) => {
         if (action === "rationale" || e.key === "Space") { area.focus(); return true; }
-        if (action === "clear") { this.unset(q.key); area.value = ""; return true; }
+        if (action === "clear") { unset(); area.value = ""; return true; }
         return false;
       };
     } else if (q.type === "pairwise") {
       const { turn, candidates } = this.cand;
-      const a = 0, b = 1;
+      // A and B are the first two candidates as shown (the conversation shows them as A and B).
+      const [a, b] = this.shown;
       node.append(el("div", { class: "pair" },
-        el("div", { class: "side" }, el("h4", { text: `A · Candidate ${LETTERS[a]}` }), el("div", { html: renderMarkdown(excerpt(candidates[a])) })),
-        el("div", { class: "side" }, el("h4", { text: `B · Candidate ${LETTERS[b]}` }), el("div", { html: renderMarkdown(excerpt(candidates[b])) }))));
+        el("div", { class: "side", "data-cand": a }, el("h4", { text: "A · Candidate A" }), el("div", { html: renderMarkdown(excerpt(candidates[a])) })),
+        el("div", { class: "side", "data-cand": b }, el("h4", { text: "B · Candidate B" }), el("div", { html: renderMarkdown(excerpt(candidates[b])) }))));
       const wrap = el("div", { class: "opts" });
       const buttons = PAIR_CHOICES.map(([choice, label], i) => {
         const btn = el("button", { type: "button", class: "opt", tabindex: "-1", role: "radio", "aria-checked": "false", onclick: () => { set({ a, b, turn, choice }); this.advance(index); } },
@@ -199,6 +227,8 @@ export class RubricForm {
   buildRanking(q, index, block) {
     const { turn, candidates } = this.cand;
     const n = candidates.length;
+    const shown = this.shown;
+    const at = (c) => shown.indexOf(c); // a candidate's place on screen: its key and letter
     // Tiers: [[best...], [next...], ...]; candidates in one tier are tied.
     let tiers = Array.isArray(this.answers[q.key]?.ranking) ? structuredClone(this.answers[q.key].ranking) : [];
     const list = el("ol", { class: "rank-list", "aria-label": "Ranking, best first" });
@@ -217,7 +247,7 @@ export class RubricForm {
       remove(c);
       if (tie && tiers.length) tiers[tiers.length - 1].push(c); else tiers.push([c]);
       // With one candidate left, its place is decided.
-      const left = [...Array(n).keys()].filter((x) => !tiers.flat().includes(x));
+      const left = shown.filter((x) => !tiers.flat().includes(x));
       if (left.length === 1 && n > 2) tiers.push(left);
       commit();
     };
@@ -229,13 +259,13 @@ export class RubricForm {
         tier.forEach((c, k) => list.append(row(c, tier.length > 1 ? `=${position}` : `${position}`, k > 0)));
         position += tier.length;
       });
-      for (let c = 0; c < n; c += 1) if (!tiers.flat().includes(c)) list.append(row(c, "–", false, true));
+      for (const c of shown) if (!tiers.flat().includes(c)) list.append(row(c, "–", false, true));
     };
     const row = (c, pos, tied, unranked = false) => {
       const li = el("li", { class: `rank-item${unranked ? " unranked" : ""}`, draggable: "true", "data-cand": c,
-        "aria-label": `Candidate ${LETTERS[c]}, ${unranked ? "not ranked" : `place ${pos}`}` },
-        el("span", { class: "pos", text: pos }), el("kbd", { text: String(c + 1) }),
-        el("b", { text: LETTERS[c] }), el("span", { class: "txt", html: renderMarkdown(excerpt(candidates[c], 160)) }));
+        "aria-label": `Candidate ${LETTERS[at(c)]}, ${unranked ? "not ranked" : `place ${pos}`}` },
+        el("span", { class: "pos", text: pos }), el("kbd", { text: String(at(c) + 1) }),
+        el("b", { text: LETTERS[at(c)] }), el("span", { class: "txt", html: renderMarkdown(excerpt(candidates[c], 160)) }));
       li.addEventListener("dragstart", (e) => { dragging = c; e.dataTransfer.effectAllowed = "move"; });
       li.addEventListener("dragover", (e) => { e.preventDefault(); li.classList.add("drop-target"); });
       li.addEventListener("dragleave", () => li.classList.remove("drop-target"));
@@ -254,7 +284,7 @@ export class RubricForm {
       return li;
     };
     block.key = (e, action, digit) => {
-      if (digit !== null && digit < n) { place(digit, e.shiftKey); return true; }
+      if (digit !== null && digit < n) { place(shown[digit], e.shiftKey); return true; }
       if (action === "clear") {
         if (tiers.length) { const last = tiers[tiers.length - 1]; last.pop(); tiers = tiers.filter((t) => t.length); commit(); }
         return true;
@@ -315,15 +345,31 @@ export class RubricForm {
   // --- state -----------------------------------------------------------------------------
   set(key, value) {
     this.answers[key] = value;
-    this.blocks.find((b) => b.q.key === key)?.update();
-    this.root.querySelector(`[data-key="${CSS.escape(key)}"]`)?.classList.remove("missing");
+    this.blocks.filter((b) => b.q.key === key).forEach((b) => { b.update(); b.node.classList.remove("missing"); });
     this.onChange(this.answers);
   }
 
   unset(key) {
     delete this.answers[key];
-    this.blocks.find((b) => b.q.key === key)?.update();
+    this.blocks.filter((b) => b.q.key === key).forEach((b) => b.update());
     this.onChange(this.answers);
+  }
+
+  // One turn of a per-turn answer; undefined clears that turn.
+  setTurn(key, turn, value) {
+    const current = this.answers[key] && typeof this.answers[key] === "object" && !Array.isArray(this.answers[key]) ? this.answers[key] : {};
+    if (value === undefined) delete current[turn]; else current[turn] = value;
+    this.answers[key] = current;
+    const block = this.blocks.find((b) => b.q.key === key && b.q._turn === turn);
+    if (block) { block.update(); if (value !== undefined) block.node.classList.remove("missing"); }
+    this.onChange(this.answers);
+  }
+
+  // A default value set without announcing a change (an untouched multi-label means "none").
+  initTurnless(key, turn, value) {
+    if (turn === undefined) { this.answers[key] = value; return; }
+    if (!this.answers[key] || typeof this.answers[key] !== "object" || Array.isArray(this.answers[key])) this.answers[key] = {};
+    this.answers[key][turn] = value;
   }
 
   setActive(index, focus = true) {
@@ -358,8 +404,14 @@ export class RubricForm {
     // Only answers to questions shown for this item are sent; text answers are trimmed.
     const out = {};
     for (const b of this.blocks) {
-      const v = this.answers[b.q.key];
+      const v = b.get();
       if (v === undefined) continue;
+      if (b.q._turn !== undefined) {
+        const clean = typeof v === "string" ? v.trim() : v;
+        if (clean === "") continue;
+        out[b.q.key] = { ...(out[b.q.key] || {}), [b.q._turn]: clean };
+        continue;
+      }
       if (b.q.type === "rule_verdict") {
         out[b.q.key] = Object.fromEntries(Object.entries(v).filter(([, x]) => x && x.verdict));
       } else out[b.q.key] = typeof v === "string" ? v.trim() : v;

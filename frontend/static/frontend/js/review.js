@@ -21,6 +21,10 @@ export function formatAnswer(value) {
   if (typeof value === "object") {
     if ("choice" in value) return `${value.choice} (A=${value.a}, B=${value.b})`;
     if ("ranking" in value) return value.ranking.map((tier) => tier.map((i) => String.fromCharCode(65 + i)).join("=")).join(" > ");
+    // A per-turn answer: {turn index: value}, each turn shown on its own.
+    if (Object.keys(value).length && Object.entries(value).every(([k, v]) => /^\d+$/.test(k) && (v === null || typeof v !== "object" || Array.isArray(v)))) {
+      return Object.entries(value).map(([turn, v]) => `turn ${turn}: ${formatAnswer(v)}`).join("; ");
+    }
     return Object.entries(value).map(([rule, v]) => `${rule}: ${(v?.verdict || "?").replaceAll("_", " ")}`).join("; ");
   }
   return String(value);

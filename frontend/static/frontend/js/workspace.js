@@ -17,7 +17,9 @@ const state = {
 };
 const keymap = new Keymap();
 const viewer = new ImageViewer($(".ws-image"));
-const form = new RubricForm($("#rubric-form"), { keymap, onChange: () => scheduleDraft() });
+// A per-turn question is asked right under each answer turn of the conversation.
+const turnHost = (turn) => document.querySelector(`#chat .turn[data-turn="${turn}"]`);
+const form = new RubricForm($("#rubric-form"), { keymap, turnHost, onChange: () => scheduleDraft() });
 
 // --- loading items ------------------------------------------------------------------------------
 function preload(payload) {
@@ -68,10 +70,11 @@ async function show(payload, { answers, editing = null } = {}) {
   $(".ws").hidden = false; $("#ws-empty").hidden = true;
   const { item, assignment } = payload;
   viewer.show(item.image_url, `Image of item ${item.external_id}`, payload._img);
-  renderChat($("#chat"), item);
+  const order = assignment?.candidate_order || null;
+  renderChat($("#chat"), item, order);
   $("#chat").scrollTop = 0;
   const initial = answers ?? payload.draft?.answers ?? (payload.draft && !payload.draft.answers ? payload.draft : {});
-  form.render({ item, questions: state.project.rubric?.questions || [], rules: state.project.constitution?.rules || [], answers: initial });
+  form.render({ item, questions: state.project.rubric?.questions || [], rules: state.project.constitution?.rules || [], answers: initial, order });
   $("#editing").hidden = !editing;
   updateFooter();
   $("#gold-badge").hidden = !(assignment && assignment.is_gold && config.show_gold_badge);
@@ -156,7 +159,7 @@ async function undo() {
       const mine = await api(`${base}/annotations/mine/?limit=1`);
       const row = Array.isArray(mine) ? mine[0] : (mine?.results || [])[0];
       if (!row || !row.item) { toast("Nothing to undo."); return; }
-      last = { payload: { item: row.item, assignment: null, draft: null }, answers: row.answers };
+      last = { payload: { item: row.item, assignment: { candidate_order: row.display_order }, draft: null }, answers: row.answers };
     }
     // The held item stays leased; it comes back right after the edit is saved.
     if (state.current && !state.editing) state.resume = state.current;
