@@ -303,19 +303,31 @@ def cosine_report(relevant: list[float], irrelevant: list[float]) -> dict:
 
 def build_standin_clip(
     cache_dir: str | os.PathLike[str], build: ClipBuild | None = None, *, train_images=None,
-    test_images=None, log=print,
+    test_images=None, log=print, more_steps: int = 0,
 ) -> tuple[Path, dict]:  # fmt: skip
-    """Train and save the stand-in CLIP once; a finished checkpoint in `cache_dir` is reused."""
+    """Train and save the stand-in CLIP once; a finished checkpoint in `cache_dir` is reused.
+
+    With `more_steps`, a finished checkpoint is trained that many steps further (a new
+    schedule from `build.lr`) and saved again; its metrics then record every stage.
+    """
     from transformers import CLIPModel
 
     build = build or ClipBuild()
     target = Path(cache_dir) / "standin-clip"
     metrics_file = target / "standin_metrics.json"
+    earlier: list[dict] = []
     if metrics_file.exists():
-        return target, json.loads(metrics_file.read_text())
-    torch.manual_seed(build.seed)
+        previous = json.loads(metrics_file.read_text())
+        if not more_steps:
+            return target, previous
+        earlier = [*previous.pop("earlier_stages", []), previous]
+        build = ClipBuild(**{**asdict(build), "steps": more_steps})
+    torch.manual_seed(build.seed + len(earlier))
     processor = build_processor()
-    model = CLIPModel(clip_config(build, len(processor.tokenizer)))
+    if earlier:
+        model = CLIPModel.from_pretrained(str(target))
+    else:
+        model = CLIPModel(clip_config(build, len(processor.tokenizer)))
     train_images = train_images if train_images is not None else easyvqa_split("train")
     test_images = test_images if test_images is not None else easyvqa_split("test")
     start = time.perf_counter()
@@ -327,7 +339,13 @@ def build_standin_clip(
         "final_loss": round(sum(losses[-20:]) / len(losses[-20:]), 4),
         "build": asdict(build),
         "image_size": IMAGE_SIZE,
+        "total_steps": build.steps + sum(e["build"]["steps"] for e in earlier),
     }
+    if earlier:
+        metrics["earlier_stages"] = [
+            {k: e[k] for k in ("build", "train_seconds", "zero_shot_shape_accuracy",
+                               "zero_shot_color_accuracy", "final_loss")} for e in earlier
+        ]  # fmt: skip
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
@@ -352,13 +370,18 @@ def main() -> None:
     parser.add_argument("--cache-dir", default="var/standin")
     parser.add_argument("--steps", type=int, default=ClipBuild.steps)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=ClipBuild.lr)
+    parser.add_argument("--more-steps", type=int, default=0, help="train a cached one further")
     parser.add_argument("--copy-to", default="")
     args = parser.parse_args()
     torch.set_num_threads(min(2, args.threads))
     from bench._db import machine
 
     start = time.perf_counter()
-    path, metrics = build_standin_clip(args.cache_dir, ClipBuild(steps=args.steps))
+    path, metrics = build_standin_clip(
+        args.cache_dir, ClipBuild(steps=args.steps, lr=args.lr), more_steps=args.more_steps,
+        log=lambda m: print(m, flush=True),
+    )  # fmt: skip
     if args.copy_to:
         copy_asset(path, Path(args.copy_to))
     print(json.dumps({"path": str(path), "machine": machine(), **metrics,

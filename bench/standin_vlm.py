@@ -314,6 +314,25 @@ def eval_samples(images: list[EvqaImage], n: int, seed: int) -> list[tuple[int, 
     return picked + judge
 
 
+def blind_baseline(train: list[EvqaImage], test: list[EvqaImage]) -> dict:
+    """What a model that never looks at the image scores: each test question answered with
+    that question's most frequent training answer. easy-VQA's yes/no questions are skewed
+    ("is there a red shape?" is mostly "no"), so a VLM's yes/no figure means something only
+    above this line."""
+    from collections import Counter, defaultdict
+
+    seen: dict[str, Counter] = defaultdict(Counter)
+    for image in train:
+        for question, answer in image.questions:
+            seen[question][answer] += 1
+    hits: dict[str, list[bool]] = {"yes_no": [], "what": []}
+    for image in test:
+        for question, answer in image.questions:
+            guess = seen[question].most_common(1)[0][0] if seen[question] else "no"
+            hits["yes_no" if answer in ("yes", "no") else "what"].append(guess == answer)
+    return {f"blind_{k}_accuracy": round(sum(v) / max(1, len(v)), 4) for k, v in hits.items()}
+
+
 def train_samples(images: list[EvqaImage]) -> list[tuple[int, str, str]]:
     return [(i, q, a) for i, im in enumerate(images) for q, a in im.questions]
 
@@ -453,6 +472,7 @@ def build_standin_vlm(
     )  # fmt: skip
     metrics = {
         **figures,
+        **blind_baseline(train_images, test_images),
         "steps": step,
         "samples_seen": step * build.batch_size,
         "train_seconds": round(train_s, 1),

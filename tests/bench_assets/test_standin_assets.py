@@ -110,6 +110,7 @@ def test_the_llava_checkpoint_reloads_through_the_auto_classes_and_answers(built
 
     _, path, metrics, test = built
     assert metrics["steps"] == 3 and 0 <= metrics["yes_no_accuracy"] <= 1
+    assert 0 <= metrics["blind_yes_no_accuracy"] <= 1
     model = AutoModelForImageTextToText.from_pretrained(path)
     processor = AutoProcessor.from_pretrained(path)
     assert type(model).__name__ == "LlavaForConditionalGeneration"
