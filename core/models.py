@@ -17,6 +17,7 @@ class Job(models.Model):
         CURATION = "curation", "Curation"
         DATASET_EXPORT = "dataset_export", "Dataset export"
         CORPUS_DELETE = "corpus_delete", "Corpus deletion"
+        SAFETY_JUDGE = "safety_judge", "Safety judge"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

@@ -69,6 +69,7 @@ class World:
     member: Any  # an annotator the owner may remove
     outsider: Any  # a user in no project
     token: ApiToken  # the creator's: nobody else may revoke it
+    judge_run: Any = None  # a safety-judge run of the project (curation.JudgeRun)
 
     def ids(self, item_id: int | None = None) -> dict[str, int]:
         return {
@@ -83,6 +84,7 @@ class World:
             "scoring_id": self.scoring.pk,
             "endpoint_id": self.endpoint.pk,
             "token_id": self.token.pk,
+            "judge_run_id": self.judge_run.pk if self.judge_run is not None else 0,
         }
 
 
@@ -131,6 +133,20 @@ def build_world() -> World:
         member=member,
         outsider=UserFactory(username="outsider"),
         token=token_create(user=creator)[0],
+        judge_run=_judge_run(project),
+    )
+
+
+def _judge_run(project):
+    from annotation.models import Constitution
+    from curation.models import JudgeRun
+
+    constitution = Constitution.objects.create(project=project, version=1)
+    return JudgeRun.objects.create(
+        project=project,
+        constitution=constitution,
+        job=Job.objects.create(kind=Job.Kind.SAFETY_JUDGE, status=Job.Status.SUCCEEDED),
+        config={"vlm": "none", "thresholds": {}},
     )
 
 

@@ -16,6 +16,7 @@ app.conf.imports = (
     "workers.reward_tasks",
     "workers.curation_tasks",
     "workers.webhook_tasks",
+    "workers.judge_tasks",
 )
 
 

@@ -64,9 +64,16 @@ def _delete_ended(job: Job) -> None:
     corpus_delete_ended(job=job)
 
 
+def _judge_requeue(job: Job) -> None:
+    from curation.services.judge import judge_run_requeue
+
+    judge_run_requeue(job)  # resumes: the items already judged are skipped
+
+
 def job_kinds_register() -> None:
     job_kind_register(kind=Job.Kind.CORPUS_IMPORT, on_end=_import_ended)
     job_kind_register(kind=Job.Kind.REWARD_MODEL_TRAIN, requeue=_train_requeue, on_end=_train_ended)
     job_kind_register(kind=Job.Kind.CORPUS_SCORE, requeue=_score_requeue)
     job_kind_register(kind=Job.Kind.DATASET_EXPORT, requeue=_export_requeue, on_end=_export_ended)
     job_kind_register(kind=Job.Kind.CORPUS_DELETE, requeue=_delete_requeue, on_end=_delete_ended)
+    job_kind_register(kind=Job.Kind.SAFETY_JUDGE, requeue=_judge_requeue)

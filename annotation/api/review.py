@@ -99,6 +99,11 @@ class ReviewNextApi(EngineApi):
         annotations = ReviewAnswerSerializer(many=True, help_text="Every answer, side by side.")
         agreement = serializers.DictField(help_text="{disagreement, per_question: {key: {...}}}")
         adjudicated = serializers.BooleanField()
+        judge = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="The latest safety-judge run on this item, beside the humans: "
+            "[{rule, verdict, score, model_version, trace}]",
+        )
 
     @extend_schema(
         operation_id="project_review_next",
@@ -133,6 +138,7 @@ class ReviewNextApi(EngineApi):
                 ],
                 "agreement": data["agreement"],
                 "adjudicated": data["project_item"].adjudicated,
+                "judge": data["judge"],
             }
         )
 
