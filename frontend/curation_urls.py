@@ -12,4 +12,5 @@ urlpatterns = [
     ),
     path("reward-models/<int:run_id>/", views.reward_model_run, name="reward-model-run"),
     path("projects/<int:project_id>/curation/", views.curations, name="curations"),
+    path("projects/<int:project_id>/judge/", views.judge_page, name="judge"),
 ]
