@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.15)
     parser.add_argument("--encoder", default="default-image-colour")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--features", default="", help="an .npy file to cache the features in")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rng = random.Random(args.seed)
@@ -52,11 +53,17 @@ def main() -> None:
     rng.shuffle(images)
     images = images[: args.items]
     started = time.perf_counter()
-    encoder = encoder_load(args.encoder, device="cpu")
-    features = np.concatenate(
-        [encoder.encode([im.path for im in images[i : i + 64]]).numpy()
-         for i in range(0, len(images), 64)]
-    )
+    cached = Path(args.features) if args.features else None
+    if cached is not None and cached.exists():
+        features = np.load(cached)
+    else:
+        encoder = encoder_load(args.encoder, device="cpu")
+        features = np.concatenate(
+            [encoder.encode([im.path for im in images[i : i + 64]]).numpy()
+             for i in range(0, len(images), 64)]
+        )
+        if cached is not None:
+            np.save(cached, features)
     featurize_s = time.perf_counter() - started
     rules = list(RULES)
     truth = np.array([[RULES[r](im) for r in rules] for im in images], dtype=bool)

@@ -92,3 +92,42 @@ def judge_vs_human(*, run: JudgeRun) -> dict[str, Any]:
         for d in r["disagreements"]:
             d["external_id"] = external.get(d["item_id"], "")
     return {"run": judge_run_summary(run), "rules": out}
+
+
+def judge_flag_table(*, project_id: int, item_ids: Any) -> tuple[dict[str, Any] | None, dict]:
+    """Curation flags from the project's latest finished judge run, aligned with ``item_ids``:
+    ``unsafe_judge`` (some rule violated), ``judge:<rule>`` per rule; and what the run was
+    (id, models, thresholds) for the dataset's lineage. No run: (None, {})."""
+    import numpy as np
+
+    from annotation.models import Suggestion
+    from core.models import Job
+
+    run = (
+        JudgeRun.objects.filter(project_id=project_id, job__status=Job.Status.SUCCEEDED)
+        .select_related("constitution")
+        .order_by("-pk")
+        .first()
+    )
+    if run is None:
+        return None, {}
+    index = {int(i): n for n, i in enumerate(item_ids)}
+    rules = list(run.constitution.rules.order_by("position").values_list("key", flat=True))
+    flags = {f"judge:{r}": np.zeros(len(index), dtype=bool) for r in rules}
+    rows = Suggestion.objects.filter(
+        judge_run_id=run.pk, item_id__in=list(index), value__verdict="violates"
+    ).values_list("item_id", "rule_key")
+    for item_id, rule in rows:
+        if f"judge:{rule}" in flags:
+            flags[f"judge:{rule}"][index[item_id]] = True
+    any_rule = np.zeros(len(index), dtype=bool)
+    for array in flags.values():
+        any_rule |= array
+    flags["unsafe_judge"] = any_rule
+    info = {
+        "run_id": run.pk,
+        "model_version": run.model_version,
+        "constitution_version": run.constitution.version,
+        "config": run.config,
+    }
+    return info, flags

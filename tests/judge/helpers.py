@@ -33,8 +33,8 @@ RULES = [
 ]
 
 
-def _png(red: bool, triangle: bool) -> bytes:
-    image = Image.new("RGB", (48, 48), (245, 245, 245))
+def _png(red: bool, triangle: bool, shift: int = 0) -> bytes:
+    image = Image.new("RGB", (48, 48), (245, 245 - shift, 245))
     draw = ImageDraw.Draw(image)
     colour = (220, 30, 30) if red else (30, 30, 220)
     if triangle:
@@ -55,7 +55,7 @@ def safety_project(name: str, n_items: int = 6, seed: int = 0):
     truth = {}
     for i in range(n_items):
         red, triangle = i % 2 == 0, i % 3 == 0
-        data = _png(red, triangle)
+        data = _png(red, triangle, shift=i)
         stored = Path(settings.MEDIA_ROOT) / "judge" / f"{name}-{i}.png"
         stored.parent.mkdir(parents=True, exist_ok=True)
         stored.write_bytes(data)
