@@ -177,6 +177,7 @@ class Judge:
         diff = m - m_none
         low, high = -cfg.debias_low * m_none, cfg.debias_high * (1.0 - m_none)
         outcome = NOT_MET if diff < low else MET if diff > high else INCONCLUSIVE
+        decided_by = "debiased"
         steps.append(
             {
                 "step": "debiased",
@@ -193,26 +194,24 @@ class Judge:
             step = self._removal(image, rule, m, content)
             steps.append(step)
             outcome = step["outcome"]
-        forced = (
-            cfg.cascade
-            and cfg.force_cascade_share > 0
-            and (index * cfg.force_cascade_share) % 1.0 + cfg.force_cascade_share >= 1.0
-        )
+            decided_by = "object_removal"
+        # a benchmark knob: reasoning on a fixed share of checks (spread evenly by check index)
+        share = cfg.force_cascade_share
+        forced = share > 0 and int((index + 1) * share) > int(index * share)
         if outcome == INCONCLUSIVE or forced:
-            if cfg.cascade:
+            if cfg.cascade or forced:
                 step = self._reason(image, content, m)
-                step["forced"] = outcome != INCONCLUSIVE
+                step["forced"] = forced
                 steps.append(step)
-                if outcome == INCONCLUSIVE:
-                    outcome = step["outcome"]
-            else:
-                outcome = MET if m > cfg.fallback_threshold else NOT_MET
+            if outcome == INCONCLUSIVE and cfg.cascade:
+                outcome, decided_by = step["outcome"], "reasoning"
+            elif outcome == INCONCLUSIVE:
+                outcome, decided_by = (MET if m > cfg.fallback_threshold else NOT_MET), "fallback"
                 steps.append(
                     {"step": "fallback", "m": _r(m), "threshold": cfg.fallback_threshold,
                      "outcome": outcome}
                 )
-        return {"content": content, "outcome": outcome, "decided_by": steps[-1]["step"],
-                "steps": steps}
+        return {"content": content, "outcome": outcome, "decided_by": decided_by, "steps": steps}
 
     # -- a rule ------------------------------------------------------------------------------
     def judge(self, image: Any, rule: JudgeRule) -> Decision:

@@ -71,9 +71,22 @@ TINY = VlmSize(32, 2, 4, 2, 64, 0, 32, 2, 4, 64, 32, 8)
 SEVEN_B = VlmSize(3584, 28, 28, 4, 18944, 152064, 1024, 24, 16, 4096, 336, 14)
 
 
-def build_vlm(path: Path, size: VlmSize = TINY, *, seed: int = 0, dtype: str = "float32") -> Path:
+def build_vlm(path: Path, size: VlmSize = TINY, *, seed: int = 0) -> Path:
     """A LLaVA-architecture VLM (CLIP vision tower, Qwen2 language model) saved with its
     processor; loadable by ``AutoModelForImageTextToText`` + ``AutoProcessor``."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model, processor = vlm_objects(size, seed=seed)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+def vlm_objects(
+    size: VlmSize = TINY, *, seed: int = 0, device: str = "cpu", dtype: str = "float32"
+) -> tuple[object, object]:
+    """(model, processor) of ``build_vlm``, built in memory on ``device`` (a full-size model is
+    made directly on the GPU, in ``dtype``, never written out)."""
     import torch
     from transformers import (
         CLIPImageProcessor,
@@ -85,8 +98,6 @@ def build_vlm(path: Path, size: VlmSize = TINY, *, seed: int = 0, dtype: str = "
     )
 
     torch.manual_seed(seed)
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     tokenizer = word_tokenizer()
     image_id = tokenizer.convert_tokens_to_ids("<image>")
     vocab = max(size.vocab, len(tokenizer))
@@ -117,8 +128,13 @@ def build_vlm(path: Path, size: VlmSize = TINY, *, seed: int = 0, dtype: str = "
         vision_feature_select_strategy="default",
         vision_feature_layer=-2,
     )
-    model = LlavaForConditionalGeneration(config).to(getattr(torch, dtype))
-    model.save_pretrained(path)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(getattr(torch, dtype))
+    try:
+        with torch.device(device):
+            model = LlavaForConditionalGeneration(config)
+    finally:
+        torch.set_default_dtype(previous)
     processor = LlavaProcessor(
         image_processor=CLIPImageProcessor(
             size={"shortest_edge": size.image_size},
@@ -130,13 +146,21 @@ def build_vlm(path: Path, size: VlmSize = TINY, *, seed: int = 0, dtype: str = "
         num_additional_image_tokens=1,
         chat_template=CHAT_TEMPLATE,
     )
-    processor.save_pretrained(path)
+    return model.eval(), processor
+
+
+def build_clip(path: Path, **shape: int) -> Path:
+    """A CLIP model (text and vision towers) with its tokenizer and image processor."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    for part in clip_objects(**shape):
+        part.save_pretrained(path)
     return path
 
 
-def build_clip(path: Path, *, hidden: int = 32, layers: int = 2, image_size: int = 32,
-               patch: int = 8, seed: int = 0) -> Path:
-    """A CLIP model (text and vision towers) with its tokenizer and image processor."""
+def clip_objects(*, hidden: int = 32, layers: int = 2, image_size: int = 32, patch: int = 8,
+                 seed: int = 0, heads: int = 4) -> tuple[object, object, object]:
+    """(model, image processor, tokenizer) of ``build_clip``, in memory."""
     import torch
     from transformers import (
         CLIPConfig,
@@ -147,54 +171,57 @@ def build_clip(path: Path, *, hidden: int = 32, layers: int = 2, image_size: int
     )
 
     torch.manual_seed(seed)
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     tokenizer = word_tokenizer(wrap=True)
     config = CLIPConfig(
         text_config=CLIPTextConfig(
             vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-            num_attention_heads=4, intermediate_size=2 * hidden, max_position_embeddings=77,
+            num_attention_heads=heads, intermediate_size=4 * hidden, max_position_embeddings=77,
             pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id,
         ).to_dict(),
         vision_config=CLIPVisionConfig(
-            hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
-            intermediate_size=2 * hidden, image_size=image_size, patch_size=patch,
+            hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+            intermediate_size=4 * hidden, image_size=image_size, patch_size=patch,
         ).to_dict(),
         projection_dim=hidden,
     )
-    CLIPModel(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    CLIPImageProcessor(
+    images = CLIPImageProcessor(
         size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
-    ).save_pretrained(path)
+    )
+    return CLIPModel(config).eval(), images, tokenizer
+
+
+def build_owlv2(path: Path, **shape: int) -> Path:
+    """An OWLv2 detector with its tokenizer and image processor."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    for part in owlv2_objects(**shape):
+        part.save_pretrained(path)
     return path
 
 
-def build_owlv2(path: Path, *, hidden: int = 32, layers: int = 2, image_size: int = 32,
-                patch: int = 8, seed: int = 0) -> Path:
-    """An OWLv2 detector with its tokenizer and image processor."""
+def owlv2_objects(*, hidden: int = 32, layers: int = 2, image_size: int = 32, patch: int = 8,
+                  seed: int = 0, heads: int = 4, text_hidden: int = 0) -> tuple[object, object, object]:
+    """(model, image processor, tokenizer) of ``build_owlv2``, in memory."""
     import torch
     from transformers import Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor
 
     torch.manual_seed(seed)
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     tokenizer = word_tokenizer(wrap=True)
+    text_hidden = text_hidden or hidden
     config = Owlv2Config(
         text_config={
-            "vocab_size": len(tokenizer), "hidden_size": hidden, "num_hidden_layers": layers,
-            "num_attention_heads": 4, "intermediate_size": 2 * hidden,
+            "vocab_size": len(tokenizer), "hidden_size": text_hidden, "num_hidden_layers": layers,
+            "num_attention_heads": max(1, text_hidden // 64) if text_hidden > 64 else heads,
+            "intermediate_size": 4 * text_hidden,
             "max_position_embeddings": 16, "pad_token_id": tokenizer.pad_token_id,
             "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
         },
         vision_config={
-            "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4,
-            "intermediate_size": 2 * hidden, "image_size": image_size, "patch_size": patch,
+            "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+            "intermediate_size": 4 * hidden, "image_size": image_size, "patch_size": patch,
         },
-        projection_dim=hidden,
+        projection_dim=text_hidden,  # the class head compares queries at text width
     )
-    Owlv2ForObjectDetection(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    Owlv2ImageProcessor(size={"height": image_size, "width": image_size}).save_pretrained(path)
-    return path
+    images = Owlv2ImageProcessor(size={"height": image_size, "width": image_size})
+    return Owlv2ForObjectDetection(config).eval(), images, tokenizer

@@ -44,15 +44,21 @@ class VisionLanguageSource:
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
         batch_size: int = 8,
+        loaded: tuple[Any, Any] | None = None,
     ) -> None:
+        """``loaded``: an already built (model, processor), e.g. a random-initialised one."""
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.name = name_or_path
         self.device = pick_device(device)
-        self.processor = AutoProcessor.from_pretrained(name_or_path, local_files_only=True)
-        self.model = AutoModelForImageTextToText.from_pretrained(
-            name_or_path, local_files_only=True, dtype=dtype or torch.float32
-        ).to(self.device)
+        if loaded is not None:
+            self.model, self.processor = loaded
+        else:
+            self.processor = AutoProcessor.from_pretrained(name_or_path, local_files_only=True)
+            self.model = AutoModelForImageTextToText.from_pretrained(
+                name_or_path, local_files_only=True, dtype=dtype or torch.float32
+            )
+        self.model = self.model.to(self.device)
         self.model.eval()
         self.tokenizer = self.processor.tokenizer
         if self.tokenizer.pad_token is None:
@@ -119,15 +125,26 @@ class ClipRelevanceSource:
     """``CLIPModel`` (or SigLIP-like ``AutoModel`` with ``get_image_features``): cosine of the
     image and text embeddings."""
 
-    def __init__(self, name_or_path: str, *, device: str | torch.device | None = None) -> None:
+    def __init__(
+        self,
+        name_or_path: str,
+        *,
+        device: str | torch.device | None = None,
+        loaded: tuple[Any, Any, Any] | None = None,
+    ) -> None:
+        """``loaded``: an already built (model, image processor, tokenizer)."""
         from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
         self.name = name_or_path
         self.device = pick_device(device)
-        self.model = AutoModel.from_pretrained(name_or_path, local_files_only=True).to(self.device)
+        if loaded is not None:
+            self.model, self.images, self.tokenizer = loaded
+        else:
+            self.model = AutoModel.from_pretrained(name_or_path, local_files_only=True)
+            self.images = AutoImageProcessor.from_pretrained(name_or_path, local_files_only=True)
+            self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
+        self.model = self.model.to(self.device)
         self.model.eval()
-        self.images = AutoImageProcessor.from_pretrained(name_or_path, local_files_only=True)
-        self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
 
     @staticmethod
     def _tensor(output: Any) -> torch.Tensor:
@@ -150,17 +167,28 @@ class ClipRelevanceSource:
 class OwlDetectorSource:
     """``Owlv2ForObjectDetection`` queried with the rule's central object words."""
 
-    def __init__(self, name_or_path: str, *, device: str | torch.device | None = None) -> None:
+    def __init__(
+        self,
+        name_or_path: str,
+        *,
+        device: str | torch.device | None = None,
+        loaded: tuple[Any, Any, Any] | None = None,
+    ) -> None:
+        """``loaded``: an already built (model, image processor, tokenizer)."""
         from transformers import AutoImageProcessor, AutoTokenizer, Owlv2ForObjectDetection
 
         self.name = name_or_path
         self.device = pick_device(device)
-        self.model = Owlv2ForObjectDetection.from_pretrained(
-            name_or_path, local_files_only=True
-        ).to(self.device)
+        if loaded is not None:
+            self.model, self.images, self.tokenizer = loaded
+        else:
+            self.model = Owlv2ForObjectDetection.from_pretrained(
+                name_or_path, local_files_only=True
+            )
+            self.images = AutoImageProcessor.from_pretrained(name_or_path, local_files_only=True)
+            self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
+        self.model = self.model.to(self.device)
         self.model.eval()
-        self.images = AutoImageProcessor.from_pretrained(name_or_path, local_files_only=True)
-        self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
 
     @torch.inference_mode()
     def detect(self, image: Any, words: Sequence[str], min_score: float) -> list[Box]:

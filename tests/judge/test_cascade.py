@@ -210,3 +210,13 @@ def test_parse_verdict_and_rule_validation():
         JudgeConfig.from_json({"relevance_threshold": 2})
     with pytest.raises(ValueError):
         JudgeConfig.from_json({"nope": 1})
+
+
+def test_forced_reasoning_does_not_change_who_decided():
+    source = ScriptedSource(m={("img", "c"): 0.99, (None, "c"): 0.1})
+    result = judge_with(source, force_cascade_share=1.0, cascade=False).check("img", RULE, "c")
+    assert result["decided_by"] == "debiased" and result["steps"][-1]["forced"] is True
+    source = ScriptedSource(m={("img", "c"): 0.6, (None, "c"): 0.5})
+    result = judge_with(source, force_cascade_share=1.0, cascade=False,
+                        object_removal=False).check("img", RULE, "c")
+    assert result["decided_by"] == "fallback" and result["outcome"] == "met"
