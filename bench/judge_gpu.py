@@ -49,11 +49,20 @@ def constitution(n: int = 14, seed: int = 0) -> list[JudgeRule]:
     rules = []
     for k in range(n):
         chain = tuple(
-            tuple(f"a {rng.choice(OBJECTS)} {w}" for w in rng.sample(["visible", "held"], rng.randint(1, 2)))
+            tuple(
+                f"a {rng.choice(OBJECTS)} {w}"
+                for w in rng.sample(["visible", "held"], rng.randint(1, 2))
+            )
             for _ in range(rng.randint(1, 3))
         )
-        rules.append(JudgeRule(key=f"rule-{k}", text=f"No {rng.choice(OBJECTS)} may be visible.",
-                               preconditions=chain, central_objects=(rng.choice(OBJECTS),)))
+        rules.append(
+            JudgeRule(
+                key=f"rule-{k}",
+                text=f"No {rng.choice(OBJECTS)} may be visible.",
+                preconditions=chain,
+                central_objects=(rng.choice(OBJECTS),),
+            )
+        )
     return rules
 
 
@@ -63,8 +72,10 @@ def image(seed: int) -> Image.Image:
     draw = ImageDraw.Draw(picture)
     for _ in range(3):
         x, y = rng.randrange(0, 280), rng.randrange(0, 280)
-        draw.ellipse([x, y, x + rng.randrange(8, 56), y + rng.randrange(8, 56)],
-                     fill=tuple(rng.randrange(0, 256) for _ in range(3)))
+        draw.ellipse(
+            [x, y, x + rng.randrange(8, 56), y + rng.randrange(8, 56)],
+            fill=tuple(rng.randrange(0, 256) for _ in range(3)),
+        )
     return picture
 
 
@@ -78,17 +89,36 @@ def main() -> None:
     args = parser.parse_args()
     device = "cuda"
     started = time.perf_counter()
-    vlm = VisionLanguageSource("random-qwen2vl-7b-sized", device=device, batch_size=args.batch,
-                               loaded=vlm_objects(SEVEN_B, device=device, dtype="bfloat16"))
-    clip = ClipRelevanceSource("random-clip-b16-sized", device=device, loaded=clip_objects(
-        hidden=768, layers=12, heads=12, image_size=224, patch=16))
-    owl = OwlDetectorSource("random-owlv2-base-sized", device=device, loaded=owlv2_objects(
-        hidden=768, text_hidden=512, layers=12, heads=12, image_size=960, patch=16))
+    vlm = VisionLanguageSource(
+        "random-qwen2vl-7b-sized",
+        device=device,
+        batch_size=args.batch,
+        loaded=vlm_objects(SEVEN_B, device=device, dtype="bfloat16"),
+    )
+    clip = ClipRelevanceSource(
+        "random-clip-b16-sized",
+        device=device,
+        loaded=clip_objects(hidden=768, layers=12, heads=12, image_size=224, patch=16),
+    )
+    owl = OwlDetectorSource(
+        "random-owlv2-base-sized",
+        device=device,
+        loaded=owlv2_objects(
+            hidden=768, text_hidden=512, layers=12, heads=12, image_size=960, patch=16
+        ),
+    )
     build_s = time.perf_counter() - started
     params = sum(p.numel() for p in vlm.model.parameters())
-    config = JudgeConfig(relevance=False, debias_low=0.0, debias_high=1.0, removal_margin=1.0,
-                         detection_confidence=0.0, cascade=False,
-                         force_cascade_share=args.cot_share, reasoning_tokens=args.cot_tokens)
+    config = JudgeConfig(
+        relevance=False,
+        debias_low=0.0,
+        debias_high=1.0,
+        removal_margin=1.0,
+        detection_confidence=0.0,
+        cascade=False,
+        force_cascade_share=args.cot_share,
+        reasoning_tokens=args.cot_tokens,
+    )
     judge = Judge(vlm, relevance=clip, detector=owl, editor=PilEditor(), config=config)
     rules = constitution(args.rules)
     pictures = [image(i) for i in range(args.images + 1)]
@@ -111,18 +141,25 @@ def main() -> None:
     vlm.yes_no([p for p, _ in pairs], [VISIBLE_PROMPT.format(content=c) for _, c in pairs])
     torch.cuda.synchronize()
     batched_s = (time.perf_counter() - started) / args.images
-    print(json.dumps({
-        "bench": "judge_gpu",
-        "device": torch.cuda.get_device_name(0),
-        "vlm_parameters_b": round(params / 1e9, 2),
-        "images": args.images, "rules": args.rules, "contents_per_image": len(contents),
-        "cot_share": args.cot_share, "cot_tokens": args.cot_tokens,
-        "build_s": round(build_s, 1),
-        "seconds_per_image_cascade": round(cascade_s, 2),
-        "seconds_per_image_yes_no_batched": round(batched_s, 3),
-        "steps": steps,
-        "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "judge_gpu",
+                "device": torch.cuda.get_device_name(0),
+                "vlm_parameters_b": round(params / 1e9, 2),
+                "images": args.images,
+                "rules": args.rules,
+                "contents_per_image": len(contents),
+                "cot_share": args.cot_share,
+                "cot_tokens": args.cot_tokens,
+                "build_s": round(build_s, 1),
+                "seconds_per_image_cascade": round(cascade_s, 2),
+                "seconds_per_image_yes_no_batched": round(batched_s, 3),
+                "steps": steps,
+                "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

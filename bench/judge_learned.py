@@ -59,8 +59,10 @@ def main() -> None:
     else:
         encoder = encoder_load(args.encoder, device="cpu")
         features = np.concatenate(
-            [encoder.encode([im.path for im in images[i : i + 64]]).numpy()
-             for i in range(0, len(images), 64)]
+            [
+                encoder.encode([im.path for im in images[i : i + 64]]).numpy()
+                for i in range(0, len(images), 64)
+            ]
         )
         if cached is not None:
             np.save(cached, features)
@@ -69,14 +71,18 @@ def main() -> None:
     truth = np.array([[RULES[r](im) for r in rules] for im in images], dtype=bool)
     # each annotator flips the truth with probability `noise`, independently per (item, rule)
     answers = np.array(
-        [[[t != (rng.random() < args.noise) for t in row] for row in truth]
-         for _ in range(args.annotators)]
+        [
+            [[t != (rng.random() < args.noise) for t in row] for row in truth]
+            for _ in range(args.annotators)
+        ]
     )  # (A, N, R)
     n_train = int(len(images) * (1 - args.held_out))
     keys = [im.key for im in images]
     rows = [
         (keys[i], rules[j], bool(answers[a, i, j]))
-        for a in range(args.annotators) for i in range(n_train) for j in range(len(rules))
+        for a in range(args.annotators)
+        for i in range(n_train)
+        for j in range(len(rules))
     ]
     targets = verdict_targets(keys[:n_train], rules, rows)
     started = time.perf_counter()
@@ -89,7 +95,8 @@ def main() -> None:
     for j, rule in enumerate(rules):
         kappas = [
             compare(answers[a, n_train:, j], answers[b, n_train:, j])["kappa"]["value"]
-            for a in range(args.annotators) for b in range(a + 1, args.annotators)
+            for a in range(args.annotators)
+            for b in range(a + 1, args.annotators)
         ]
         report[rule] = {
             "positives_held_out": int(held[:, j].sum()),
@@ -98,13 +105,23 @@ def main() -> None:
             "majority_vs_truth_f1": compare(majority[:, j], held[:, j])["f1"],
             "annotator_kappa_mean": round(float(np.mean(kappas)), 4),
         }
-    print(json.dumps({
-        "bench": "judge_learned",
-        "items": len(images), "train": n_train, "held_out": len(images) - n_train,
-        "annotators": args.annotators, "noise": args.noise, "encoder": args.encoder,
-        "featurize_s": round(featurize_s, 1), "train_s": round(train_s, 1),
-        "rules": report, "machine": f"{platform.machine()}, torch {torch.__version__}",
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "judge_learned",
+                "items": len(images),
+                "train": n_train,
+                "held_out": len(images) - n_train,
+                "annotators": args.annotators,
+                "noise": args.noise,
+                "encoder": args.encoder,
+                "featurize_s": round(featurize_s, 1),
+                "train_s": round(train_s, 1),
+                "rules": report,
+                "machine": f"{platform.machine()}, torch {torch.__version__}",
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

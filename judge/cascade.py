@@ -208,8 +208,12 @@ class Judge:
             elif outcome == INCONCLUSIVE:
                 outcome, decided_by = (MET if m > cfg.fallback_threshold else NOT_MET), "fallback"
                 steps.append(
-                    {"step": "fallback", "m": _r(m), "threshold": cfg.fallback_threshold,
-                     "outcome": outcome}
+                    {
+                        "step": "fallback",
+                        "m": _r(m),
+                        "threshold": cfg.fallback_threshold,
+                        "outcome": outcome,
+                    }
                 )
         return {"content": content, "outcome": outcome, "decided_by": decided_by, "steps": steps}
 

@@ -9,13 +9,84 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SPECIALS = ["[PAD]", "[UNK]", "<s>", "</s>", "<image>"]
-WORDS = (
-    "yes no Yes No is the following content visible via this image ? answer or a an of in on "
-    "with photo red green blue yellow black white gray teal brown purple orange shape circle "
-    "square triangle rectangle gun knife person holding it weapon blood any may be . , : "
-    "USER ASSISTANT look at carefully think step by describe what you see json true false "
-    "visible rationale one sentence your reasoning { } \" content"
-).split()
+WORDS = [
+    "yes",
+    "no",
+    "Yes",
+    "No",
+    "is",
+    "the",
+    "following",
+    "content",
+    "visible",
+    "via",
+    "this",
+    "image",
+    "?",
+    "answer",
+    "or",
+    "a",
+    "an",
+    "of",
+    "in",
+    "on",
+    "with",
+    "photo",
+    "red",
+    "green",
+    "blue",
+    "yellow",
+    "black",
+    "white",
+    "gray",
+    "teal",
+    "brown",
+    "purple",
+    "orange",
+    "shape",
+    "circle",
+    "square",
+    "triangle",
+    "rectangle",
+    "gun",
+    "knife",
+    "person",
+    "holding",
+    "it",
+    "weapon",
+    "blood",
+    "any",
+    "may",
+    "be",
+    ".",
+    ",",
+    ":",
+    "USER",
+    "ASSISTANT",
+    "look",
+    "at",
+    "carefully",
+    "think",
+    "step",
+    "by",
+    "describe",
+    "what",
+    "you",
+    "see",
+    "json",
+    "true",
+    "false",
+    "visible",
+    "rationale",
+    "one",
+    "sentence",
+    "your",
+    "reasoning",
+    "{",
+    "}",
+    '"',
+    "content",
+]
 CHAT_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] | upper }}: "
     "{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>\n"
@@ -158,8 +229,15 @@ def build_clip(path: Path, **shape: int) -> Path:
     return path
 
 
-def clip_objects(*, hidden: int = 32, layers: int = 2, image_size: int = 32, patch: int = 8,
-                 seed: int = 0, heads: int = 4) -> tuple[object, object, object]:
+def clip_objects(
+    *,
+    hidden: int = 32,
+    layers: int = 2,
+    image_size: int = 32,
+    patch: int = 8,
+    seed: int = 0,
+    heads: int = 4,
+) -> tuple[object, object, object]:
     """(model, image processor, tokenizer) of ``build_clip``, in memory."""
     import torch
     from transformers import (
@@ -174,14 +252,23 @@ def clip_objects(*, hidden: int = 32, layers: int = 2, image_size: int = 32, pat
     tokenizer = word_tokenizer(wrap=True)
     config = CLIPConfig(
         text_config=CLIPTextConfig(
-            vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-            num_attention_heads=heads, intermediate_size=4 * hidden, max_position_embeddings=77,
-            pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+            vocab_size=len(tokenizer),
+            hidden_size=hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            intermediate_size=4 * hidden,
+            max_position_embeddings=77,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id,
         ).to_dict(),
         vision_config=CLIPVisionConfig(
-            hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-            intermediate_size=4 * hidden, image_size=image_size, patch_size=patch,
+            hidden_size=hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            intermediate_size=4 * hidden,
+            image_size=image_size,
+            patch_size=patch,
         ).to_dict(),
         projection_dim=hidden,
     )
@@ -200,8 +287,16 @@ def build_owlv2(path: Path, **shape: int) -> Path:
     return path
 
 
-def owlv2_objects(*, hidden: int = 32, layers: int = 2, image_size: int = 32, patch: int = 8,
-                  seed: int = 0, heads: int = 4, text_hidden: int = 0) -> tuple[object, object, object]:
+def owlv2_objects(
+    *,
+    hidden: int = 32,
+    layers: int = 2,
+    image_size: int = 32,
+    patch: int = 8,
+    seed: int = 0,
+    heads: int = 4,
+    text_hidden: int = 0,
+) -> tuple[object, object, object]:
     """(model, image processor, tokenizer) of ``build_owlv2``, in memory."""
     import torch
     from transformers import Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor
@@ -211,15 +306,23 @@ def owlv2_objects(*, hidden: int = 32, layers: int = 2, image_size: int = 32, pa
     text_hidden = text_hidden or hidden
     config = Owlv2Config(
         text_config={
-            "vocab_size": len(tokenizer), "hidden_size": text_hidden, "num_hidden_layers": layers,
+            "vocab_size": len(tokenizer),
+            "hidden_size": text_hidden,
+            "num_hidden_layers": layers,
             "num_attention_heads": max(1, text_hidden // 64) if text_hidden > 64 else heads,
             "intermediate_size": 4 * text_hidden,
-            "max_position_embeddings": 16, "pad_token_id": tokenizer.pad_token_id,
-            "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+            "max_position_embeddings": 16,
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
         },
         vision_config={
-            "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
-            "intermediate_size": 4 * hidden, "image_size": image_size, "patch_size": patch,
+            "hidden_size": hidden,
+            "num_hidden_layers": layers,
+            "num_attention_heads": heads,
+            "intermediate_size": 4 * hidden,
+            "image_size": image_size,
+            "patch_size": patch,
         },
         projection_dim=text_hidden,  # the class head compares queries at text width
     )

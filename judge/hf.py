@@ -114,7 +114,9 @@ class VisionLanguageSource:
     def generate(self, image: Any | None, prompt: str, max_new_tokens: int) -> str:
         inputs = self._inputs([image], [prompt])
         output = self.model.generate(
-            **inputs, max_new_tokens=max_new_tokens, do_sample=False,
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
             pad_token_id=self.tokenizer.pad_token_id,
         )
         new = output[0, inputs["input_ids"].shape[1] :]
@@ -154,7 +156,10 @@ class ClipRelevanceSource:
     def similarity(self, image: Any, texts: Sequence[str]) -> list[float]:
         pixels = self.images(images=[image_open(image).convert("RGB")], return_tensors="pt")
         tokens = self.tokenizer(
-            list(texts), return_tensors="pt", padding=True, truncation=True,
+            list(texts),
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
             max_length=getattr(self.model.config.text_config, "max_position_embeddings", 77),
         )
         img = self._tensor(self.model.get_image_features(**pixels.to(self.device)))
@@ -197,8 +202,11 @@ class OwlDetectorSource:
         picture = image_open(image).convert("RGB")
         pixels = self.images(images=[picture], return_tensors="pt").to(self.device)
         tokens = self.tokenizer(
-            [f"a photo of a {w}" for w in words], return_tensors="pt", padding="max_length",
-            max_length=16, truncation=True,
+            [f"a photo of a {w}" for w in words],
+            return_tensors="pt",
+            padding="max_length",
+            max_length=16,
+            truncation=True,
         ).to(self.device)
         outputs = self.model(**tokens, **pixels)
         # OWLv2 pads the image to a square: boxes are relative to the padded side
@@ -208,14 +216,22 @@ class OwlDetectorSource:
         )[0]
         boxes = []
         for box, score, label in zip(
-            results["boxes"].tolist(), results["scores"].tolist(), results["labels"].tolist(),
+            results["boxes"].tolist(),
+            results["scores"].tolist(),
+            results["labels"].tolist(),
             strict=True,
         ):
             x0, y0, x1, y1 = box
             w, h = picture.size
             boxes.append(
-                Box(max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1),
-                    float(score), words[int(label)])
+                Box(
+                    max(0.0, x0),
+                    max(0.0, y0),
+                    min(float(w), x1),
+                    min(float(h), y1),
+                    float(score),
+                    words[int(label)],
+                )
             )
         return boxes
 
@@ -231,8 +247,12 @@ class PilEditor:
         picture = image_open(image).convert("RGB").copy()
         mean = tuple(int(v) for v in picture.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0)))
         for b in boxes:
-            region = (int(b.x0), int(b.y0), max(int(b.x0) + 1, int(b.x1)),
-                      max(int(b.y0) + 1, int(b.y1)))
+            region = (
+                int(b.x0),
+                int(b.y0),
+                max(int(b.x0) + 1, int(b.x1)),
+                max(int(b.y0) + 1, int(b.y1)),
+            )
             patch = Image.new("RGB", (region[2] - region[0], region[3] - region[1]), mean)
             picture.paste(patch.filter(ImageFilter.GaussianBlur(2)), region[:2])
         return picture
@@ -242,7 +262,9 @@ class PilEditor:
         w, h = picture.size
         pad_x, pad_y = (box.x1 - box.x0) / 2 + 2, (box.y1 - box.y0) / 2 + 2
         region = (
-            max(0, int(box.x0 - pad_x)), max(0, int(box.y0 - pad_y)),
-            min(w, int(box.x1 + pad_x) + 1), min(h, int(box.y1 + pad_y) + 1),
+            max(0, int(box.x0 - pad_x)),
+            max(0, int(box.y0 - pad_y)),
+            min(w, int(box.x1 + pad_x) + 1),
+            min(h, int(box.y1 + pad_y) + 1),
         )
         return picture.crop(region)

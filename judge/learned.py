@@ -114,14 +114,18 @@ def train_learned_judge(
     torch.manual_seed(config.seed)
     text_dim = 1 if text is None else int(np.asarray(text).shape[1])
     head = RewardHead(
-        HeadConfig(image_dim=image.shape[1], text_dim=text_dim, hidden=config.hidden,
-                   rules=tuple(rules), dropout=config.dropout)
+        HeadConfig(
+            image_dim=image.shape[1],
+            text_dim=text_dim,
+            hidden=config.hidden,
+            rules=tuple(rules),
+            dropout=config.dropout,
+        )
     )
     image_t = torch.from_numpy(image)
     text_t = _text(text, len(image), text_dim)
     target_t = torch.from_numpy(targets)
-    optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
+    optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     head.train()
     for epoch in range(config.epochs):

@@ -22,7 +22,9 @@ def confusion(predicted: Sequence[bool], reference: Sequence[bool]) -> dict[str,
     }
 
 
-def _scores(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> dict[str, np.ndarray]:
+def _scores(
+    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray
+) -> dict[str, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         n = tp + fp + fn + tn
         precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
@@ -31,8 +33,13 @@ def _scores(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> d
         observed = (tp + tn) / n
         chance = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / (n * n)
         kappa = np.where(chance < 1, (observed - chance) / (1 - chance), np.nan)
-    return {"precision": precision, "recall": recall, "f1": f1, "kappa": kappa,
-            "agreement": observed}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "kappa": kappa,
+        "agreement": observed,
+    }
 
 
 def _clean(value: float) -> float | None:
@@ -55,11 +62,13 @@ def compare(
     idx = rng.integers(0, p.size, size=(resamples, p.size))
     bp, br = p[idx], r[idx]
     boot = _scores(
-        (bp & br).sum(1).astype(float), (bp & ~br).sum(1).astype(float),
-        (~bp & br).sum(1).astype(float), (~bp & ~br).sum(1).astype(float),
+        (bp & br).sum(1).astype(float),
+        (bp & ~br).sum(1).astype(float),
+        (~bp & br).sum(1).astype(float),
+        (~bp & ~br).sum(1).astype(float),
     )
     for name, value in point.items():
         samples = boot[name][np.isfinite(boot[name])]
-        low, high = (np.percentile(samples, [2.5, 97.5]) if samples.size else (np.nan, np.nan))
+        low, high = np.percentile(samples, [2.5, 97.5]) if samples.size else (np.nan, np.nan)
         out[name] = {"value": _clean(value[0]), "low": _clean(low), "high": _clean(high)}
     return out

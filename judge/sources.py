@@ -49,7 +49,9 @@ class YesNoSource(Protocol):
 
     name: str
 
-    def yes_no(self, images: Sequence[Any | None], prompts: Sequence[str]) -> list[tuple[float, float]]:
+    def yes_no(
+        self, images: Sequence[Any | None], prompts: Sequence[str]
+    ) -> list[tuple[float, float]]:
         """(P(Yes), P(No)) of the next token, one per (image or None, prompt)."""
 
     def generate(self, image: Any | None, prompt: str, max_new_tokens: int) -> str:
@@ -106,7 +108,9 @@ class ScriptedSource:
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
     # YesNoSource
-    def yes_no(self, images: Sequence[str | None], prompts: Sequence[str]) -> list[tuple[float, float]]:
+    def yes_no(
+        self, images: Sequence[str | None], prompts: Sequence[str]
+    ) -> list[tuple[float, float]]:
         out = []
         for image, prompt in zip(images, prompts, strict=True):
             content = _content_of(prompt)
@@ -155,5 +159,3 @@ def _content_of(prompt: str) -> str:
     if prompt.startswith(head) and prompt.endswith(tail):
         return prompt[len(head) : len(prompt) - len(tail)]
     return prompt
-
-

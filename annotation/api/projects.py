@@ -114,7 +114,8 @@ class ProjectSettingsSerializer(serializers.Serializer):
     gold_warn_below = serializers.FloatField(required=False, min_value=0, max_value=1)
     gold_block_below = serializers.FloatField(required=False, min_value=0, max_value=1)
     judge_assist = serializers.ChoiceField(
-        choices=["blind", "assisted"], required=False,
+        choices=["blind", "assisted"],
+        required=False,
         help_text="Whether annotators see the safety judge's suggestions (default blind).",
     )
 

@@ -36,6 +36,7 @@ class Project(models.Model):
     gold_min_answers = models.PositiveSmallIntegerField(
         default=5, help_text="Gold answers needed before accuracy thresholds apply."
     )
+
     class JudgeAssist(models.TextChoices):
         # blind: annotators never see the judge's suggestions, so their labels stay an
         # unbiased measure of the judge; assisted: shown as hints

@@ -15,7 +15,10 @@ class Suggestion(models.Model):
     # (an id in the curation app, which sits above this one), and the decision's trace.
     rule_key = models.CharField(max_length=64, blank=True, default="")
     constitution = models.ForeignKey(
-        "annotation.Constitution", null=True, blank=True, on_delete=models.CASCADE,
+        "annotation.Constitution",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="+",
     )
     judge_run_id = models.PositiveIntegerField(null=True, blank=True)

@@ -16,9 +16,9 @@ def rule_verdict_keys(project: Project) -> list[str]:
     return [q["key"] for q in questions if q.get("type") == "rule_verdict"]
 
 
-def human_verdicts(*, project: Project, item_ids: list[int] | None = None) -> dict[
-    tuple[int, str], list[bool]
-]:
+def human_verdicts(
+    *, project: Project, item_ids: list[int] | None = None
+) -> dict[tuple[int, str], list[bool]]:
     """{(item id, rule key): [violated?, one per human annotator]}; "unsure" is left out."""
     keys = rule_verdict_keys(project)
     out: dict[tuple[int, str], list[bool]] = defaultdict(list)
@@ -56,15 +56,18 @@ def latest_judge_run_id(*, project: Project) -> int | None:
     )
 
 
-def judge_verdicts(*, run_id: int, item_ids: list[int] | None = None) -> dict[
-    tuple[int, str], dict[str, Any]
-]:
+def judge_verdicts(
+    *, run_id: int, item_ids: list[int] | None = None
+) -> dict[tuple[int, str], dict[str, Any]]:
     qs = Suggestion.objects.filter(judge_run_id=run_id)
     if item_ids is not None:
         qs = qs.filter(item_id__in=item_ids)
     return {
-        (item_id, rule): {"violated": (value or {}).get("verdict") == VIOLATES, "score": score,
-                          "id": pk}
+        (item_id, rule): {
+            "violated": (value or {}).get("verdict") == VIOLATES,
+            "score": score,
+            "id": pk,
+        }
         for pk, item_id, rule, value, score in qs.values_list(
             "pk", "item_id", "rule_key", "value", "score"
         )
@@ -92,7 +95,14 @@ def item_judge_suggestions(*, project: Project, item_id: int) -> list[dict[str, 
     if run_id is None:
         return []
     return [
-        {"rule": s.rule_key, "verdict": (s.value or {}).get("verdict"), "score": s.score,
-         "model_version": s.model_version, "trace": s.trace}
-        for s in Suggestion.objects.filter(judge_run_id=run_id, item_id=item_id).order_by("rule_key")
+        {
+            "rule": s.rule_key,
+            "verdict": (s.value or {}).get("verdict"),
+            "score": s.score,
+            "model_version": s.model_version,
+            "trace": s.trace,
+        }
+        for s in Suggestion.objects.filter(judge_run_id=run_id, item_id=item_id).order_by(
+            "rule_key"
+        )
     ]

@@ -218,7 +218,9 @@ def constitution_set(
         pre = rule.get("preconditions", [])
         # each precondition: a yes/no check, or a list of alternatives (any one suffices)
         flat = [
-            a for p in (pre if isinstance(pre, list) else []) for a in (p if isinstance(p, list) else [p])
+            a
+            for p in (pre if isinstance(pre, list) else [])
+            for a in (p if isinstance(p, list) else [p])
         ]
         if (
             not isinstance(pre, list)

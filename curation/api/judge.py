@@ -75,7 +75,9 @@ class ProjectJudgeRunsApi(APIView):
             required=False, min_value=1, max_value=2**31 - 1, help_text="Omitted: the latest."
         )
         corpus_id = serializers.IntegerField(
-            required=False, min_value=1, max_value=2**63 - 1,
+            required=False,
+            min_value=1,
+            max_value=2**63 - 1,
             help_text="One of the project's corpora; omitted: the project's items.",
         )
 
@@ -158,7 +160,8 @@ class ItemJudgeSuggestionsApi(APIView):
     class OutputSerializer(serializers.Serializer):
         assist = serializers.CharField(help_text="blind | assisted")
         suggestions = serializers.ListField(
-            child=serializers.DictField(), help_text="[{rule, verdict, score, model_version, trace}]"
+            child=serializers.DictField(),
+            help_text="[{rule, verdict, score, model_version, trace}]",
         )
 
     @extend_schema(
@@ -173,7 +176,8 @@ class ItemJudgeSuggestionsApi(APIView):
         annotator = not access.staff and access.role == ProjectMembership.Role.ANNOTATOR
         if blind and annotator:
             raise ApiError(
-                "judge_hidden", "This project keeps the judge hidden from annotators.",
+                "judge_hidden",
+                "This project keeps the judge hidden from annotators.",
                 status_code=403,
             )
         return Response(

@@ -75,9 +75,7 @@ from curation.api.judge import (  # noqa: E402
 )
 
 urlpatterns += [
-    path(
-        "projects/<int:project_id>/judge-runs/", ProjectJudgeRunsApi.as_view(), name="judge-runs"
-    ),
+    path("projects/<int:project_id>/judge-runs/", ProjectJudgeRunsApi.as_view(), name="judge-runs"),
     path("judge-runs/<int:judge_run_id>/", JudgeRunDetailApi.as_view(), name="judge-run-detail"),
     path(
         "projects/<int:project_id>/items/<int:item_id>/judge/",

@@ -23,9 +23,7 @@ def judge_run_list(*, project: Project) -> QuerySet[JudgeRun]:
 
 def judge_run_get(*, run_id: int) -> JudgeRun | None:
     return (
-        JudgeRun.objects.select_related("job", "constitution", "project")
-        .filter(pk=run_id)
-        .first()
+        JudgeRun.objects.select_related("job", "constitution", "project").filter(pk=run_id).first()
     )
 
 
@@ -70,16 +68,21 @@ def judge_vs_human(*, run: JudgeRun) -> dict[str, Any]:
             pairs.append((decision["violated"], majority))
             if decision["violated"] != majority:
                 disagreements.append(
-                    {"item_id": item_id, "judge": decision["violated"], "humans": votes,
-                     "score": decision["score"]}
+                    {
+                        "item_id": item_id,
+                        "judge": decision["violated"],
+                        "humans": votes,
+                        "score": decision["score"],
+                    }
                 )
         out.append(
             {
                 "rule": key,
                 "text": rule["text"],
                 "judged": sum(1 for _, r in judged if r == key),
-                "judge_violations": sum(1 for (_, r), d in judged.items()
-                                        if r == key and d["violated"]),
+                "judge_violations": sum(
+                    1 for (_, r), d in judged.items() if r == key and d["violated"]
+                ),
                 "vs_humans": compare([p for p, _ in pairs], [h for _, h in pairs]),
                 "human_human": compare(first, second),
                 "disagreement_count": len(disagreements),

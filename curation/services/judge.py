@@ -47,7 +47,9 @@ def judge_config_clean(data: Any) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         errors["thresholds"] = [str(exc)]
     if errors:
-        raise DomainError("invalid_judge_config", "The judge configuration is invalid.", details=errors)
+        raise DomainError(
+            "invalid_judge_config", "The judge configuration is invalid.", details=errors
+        )
     return out
 
 
@@ -65,15 +67,22 @@ def judge_run_start(
         constitutions = constitutions.filter(version=constitution_version)
     constitution = constitutions.order_by("-version").first()
     if constitution is None:
-        raise DomainError("no_constitution", "The project has no such constitution version.",
-                          status=404 if constitution_version is not None else 400)
+        raise DomainError(
+            "no_constitution",
+            "The project has no such constitution version.",
+            status=404 if constitution_version is not None else 400,
+        )
     if corpus_id is not None and not project.corpora.filter(pk=corpus_id).exists():
         raise DomainError("not_found", "The project has no such corpus.", status=404)
     with transaction.atomic():
         job = job_create(kind=JOB_KIND, params={}, created_by=created_by)
         run = JudgeRun.objects.create(
-            project=project, constitution=constitution, corpus_id=corpus_id, job=job,
-            config=clean, created_by=created_by,
+            project=project,
+            constitution=constitution,
+            corpus_id=corpus_id,
+            job=job,
+            config=clean,
+            created_by=created_by,
         )
         job.params = {"run_id": run.pk}
         job.save(update_fields=["params"])
@@ -130,22 +139,31 @@ def judge_build(config: dict[str, Any]) -> Any:
                 sources = (
                     VisionLanguageSource(config["vlm"], device=device),
                     ClipRelevanceSource(config["relevance"], device=device)
-                    if config.get("relevance") else None,
+                    if config.get("relevance")
+                    else None,
                     OwlDetectorSource(config["detector"], device=device)
-                    if config.get("detector") else None,
+                    if config.get("detector")
+                    else None,
                 )
             except (OSError, ValueError) as exc:
                 raise DomainError(
                     "judge_model_unavailable",
                     "A judge model could not be loaded: check the names and paths.",
-                    details={"models": {k: config.get(k) for k in ("vlm", "relevance", "detector")},
-                             "reason": str(exc)[:300]},
+                    details={
+                        "models": {k: config.get(k) for k in ("vlm", "relevance", "detector")},
+                        "reason": str(exc)[:300],
+                    },
                 ) from exc
             _JUDGES.clear()  # one configuration held at a time: VLMs are large
             _JUDGES[key] = sources
     vlm, relevance, detector = sources
-    return Judge(vlm, relevance=relevance, detector=detector, editor=PilEditor(),
-                 config=JudgeConfig.from_json(config["thresholds"]))
+    return Judge(
+        vlm,
+        relevance=relevance,
+        detector=detector,
+        editor=PilEditor(),
+        config=JudgeConfig.from_json(config["thresholds"]),
+    )
 
 
 def _question_key(project: Project) -> str:

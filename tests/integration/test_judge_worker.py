@@ -24,14 +24,19 @@ def test_judge_run_through_the_worker(worker, tmp_path):
         "vlm": str(build_vlm(root / "vlm")),
         "relevance": str(build_clip(root / "clip")),
         "detector": str(build_owlv2(root / "owl")),
-        "thresholds": {"relevance_threshold": -1.0, "reasoning_tokens": 4, "verdict_tokens": 4,
-                       "detection_confidence": 0.0},
+        "thresholds": {
+            "relevance_threshold": -1.0,
+            "reasoning_tokens": 4,
+            "verdict_tokens": 4,
+            "detection_confidence": 0.0,
+        },
     }
     project, owner, truth = safety_project("jint", n_items=6)
     api = APIClient()
     api.force_authenticate(owner)
-    response = api.post(f"/api/v1/projects/{project.pk}/judge-runs/", {"config": config},
-                        format="json")
+    response = api.post(
+        f"/api/v1/projects/{project.pk}/judge-runs/", {"config": config}, format="json"
+    )
     assert response.status_code == 202, response.json()
     run = response.json()
     job = wait_for_job(run["job_id"], timeout=300)

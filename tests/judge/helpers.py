@@ -60,13 +60,22 @@ def safety_project(name: str, n_items: int = 6, seed: int = 0):
         stored.parent.mkdir(parents=True, exist_ok=True)
         stored.write_bytes(data)
         asset = ImageAsset.objects.create(
-            sha256=hashlib.sha256(data).hexdigest(), file=f"judge/{name}-{i}.png", format="PNG",
-            width=48, height=48, size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            file=f"judge/{name}-{i}.png",
+            format="PNG",
+            width=48,
+            height=48,
+            size_bytes=len(data),
         )
         item = Item.objects.create(
-            corpus=corpus, external_id=f"{name}-{i}", image=asset, image_path=f"{i}.png",
-            conversations=[{"from": "human", "value": "<image>\nWhat is shown?"},
-                           {"from": "gpt", "value": "A shape."}],
+            corpus=corpus,
+            external_id=f"{name}-{i}",
+            image=asset,
+            image_path=f"{i}.png",
+            conversations=[
+                {"from": "human", "value": "<image>\nWhat is shown?"},
+                {"from": "gpt", "value": "A shape."},
+            ],
             content_hash=f"{name}{i}",
         )
         truth[item.pk] = {"no-red": red, "no-triangle": triangle}
@@ -86,10 +95,15 @@ def safety_project(name: str, n_items: int = 6, seed: int = 0):
                 value = truth[pitem.item_id][rule]
                 if k == 1 and n == 0 and rule == "no-red":
                     value = not value
-                verdicts[rule] = {"verdict": "violates" if value else "does_not_violate",
-                                  "rationale": ""}
+                verdicts[rule] = {
+                    "verdict": "violates" if value else "does_not_violate",
+                    "rationale": "",
+                }
             Annotation.objects.create(
-                project=project, project_item=pitem, item_id=pitem.item_id, user=user,
+                project=project,
+                project_item=pitem,
+                item_id=pitem.item_id,
+                user=user,
                 answers={"safety": verdicts},
             )
         pitem.done_count = pitem.responses = 2

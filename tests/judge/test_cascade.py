@@ -73,8 +73,12 @@ def test_all_preconditions_met_is_a_violation_with_a_complete_trace():
 
 def test_first_confident_miss_stops_the_chain():
     source = ScriptedSource(
-        m={("img", "a gun"): 0.2, (None, "a gun"): 0.5, ("img", "a knife"): 0.1,
-           (None, "a knife"): 0.5}
+        m={
+            ("img", "a gun"): 0.2,
+            (None, "a gun"): 0.5,
+            ("img", "a knife"): 0.1,
+            (None, "a knife"): 0.5,
+        }
     )
     decision = judge_with(source).judge("img", RULE)
     assert not decision.violated and decision.trace["stopped_at"] == 0
@@ -101,8 +105,12 @@ def test_removal_decides_met_when_the_answer_collapses_without_the_object():
 def test_small_region_is_judged_on_a_crop():
     tiny = Box(0, 0, 5, 5, score=0.9)  # 25 of 10000 pixels: 0.25%
     source = ScriptedSource(
-        m={("img", "a gun"): 0.6, (None, "a gun"): 0.5, ("img-crop", "a gun"): 0.9,
-           ("img-crop-removed", "a gun"): 0.1},
+        m={
+            ("img", "a gun"): 0.6,
+            (None, "a gun"): 0.5,
+            ("img-crop", "a gun"): 0.9,
+            ("img-crop-removed", "a gun"): 0.1,
+        },
         detections={"img": [tiny]},
     )
     removal = judge_with(source).check("img", RULE, "a gun")["steps"][1]
@@ -137,7 +145,10 @@ def test_without_cascade_or_debias_the_fallbacks_decide():
     source = ScriptedSource(m={("img", "a gun"): 0.55, (None, "a gun"): 0.5})
     result = judge_with(source, cascade=False, object_removal=False).check("img", RULE, "a gun")
     assert result["steps"][-1] == {
-        "step": "fallback", "m": 0.55, "threshold": 0.5, "outcome": "met"
+        "step": "fallback",
+        "m": 0.55,
+        "threshold": 0.5,
+        "outcome": "met",
     }
     # debias off: the no-image query is never asked and the prior is 0.5
     source = ScriptedSource(m={("img", "a gun"): 0.95})
@@ -174,8 +185,11 @@ def test_every_branch_is_decided_as_the_paper_says():
         assert (result["outcome"], result["decided_by"]) == expected, (m, m_none, m_removed)
         seen.add(expected)
     assert seen == {
-        ("not_met", "debiased"), ("met", "debiased"), ("met", "object_removal"),
-        ("met", "reasoning"), ("not_met", "reasoning"),
+        ("not_met", "debiased"),
+        ("met", "debiased"),
+        ("met", "object_removal"),
+        ("met", "reasoning"),
+        ("not_met", "reasoning"),
     }
 
 
@@ -188,7 +202,9 @@ def test_forced_reasoning_share_runs_on_decided_checks_without_changing_them():
 
 
 def test_rubric_yes_no_question_is_debiased():
-    source = ScriptedSource(m={("img", "ctx\nIs it faithful?"): 0.7, (None, "ctx\nIs it faithful?"): 0.8})
+    source = ScriptedSource(
+        m={("img", "ctx\nIs it faithful?"): 0.7, (None, "ctx\nIs it faithful?"): 0.8}
+    )
     answer = judge_with(source).yes_no_question("img", "Is it faithful?", "ctx")
     # raw 0.7 looks like yes, but the model says yes more often without the image
     assert answer["answer"] is False and answer["diff"] == pytest.approx(-0.1)
@@ -202,8 +218,11 @@ def test_parse_verdict_and_rule_validation():
         {"key": "r", "text": "t", "preconditions": ["a", ["b", "c"]], "central_objects": ["x"]}
     )
     assert rule.chain == (("a",), ("b", "c"))
-    for bad in ({"key": "r", "text": ""}, {"key": "r", "text": "t", "preconditions": [[]]},
-                {"key": "r", "text": "t", "preconditions": [[3]]}):
+    for bad in (
+        {"key": "r", "text": ""},
+        {"key": "r", "text": "t", "preconditions": [[]]},
+        {"key": "r", "text": "t", "preconditions": [[3]]},
+    ):
         with pytest.raises(ValueError):
             JudgeRule.from_json(bad)
     with pytest.raises(ValueError):
@@ -217,6 +236,7 @@ def test_forced_reasoning_does_not_change_who_decided():
     result = judge_with(source, force_cascade_share=1.0, cascade=False).check("img", RULE, "c")
     assert result["decided_by"] == "debiased" and result["steps"][-1]["forced"] is True
     source = ScriptedSource(m={("img", "c"): 0.6, (None, "c"): 0.5})
-    result = judge_with(source, force_cascade_share=1.0, cascade=False,
-                        object_removal=False).check("img", RULE, "c")
+    result = judge_with(source, force_cascade_share=1.0, cascade=False, object_removal=False).check(
+        "img", RULE, "c"
+    )
     assert result["decided_by"] == "fallback" and result["outcome"] == "met"

@@ -34,8 +34,10 @@ def test_yes_no_batches_agree_with_single_queries(sources):
     red, blue = picture((220, 20, 20)), picture((20, 20, 220))
     prompts = ["Is a red shape visible ?", "Is a triangle visible in this image ?"]
     batched = vlm.yes_no([red, None, blue, None], [prompts[0], prompts[0], prompts[1], prompts[1]])
-    single = [vlm.yes_no([im], [p])[0] for im, p in
-              [(red, prompts[0]), (None, prompts[0]), (blue, prompts[1]), (None, prompts[1])]]
+    single = [
+        vlm.yes_no([im], [p])[0]
+        for im, p in [(red, prompts[0]), (None, prompts[0]), (blue, prompts[1]), (None, prompts[1])]
+    ]
     for (y1, n1), (y2, n2) in zip(batched, single, strict=True):
         assert y1 == pytest.approx(y2, abs=1e-4) and n1 == pytest.approx(n2, abs=1e-4)
         assert 0 < y1 + n1 <= 1
@@ -64,12 +66,25 @@ def test_editor_removes_and_crops():
 
 def test_the_whole_cascade_runs_over_real_models(sources):
     vlm, clip, owl = sources
-    judge = Judge(vlm, relevance=clip, detector=owl, editor=PilEditor(),
-                  config=JudgeConfig(relevance_threshold=-1.0, detection_confidence=0.0,
-                                     force_cascade_share=1.0, reasoning_tokens=4,
-                                     verdict_tokens=4))
-    rule = JudgeRule(key="red", text="No red shape may be visible.",
-                     preconditions=(("a red shape", "a red circle"),), central_objects=("shape",))
+    judge = Judge(
+        vlm,
+        relevance=clip,
+        detector=owl,
+        editor=PilEditor(),
+        config=JudgeConfig(
+            relevance_threshold=-1.0,
+            detection_confidence=0.0,
+            force_cascade_share=1.0,
+            reasoning_tokens=4,
+            verdict_tokens=4,
+        ),
+    )
+    rule = JudgeRule(
+        key="red",
+        text="No red shape may be visible.",
+        preconditions=(("a red shape", "a red circle"),),
+        central_objects=("shape",),
+    )
     decision = judge.judge(picture((220, 20, 20)), rule)
     first = decision.trace["preconditions"][0]["alternatives"][0]
     assert "score" in decision.trace["relevance"]

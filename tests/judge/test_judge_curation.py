@@ -18,15 +18,18 @@ def _world(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
     project, owner, truth = safety_project("jcur", n_items=6)
     run = RewardModelRun.objects.create(
-        project=project, job=Job.objects.create(kind=Job.Kind.REWARD_MODEL_TRAIN,
-                                                status=Job.Status.SUCCEEDED),
-        hyperparameters={}, text_encoder="hash", in_progress=False,
+        project=project,
+        job=Job.objects.create(kind=Job.Kind.REWARD_MODEL_TRAIN, status=Job.Status.SUCCEEDED),
+        hyperparameters={},
+        text_encoder="hash",
+        in_progress=False,
     )
     ids = sorted(truth)
     for n, item_id in enumerate(ids):
         ItemScore.objects.create(run=run, item_id=item_id, overall=float(n))
     judge_run = JudgeRun.objects.create(
-        project=project, constitution=project.constitutions.order_by("-version").first(),
+        project=project,
+        constitution=project.constitutions.order_by("-version").first(),
         job=Job.objects.create(kind=Job.Kind.SAFETY_JUDGE, status=Job.Status.SUCCEEDED),
         config={"vlm": "some/vlm", "thresholds": {"relevance_threshold": 0.22}},
     )
@@ -35,9 +38,13 @@ def _world(settings, tmp_path):
         for rule in ("no-red", "no-triangle"):
             violated = rule == "no-triangle" and item_id in ids[:3]
             Suggestion.objects.create(
-                item_id=item_id, question_key="safety", rule_key=rule, judge_run_id=judge_run.pk,
+                item_id=item_id,
+                question_key="safety",
+                rule_key=rule,
+                judge_run_id=judge_run.pk,
                 value={"verdict": "violates" if violated else "does_not_violate"},
-                model_version=judge_run.model_version, constitution=judge_run.constitution,
+                model_version=judge_run.model_version,
+                constitution=judge_run.constitution,
             )
     return project, run, judge_run, truth, ids
 

@@ -37,8 +37,12 @@ def models(tmp_path_factory):
         "vlm": str(build_vlm(root / "vlm")),
         "relevance": str(build_clip(root / "clip")),
         "detector": str(build_owlv2(root / "owl")),
-        "thresholds": {"relevance_threshold": -1.0, "reasoning_tokens": 4, "verdict_tokens": 4,
-                       "detection_confidence": 0.0},
+        "thresholds": {
+            "relevance_threshold": -1.0,
+            "reasoning_tokens": 4,
+            "verdict_tokens": 4,
+            "detection_confidence": 0.0,
+        },
     }
 
 
@@ -113,7 +117,9 @@ def test_judge_run_writes_one_suggestion_per_item_and_rule_and_resumes(
     assert f"#{run.pk}" in html and "no-triangle" in html
 
 
-def test_cancel_stops_between_chunks(settings, tmp_path, models, django_capture_on_commit_callbacks):
+def test_cancel_stops_between_chunks(
+    settings, tmp_path, models, django_capture_on_commit_callbacks
+):
     settings.MEDIA_ROOT = str(tmp_path)
     project, owner, _ = safety_project("jcan", n_items=2)
     with django_capture_on_commit_callbacks(execute=False):
@@ -152,8 +158,9 @@ def test_missing_model_fails_the_job_with_a_clear_error(
     settings.MEDIA_ROOT = str(tmp_path)
     project, owner, _ = safety_project("jmiss", n_items=1)
     with django_capture_on_commit_callbacks(execute=False):
-        run = judge_run_start(project=project, config={"vlm": str(tmp_path / "nope")},
-                              created_by=owner)
+        run = judge_run_start(
+            project=project, config={"vlm": str(tmp_path / "nope")}, created_by=owner
+        )
     job = job_run(run.job_id, lambda job: judge_run_execute(run=run, job=job))
     assert job.status == Job.Status.FAILED and job.error["code"] == "judge_model_unavailable"
     assert str(tmp_path) not in job.error["message"]
