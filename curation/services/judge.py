@@ -17,6 +17,7 @@ from core.models import Job
 from core.services.jobs import JobCancelled, job_cancel_requested, job_create, job_progress
 from corpora.models import Item
 from curation.models import JudgeRun
+from curation.services.texts import item_text
 from judge.config import JudgeConfig
 from judge.rules import JudgeRule
 
@@ -39,7 +40,11 @@ def judge_config_clean(data: Any) -> dict[str, Any]:
             errors[key] = [f"A model name or path of at most {MAX_NAME} characters."]
         else:
             out[key] = value.strip()
-    unknown = sorted(set(data) - {"vlm", "relevance", "detector", "thresholds"})
+    rubric = data.get("rubric", False)
+    if not isinstance(rubric, bool):
+        errors["rubric"] = ["true or false: also answer the rubric's yes/no questions."]
+    out["rubric"] = bool(rubric)
+    unknown = sorted(set(data) - {"vlm", "relevance", "detector", "thresholds", "rubric"})
     if unknown:
         errors["config"] = [f"Unknown keys: {', '.join(unknown)}."]
     try:
@@ -181,6 +186,9 @@ def judge_run_execute(*, run: JudgeRun, job: Job) -> dict[str, Any]:
     todo = [i for i in ids if i not in done]
     judge = judge_build(run.config)
     question = _question_key(run.project)
+    # the rubric's yes/no questions, answered by the same debiased probability when asked
+    questions = getattr(getattr(run.project, "rubric", None), "questions", None) or []
+    binary = [q for q in questions if q.get("type") == "binary"] if run.config.get("rubric") else []
     media = Path(settings.MEDIA_ROOT)
     judged, no_image, violations = len(done), 0, 0
     job_progress(job_id=job.pk, current=judged, total=len(ids), message="Judging.")
@@ -195,6 +203,21 @@ def judge_run_execute(*, run: JudgeRun, job: Job) -> dict[str, Any]:
                 continue
             with open(media / item.image.file, "rb") as fh:
                 image = fh.read()
+            context = item_text(item.conversations or [], item.questions)[:4000]
+            for q in binary:
+                answer = judge.yes_no_question(image, q["prompt"], context)
+                rows.append(
+                    Suggestion(
+                        item=item,
+                        question_key=q["key"],
+                        value=answer["answer"],
+                        score=answer["confidence"],
+                        model_version=run.model_version,
+                        rule_key="",
+                        judge_run_id=None,
+                        trace={"judge_run_id": run.pk, **answer},
+                    )
+                )
             for decision in judge.judge_all(image, rules):
                 violations += decision.violated
                 rows.append(
@@ -211,7 +234,8 @@ def judge_run_execute(*, run: JudgeRun, job: Job) -> dict[str, Any]:
                     )
                 )
         # one item's rules are written together, so a resumed job never half-judges an item
-        Suggestion.objects.bulk_create(rows, ignore_conflicts=True)
+        with transaction.atomic():
+            Suggestion.objects.bulk_create(rows, ignore_conflicts=True)
         judged += len(items)
         job_progress(job_id=job.pk, current=judged, total=len(ids), message="Judging.")
     return {

@@ -20,7 +20,8 @@ from curation.services.judge import judge_config_clean, judge_run_execute, judge
 from judge.checkpoints import build_clip, build_owlv2, build_vlm
 from tests.judge.helpers import safety_project
 
-pytestmark = pytest.mark.django_db
+# real (tiny) models through the job machinery: tens of seconds, kept out of the unit suite
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)
@@ -164,3 +165,31 @@ def test_missing_model_fails_the_job_with_a_clear_error(
     job = job_run(run.job_id, lambda job: judge_run_execute(run=run, job=job))
     assert job.status == Job.Status.FAILED and job.error["code"] == "judge_model_unavailable"
     assert str(tmp_path) not in job.error["message"]
+
+
+def test_rubric_yes_no_questions_become_suggestions(
+    settings, tmp_path, models, django_capture_on_commit_callbacks
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    project, owner, truth = safety_project("jrub", n_items=1)
+    rubric = project.rubric
+    rubric.questions = [
+        *rubric.questions,
+        {
+            "key": "faithful",
+            "type": "binary",
+            "prompt": "Is the answer faithful to the image?",
+            "required": False,
+            "objective": True,
+            "criterion": None,
+        },
+    ]
+    rubric.save()
+    with django_capture_on_commit_callbacks(execute=False):
+        run = judge_run_start(project=project, config={**models, "rubric": True}, created_by=owner)
+    job = job_run(run.job_id, lambda job: judge_run_execute(run=run, job=job))
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    answer = Suggestion.objects.get(question_key="faithful", item_id=next(iter(truth)))
+    assert isinstance(answer.value, bool) and answer.trace["judge_run_id"] == run.pk
+    assert {"m", "m_none", "diff", "confidence"} <= set(answer.trace)
+    assert answer.value == (answer.trace["diff"] > 0)
