@@ -46,6 +46,16 @@ def main() -> None:
     parser.add_argument("--encoder", default="default-image-colour")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--features", default="", help="an .npy file to cache the features in")
+    parser.add_argument("--hidden", type=int, default=LearnedJudgeConfig.hidden)
+    parser.add_argument("--epochs", type=int, default=LearnedJudgeConfig.epochs)
+    parser.add_argument("--weight-decay", type=float, default=LearnedJudgeConfig.weight_decay)
+    parser.add_argument("--dropout", type=float, default=LearnedJudgeConfig.dropout)
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="model selection: train on 80%% of the training items and report F1 against the "
+        "annotators' majority on the other 20%% (no hidden truth, no held-out item is read)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     rng = random.Random(args.seed)
@@ -77,6 +87,16 @@ def main() -> None:
         ]
     )  # (A, N, R)
     n_train = int(len(images) * (1 - args.held_out))
+    if args.validate:
+        # the validation items play the held-out part; their reference is the annotators'
+        # majority, as in a real project
+        n_all = n_train
+        n_train = int(n_all * 0.8)
+        majority_all = answers.sum(0) * 2 > args.annotators
+        truth = truth.copy()
+        truth[n_train:n_all] = majority_all[n_train:n_all]
+        truth, features, answers = truth[:n_all], features[:n_all], answers[:, :n_all]
+        images = images[:n_all]
     keys = [im.key for im in images]
     rows = [
         (keys[i], rules[j], bool(answers[a, i, j]))
@@ -86,7 +106,13 @@ def main() -> None:
     ]
     targets = verdict_targets(keys[:n_train], rules, rows)
     started = time.perf_counter()
-    judge = train_learned_judge(features[:n_train], targets, rules, config=LearnedJudgeConfig())
+    config = LearnedJudgeConfig(
+        hidden=args.hidden,
+        epochs=args.epochs,
+        weight_decay=args.weight_decay,
+        dropout=args.dropout,
+    )
+    judge = train_learned_judge(features[:n_train], targets, rules, config=config)
     train_s = time.perf_counter() - started
     predicted = judge.predict(features[n_train:])
     held = truth[n_train:]

@@ -31,7 +31,7 @@ def test_judge_run_through_the_worker(worker, tmp_path):
             "detection_confidence": 0.0,
         },
     }
-    project, owner, truth = safety_project("jint", n_items=6)
+    project, owner, truth = safety_project("jint", n_items=4)
     api = APIClient()
     api.force_authenticate(owner)
     response = api.post(
@@ -39,15 +39,15 @@ def test_judge_run_through_the_worker(worker, tmp_path):
     )
     assert response.status_code == 202, response.json()
     run = response.json()
-    job = wait_for_job(run["job_id"], timeout=300)
+    job = wait_for_job(run["job_id"], timeout=900)
     assert job.status == Job.Status.SUCCEEDED, job.error
-    assert job.result["judged"] == 6 and job.result["judge"]["detector"] == config["detector"]
-    assert Suggestion.objects.filter(judge_run_id=run["id"]).count() == 6 * 2
+    assert job.result["judged"] == 4 and job.result["judge"]["detector"] == config["detector"]
+    assert Suggestion.objects.filter(judge_run_id=run["id"]).count() == 4 * 2
     detail = api.get(f"/api/v1/judge-runs/{run['id']}/").json()
     assert detail["run"]["status"] == "succeeded"
     assert {r["rule"] for r in detail["rules"]} == {"no-red", "no-triangle"}
     for rule in detail["rules"]:
-        assert rule["judged"] == 6 and sum(rule["vs_humans"]["confusion"].values()) >= 5
+        assert rule["judged"] == 4 and sum(rule["vs_humans"]["confusion"].values()) >= 3
     page = Client()
     page.force_login(owner)
     html = page.get(f"/projects/{project.pk}/judge/").content.decode()
