@@ -221,18 +221,11 @@ class OwlDetectorSource:
             results["labels"].tolist(),
             strict=True,
         ):
-            x0, y0, x1, y1 = box
             w, h = picture.size
-            boxes.append(
-                Box(
-                    max(0.0, x0),
-                    max(0.0, y0),
-                    min(float(w), x1),
-                    min(float(h), y1),
-                    float(score),
-                    words[int(label)],
-                )
-            )
+            # boxes may reach into the padding (or be degenerate): clip to the picture
+            xs = sorted(min(float(w), max(0.0, v)) for v in (box[0], box[2]))
+            ys = sorted(min(float(h), max(0.0, v)) for v in (box[1], box[3]))
+            boxes.append(Box(xs[0], ys[0], xs[1], ys[1], float(score), words[int(label)]))
         return boxes
 
 
