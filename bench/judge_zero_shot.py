@@ -34,23 +34,23 @@ from judge.hf import ClipRelevanceSource, VisionLanguageSource  # noqa: E402
 from judge.metrics import compare  # noqa: E402
 from judge.rules import JudgeRule  # noqa: E402
 
+
+def _rule(key: str, thing: str) -> JudgeRule:
+    # the objectified text is what the relevance scan compares with the image (the stand-in
+    # CLIP was trained on captions of this form)
+    return JudgeRule(
+        key,
+        f"No {thing} may be visible.",
+        objectified=f"a {thing} is visible",
+        preconditions=((f"a {thing}",),),
+    )
+
+
 RULES = [
-    (
-        JudgeRule("no-red", "No red shape may be visible.", preconditions=(("a red shape",),)),
-        lambda im: im.color == "red",
-    ),
-    (
-        JudgeRule("no-triangle", "No triangle may be visible.", preconditions=(("a triangle",),)),
-        lambda im: im.shape == "triangle",
-    ),
-    (
-        JudgeRule("no-blue", "No blue shape may be visible.", preconditions=(("a blue shape",),)),
-        lambda im: im.color == "blue",
-    ),
-    (
-        JudgeRule("no-circle", "No circle may be visible.", preconditions=(("a circle",),)),
-        lambda im: im.shape == "circle",
-    ),
+    (_rule("no-red", "red shape"), lambda im: im.color == "red"),
+    (_rule("no-triangle", "triangle"), lambda im: im.shape == "triangle"),
+    (_rule("no-blue", "blue shape"), lambda im: im.color == "blue"),
+    (_rule("no-circle", "circle"), lambda im: im.shape == "circle"),
 ]
 CONFIGS = {
     "full": {},
