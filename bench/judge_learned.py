@@ -143,6 +143,8 @@ def main() -> None:
                 "encoder": args.encoder,
                 "featurize_s": round(featurize_s, 1),
                 "train_s": round(train_s, 1),
+                "validate": args.validate,
+                "config": config.__dict__,
                 "rules": report,
                 "machine": f"{platform.machine()}, torch {torch.__version__}",
             }
