@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--relevance-threshold", type=float, default=0.22)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reasoning-tokens", type=int, default=128)
+    parser.add_argument("--verdict-tokens", type=int, default=48)
     args = parser.parse_args()
     for path in (args.vlm, args.clip):
         if not Path(path).exists():
@@ -83,14 +85,29 @@ def main() -> None:
     truth = np.array([[fact(im) for _, fact in RULES] for im in images], dtype=bool)
     out: dict = {}
     for name, overrides in CONFIGS.items():
-        config = JudgeConfig(relevance_threshold=args.relevance_threshold, **overrides)
+        config = JudgeConfig(
+            relevance_threshold=args.relevance_threshold,
+            reasoning_tokens=args.reasoning_tokens,
+            verdict_tokens=args.verdict_tokens,
+            **overrides,
+        )
         judge = Judge(vlm, relevance=clip, detector=None, editor=None, config=config)
         started = time.perf_counter()
-        predicted = np.array(
-            [[d.violated for d in judge.judge_all(im.path, rules)] for im in images], dtype=bool
-        )
+        per_image = [judge.judge_all(im.path, rules) for im in images]
+        decisions = [d for row in per_image for d in row]
+        predicted = np.array([[d.violated for d in row] for row in per_image], dtype=bool)
         seconds = (time.perf_counter() - started) / len(images)
+        steps: dict[str, int] = {}
+        for d in decisions:
+            key = d.decided_by if d.decided_by == "relevance" else None
+            for entry in d.trace["preconditions"]:
+                for alt in entry["alternatives"]:
+                    key = alt["decided_by"]
+                    steps[key] = steps.get(key, 0) + 1
+            if key == "relevance":
+                steps["relevance"] = steps.get("relevance", 0) + 1
         out[name] = {
+            "decided_by": steps,
             "micro": compare(predicted.ravel(), truth.ravel()),
             "per_rule": {
                 r.key: compare(predicted[:, j], truth[:, j])["f1"] for j, r in enumerate(rules)
