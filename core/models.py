@@ -19,6 +19,7 @@ class Job(models.Model):
         CORPUS_DELETE = "corpus_delete", "Corpus deletion"
         CORPUS_FEATURIZE = "corpus_featurize", "Corpus featurisation"
         DATASET_REWRITE = "dataset_rewrite", "Dataset rewriting"
+        SAFETY_JUDGE = "safety_judge", "Safety judge"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

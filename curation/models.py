@@ -243,3 +243,36 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"Export {self.pk} ({self.format})"
+
+
+class JudgeRun(models.Model):
+    """The safety judge over a project's items (or a corpus) against one constitution version;
+    its decisions are ``annotation.Suggestion`` rows with ``judge_run_id`` = this id."""
+
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="judge_runs"
+    )
+    constitution = models.ForeignKey(
+        "annotation.Constitution", on_delete=models.PROTECT, related_name="+"
+    )
+    corpus = models.ForeignKey(
+        "corpora.Corpus", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="+")
+    # {"vlm", "relevance", "detector": names or paths; "thresholds": JudgeConfig values}
+    config = models.JSONField()
+    items_total = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Judge run {self.pk} (project {self.project_id})"
+
+    @property
+    def model_version(self) -> str:
+        return f"judge-run-{self.pk}"

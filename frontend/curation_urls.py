@@ -18,4 +18,5 @@ urlpatterns = [
         rewrite_views.rewrite_review,
         name="rewrite-review",
     ),
+    path("projects/<int:project_id>/judge/", views.judge_page, name="judge"),
 ]

@@ -110,3 +110,27 @@ def curations(request: HttpRequest, project_id: int) -> HttpResponse:
             "nav": "projects",
         },
     )
+
+
+@login_required
+def judge_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The safety judge against the humans, per rule, for the latest run (or ``?run=``)."""
+    from curation.selectors.judge import judge_run_list, judge_vs_human
+
+    project = _project(request, project_id)
+    runs = list(judge_run_list(project=project)[:50])
+    wanted = request.GET.get("run", "")
+    run = next((r for r in runs if str(r.pk) == wanted), None) if wanted else None
+    if wanted and run is None:
+        raise Http404("No such judge run.")
+    run = run or (runs[0] if runs else None)
+    return render(
+        request,
+        "frontend/curation/judge.html",
+        {
+            "project": project,
+            "runs": runs,
+            "report": judge_vs_human(run=run) if run is not None else None,
+            "nav": "projects",
+        },
+    )

@@ -72,6 +72,7 @@ class World:
     token: ApiToken  # the creator's: nobody else may revoke it
     rewrite: RewriteRun | None = None
     rewrite_turn: RewriteTurn | None = None
+    judge_run: Any = None  # a safety-judge run of the project (curation.JudgeRun)
 
     def ids(self, item_id: int | None = None) -> dict[str, int]:
         return {
@@ -89,6 +90,7 @@ class World:
             "rewrite_id": self.rewrite.pk if self.rewrite else 0,
             "turn_id": self.rewrite_turn.pk if self.rewrite_turn else 0,
             "user_id": self.outsider.pk,
+            "judge_run_id": self.judge_run.pk if self.judge_run is not None else 0,
         }
 
 
@@ -152,6 +154,20 @@ def build_world() -> World:
         member=member,
         outsider=UserFactory(username="outsider"),
         token=token_create(user=creator)[0],
+        judge_run=_judge_run(project),
+    )
+
+
+def _judge_run(project):
+    from annotation.models import Constitution
+    from curation.models import JudgeRun
+
+    constitution = Constitution.objects.create(project=project, version=1)
+    return JudgeRun.objects.create(
+        project=project,
+        constitution=constitution,
+        job=Job.objects.create(kind=Job.Kind.SAFETY_JUDGE, status=Job.Status.SUCCEEDED),
+        config={"vlm": "none", "thresholds": {}},
     )
 
 

@@ -17,6 +17,7 @@ app.conf.imports = (
     "workers.curation_tasks",
     "workers.webhook_tasks",
     "workers.rewrite_tasks",
+    "workers.judge_tasks",
 )
 
 

@@ -78,6 +78,12 @@ def _rewrite_requeue(job: Job) -> None:
     rewrite_task.apply_async(args=[job.params["rewrite_id"]], queue=heavy_queue())
 
 
+def _judge_requeue(job: Job) -> None:
+    from curation.services.judge import judge_run_requeue
+
+    judge_run_requeue(job)  # resumes: the items already judged are skipped
+
+
 def job_kinds_register() -> None:
     job_kind_register(kind=Job.Kind.CORPUS_IMPORT, on_end=_import_ended)
     job_kind_register(kind=Job.Kind.REWARD_MODEL_TRAIN, requeue=_train_requeue, on_end=_train_ended)
@@ -86,3 +92,4 @@ def job_kinds_register() -> None:
     job_kind_register(kind=Job.Kind.CORPUS_DELETE, requeue=_delete_requeue, on_end=_delete_ended)
     job_kind_register(kind=Job.Kind.CORPUS_FEATURIZE, requeue=_featurize_requeue)
     job_kind_register(kind=Job.Kind.DATASET_REWRITE, requeue=_rewrite_requeue)
+    job_kind_register(kind=Job.Kind.SAFETY_JUDGE, requeue=_judge_requeue)

@@ -71,6 +71,9 @@ class ProjectDetailSerializer(serializers.Serializer):
     gold_min_answers = serializers.IntegerField()
     gold_warn_below = serializers.FloatField()
     gold_block_below = serializers.FloatField()
+    judge_assist = serializers.CharField(
+        help_text="blind: annotators never see the safety judge's suggestions; assisted: they do."
+    )
     role = serializers.CharField(help_text="My role (owner, reviewer, annotator, staff).")
     rubric = serializers.DictField(help_text='{"questions": [question, ...]}')
     constitution = ConstitutionSerializer(allow_null=True)
@@ -91,6 +94,7 @@ def project_detail_data(project: Project, role: str) -> dict:
         "gold_min_answers": project.gold_min_answers,
         "gold_warn_below": project.gold_warn_below,
         "gold_block_below": project.gold_block_below,
+        "judge_assist": project.judge_assist,
         "role": role,
         "rubric": {"questions": project.rubric.questions},
         "constitution": constitution_current(project=project),
@@ -110,6 +114,11 @@ class ProjectSettingsSerializer(serializers.Serializer):
     gold_min_answers = serializers.IntegerField(required=False, min_value=0, max_value=10_000)
     gold_warn_below = serializers.FloatField(required=False, min_value=0, max_value=1)
     gold_block_below = serializers.FloatField(required=False, min_value=0, max_value=1)
+    judge_assist = serializers.ChoiceField(
+        choices=["blind", "assisted"],
+        required=False,
+        help_text="Whether annotators see the safety judge's suggestions (default blind).",
+    )
 
 
 def _corpora(ids: list[int], user) -> list[Corpus]:

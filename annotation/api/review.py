@@ -114,6 +114,11 @@ class ReviewNextApi(EngineApi):
             "label), otherwise the most frequent answer."
         )
         adjudicated = serializers.BooleanField()
+        judge = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="The latest safety-judge run on this item, beside the humans: "
+            "[{rule, verdict, score, model_version, trace}]",
+        )
 
     @extend_schema(
         operation_id="project_review_next",
@@ -149,6 +154,7 @@ class ReviewNextApi(EngineApi):
                 "agreement": data["agreement"],
                 "prefill": data["prefill"],
                 "adjudicated": data["project_item"].adjudicated,
+                "judge": data["judge"],
             }
         )
 

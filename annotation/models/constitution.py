@@ -43,8 +43,11 @@ class Rule(models.Model):
     objectified = models.TextField(
         blank=True, help_text="The rule rewritten as an observable check of the image."
     )
-    # Ordered yes/no checks; the rule applies only when every one holds.
+    # Ordered yes/no checks; the rule applies only when every one holds. A check may be a list
+    # of alternatives, any one of which suffices (an AND of ORs).
     preconditions = models.JSONField(default=list, blank=True)
+    # Words an open-vocabulary detector looks for (the judge removes them and asks again).
+    central_objects = models.JSONField(default=list, blank=True)
     category = models.CharField(max_length=64)
     severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.HIGH)
 

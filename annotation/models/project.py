@@ -36,6 +36,16 @@ class Project(models.Model):
     gold_min_answers = models.PositiveSmallIntegerField(
         default=5, help_text="Gold answers needed before accuracy thresholds apply."
     )
+
+    class JudgeAssist(models.TextChoices):
+        # blind: annotators never see the judge's suggestions, so their labels stay an
+        # unbiased measure of the judge; assisted: shown as hints
+        BLIND = "blind", "Blind (suggestions hidden from annotators)"
+        ASSISTED = "assisted", "Assisted (suggestions shown to annotators)"
+
+    judge_assist = models.CharField(
+        max_length=16, choices=JudgeAssist.choices, default=JudgeAssist.BLIND
+    )
     gold_warn_below = models.FloatField(default=0.8)
     gold_block_below = models.FloatField(default=0.5)
     created_by = models.ForeignKey(

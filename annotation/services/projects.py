@@ -31,6 +31,7 @@ SETTINGS_FIELDS = (
     "gold_min_answers",
     "gold_warn_below",
     "gold_block_below",
+    "judge_assist",
 )
 
 
@@ -50,6 +51,8 @@ def _check_settings(values: dict[str, Any]) -> None:
         raise ProjectError("invalid_lease", "lease_seconds must be between 10 and 604800.")
     if "gold_min_answers" in values and not 0 <= int(values["gold_min_answers"]) <= 10_000:
         raise ProjectError("invalid_gold_min_answers", "gold_min_answers must be 0 to 10000.")
+    if "judge_assist" in values and values["judge_assist"] not in Project.JudgeAssist.values:
+        raise ProjectError("invalid_judge_assist", "judge_assist must be blind or assisted.")
 
 
 @transaction.atomic
@@ -214,12 +217,33 @@ def constitution_set(
         if rule.get("severity", "high") not in _SEVERITIES:
             problems.append(f"`severity` must be one of {', '.join(sorted(_SEVERITIES))}.")
         pre = rule.get("preconditions", [])
-        if not isinstance(pre, list) or not all(isinstance(p, str) for p in pre):
-            problems.append("`preconditions` is a list of yes/no checks (strings).")
-        elif len(pre) > MAX_PRECONDITIONS or any(len(p) > MAX_RULE_TEXT for p in pre):
+        # each precondition: a yes/no check, or a list of alternatives (any one suffices)
+        flat = [
+            a
+            for p in (pre if isinstance(pre, list) else [])
+            for a in (p if isinstance(p, list) else [p])
+        ]
+        if (
+            not isinstance(pre, list)
+            or not all(isinstance(a, str) and a.strip() for a in flat)
+            or any(isinstance(p, list) and not p for p in pre)
+        ):
+            problems.append(
+                "`preconditions` is a list of yes/no checks (strings, or lists of alternatives)."
+            )
+        elif len(pre) > MAX_PRECONDITIONS or any(len(p) > MAX_RULE_TEXT for p in flat):
             problems.append(
                 f"`preconditions`: at most {MAX_PRECONDITIONS}, each at most "
                 f"{MAX_RULE_TEXT} characters."
+            )
+        objects = rule.get("central_objects", [])
+        if (
+            not isinstance(objects, list)
+            or len(objects) > MAX_PRECONDITIONS
+            or not all(isinstance(o, str) and 0 < len(o.strip()) <= 100 for o in objects)
+        ):
+            problems.append(
+                f"`central_objects`: at most {MAX_PRECONDITIONS} words, each 1-100 characters."
             )
         if problems:
             errors[key if isinstance(key, str) and key and key not in seen else where] = problems
@@ -249,6 +273,7 @@ def constitution_set(
             text=rule["text"],
             objectified=rule.get("objectified", ""),
             preconditions=rule.get("preconditions", []),
+            central_objects=[o.strip() for o in rule.get("central_objects", [])],
             category=rule["category"],
             severity=rule.get("severity", "high"),
         )

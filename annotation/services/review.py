@@ -9,6 +9,7 @@ from django.db import transaction
 
 from annotation.models import Adjudication, Annotation, Project, ProjectItem
 from annotation.selectors.agreement_math import item_disagreement
+from annotation.selectors.judge_verdicts import item_judge_suggestions, judge_human_disagreements
 from annotation.services.rubric import answers_clean, rule_keys_for
 from core.errors import DomainError
 
@@ -18,7 +19,18 @@ def review_next(*, project: Project, after_item_id: int | None = None) -> dict[s
     qs = ProjectItem.objects.filter(project=project, done_count__gte=2, adjudicated=False)
     if after_item_id:
         qs = qs.exclude(item_id=after_item_id)
-    pitem = qs.select_related("item__image").order_by("-disagreement", "id").first()
+    # items where the safety judge and the humans disagree come first
+    against_judge = judge_human_disagreements(project=project)
+    pitem = None
+    if against_judge:
+        pitem = (
+            qs.filter(item_id__in=against_judge)
+            .select_related("item__image")
+            .order_by("-disagreement", "id")
+            .first()
+        )
+    if pitem is None:
+        pitem = qs.select_related("item__image").order_by("-disagreement", "id").first()
     if pitem is None:
         return None
     return review_item(project=project, pitem=pitem)
@@ -45,6 +57,8 @@ def review_item(*, project: Project, pitem: ProjectItem) -> dict[str, Any]:
             "disagreement": item_disagreement(questions, human),
             "per_question": per_question,
         },
+        # the reviewer sees the judge beside the humans
+        "judge": item_judge_suggestions(project=project, item_id=pitem.item_id),
     }
 
 

@@ -66,3 +66,20 @@ urlpatterns = [
     path("datasets/<int:dataset_id>/exports/", DatasetExportApi.as_view(), name="dataset-export"),
     path("exports/<int:export_id>/download/", ExportDownloadApi.as_view(), name="export-download"),
 ]
+
+# the safety judge (curation/api/judge.py)
+from curation.api.judge import (  # noqa: E402
+    ItemJudgeSuggestionsApi,
+    JudgeRunDetailApi,
+    ProjectJudgeRunsApi,
+)
+
+urlpatterns += [
+    path("projects/<int:project_id>/judge-runs/", ProjectJudgeRunsApi.as_view(), name="judge-runs"),
+    path("judge-runs/<int:judge_run_id>/", JudgeRunDetailApi.as_view(), name="judge-run-detail"),
+    path(
+        "projects/<int:project_id>/items/<int:item_id>/judge/",
+        ItemJudgeSuggestionsApi.as_view(),
+        name="item-judge-suggestions",
+    ),
+]

@@ -19,6 +19,7 @@ from annotation.models import Project
 from core.errors import DomainError
 from corpora.models import Corpus
 from curation.models import DatasetItem, DatasetVersion, RewardModelRun, ScoringRun
+from curation.selectors.judge import judge_flag_table
 from curation.selectors.scores import (
     MODEL_VIOLATION_THRESHOLD,
     ScoreTable,
@@ -75,7 +76,14 @@ def policy_expand(policy: Any) -> list[dict[str, Any]]:
 # Score and flag names every scored project has; rubric criteria add scores by their key, and
 # each constitution rule a flag "rule:<key>" (see _inputs).
 BASE_SCORES = ("overall", "question", "answer")
-BASE_FLAGS = ("unsafe", "unsafe_model", "unsafe_human")
+BASE_FLAGS = (
+    "unsafe",
+    "unsafe_model",
+    "unsafe_human",
+    "unsafe_judge",
+    "unsafe_judge_and_human",
+    "unsafe_judge_or_human",
+)
 
 
 def curation_policy_schema() -> dict[str, Any]:
@@ -135,6 +143,16 @@ def _inputs(table: ScoreTable, run: RewardModelRun, project_id: int, steps: list
     unsafe_human = np.isin(table.item_ids, list(human_unsafe_items(project_id=project_id)))
     flags.update(
         unsafe_model=unsafe_model, unsafe_human=unsafe_human, unsafe=unsafe_model | unsafe_human
+    )
+    # the safety judge's verdicts (latest finished run): exclude what the judge, the humans or
+    # both found violating with "unsafe_judge", "unsafe_human", "unsafe_judge_and_human"
+    _, judge = judge_flag_table(project_id=project_id, item_ids=table.item_ids)
+    unsafe_judge = judge.pop("unsafe_judge", np.zeros(len(table), dtype=bool))
+    flags.update(judge)
+    flags.update(
+        unsafe_judge=unsafe_judge,
+        unsafe_judge_and_human=unsafe_judge & unsafe_human,
+        unsafe_judge_or_human=unsafe_judge | unsafe_human,
     )
     embeddings = _embeddings(run, table.item_ids) if _needs_embeddings(steps) else None
     return SelectionInputs(
@@ -202,9 +220,17 @@ def curation_evaluate(
     edges = np.linspace(low, high if high > low else low + 1.0, HISTOGRAM_BINS + 1)
     top = chosen[np.argsort(-table.overall[chosen], kind="stable")[:SAMPLE_ITEMS]]
     summaries = item_summaries([int(table.item_ids[i]) for i in top])
+    judge_info, _ = judge_flag_table(project_id=project.pk, item_ids=[])
+    uses_judge = any(
+        step["op"] == "exclude_flags"
+        and any("judge" in f for f in (step.get("flags") or ["judge"]))
+        for step in steps
+    )
     return {
         "policy": steps,
         "model_run_id": run.pk,
+        # which judge run, models and thresholds the policy's judge flags came from
+        "judge": judge_info if uses_judge else None,
         "scoring_id": scoring.pk if scoring is not None else None,
         # the items there are to select from: the project's, or the scored corpus's
         "items_in_project": table.n_project_items,

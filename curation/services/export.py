@@ -254,6 +254,8 @@ def export_execute(*, export: Export) -> dict[str, Any]:
         "provenance": dataset.provenance or {},
         "policy": dataset.policy,
         "model": _model_info(dataset),
+        # the safety judge (run, models, thresholds) behind any judge flag the policy excluded
+        "judge": (dataset.statistics or {}).get("judge"),
         "sink": sink,
         "created_at": timezone.now().isoformat(),
         "usage": training_commands(export_format=export.format, files=list(files)),

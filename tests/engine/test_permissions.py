@@ -174,6 +174,18 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
         {},
         [401, 404, 403, 400, 400, 400],
     ),
+    # the safety judge: reviewers read, owners start runs; annotators of a blind project (the
+    # default) never see the judge's suggestions
+    ("projects/<int:project_id>/judge-runs/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("projects/<int:project_id>/judge-runs/", "post"): (
+        {"config": "not an object"},
+        [401, 404, 403, 403, 400, 400],
+    ),
+    ("judge-runs/<int:judge_run_id>/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("projects/<int:project_id>/items/<int:item_id>/judge/", "get"): (
+        None,
+        [401, 404, 403, 200, 200, 200],
+    ),
 }
 LEASED = ("skip/", "postpone/", "drafts/<int:item_id>/", "annotations/")
 

@@ -70,6 +70,7 @@ PAGE_ROLES = {
     "projects/<int:project_id>/review/": "reviewer",
     "projects/<int:project_id>/reward-models/": "reviewer",
     "projects/<int:project_id>/curation/": "reviewer",
+    "projects/<int:project_id>/judge/": "reviewer",
     "reward-models/<int:run_id>/": "reviewer",
     "datasets/<int:dataset_id>/rewrites/<int:rewrite_id>/review/": "reviewer",
     "projects/<int:project_id>/": "owner",
