@@ -137,8 +137,12 @@ def tiny_idefics3(path: Path, *, seed: int = 0) -> Path:
         do_image_splitting=False, size={"longest_edge": 32},
         max_image_size={"longest_edge": 32},
     )  # fmt: skip
-    processor = Idefics3Processor(image_processor=image_processor, tokenizer=tokenizer,
-                                  image_seq_len=4, chat_template=tokenizer.chat_template)  # fmt: skip
+    processor = Idefics3Processor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        image_seq_len=4,
+        chat_template=tokenizer.chat_template,
+    )
     config = Idefics3Config(
         vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
                        "num_attention_heads": 4, "image_size": 32, "patch_size": 8},
