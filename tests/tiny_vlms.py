@@ -157,12 +157,12 @@ def tiny_idefics3(path: Path, *, seed: int = 0) -> Path:
     return path
 
 
-def tiny_llama(path: Path, *, seed: int = 0) -> Path:
+def tiny_llama(path: Path, *, seed: int = 0, words: Sequence[str] = WORDS) -> Path:
     """A text-only causal LM with the same word tokenizer and chat template."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = word_tokenizer("llava")
+    tokenizer = word_tokenizer("llava", words)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(LlamaConfig(**_text_config(len(tokenizer), 0)))
     path.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 import shutil
 
@@ -21,6 +20,7 @@ from rewardmodel.vlm import (
     vlm_state_save,
     vlm_train,
 )
+from tests.stats import binomial_tail
 from tests.tiny_vlms import COLOURS, colour_image, tiny_idefics3, tiny_llama, tiny_llava
 
 QUESTION = ("user", "what colour is the image ?")
@@ -54,11 +54,6 @@ def colour_task(n: int, seed: int, offset: int = 0) -> tuple[list[Sample], list[
         samples.append(Sample((QUESTION, ("assistant", f"it is {wrong}")), image))
         pairs.append(Pair(offset + 2 * k, offset + 2 * k + 1))
     return samples, pairs
-
-
-def binomial_tail(n: int, k: int) -> float:
-    """P(at least k of n fair coin flips): what chance gets."""
-    return sum(math.comb(n, i) for i in range(k, n + 1)) / 2**n
 
 
 FAST = dict(lr=3e-3, batch_size=4, micro_batch_size=2, lora_r=4, max_length=64,
