@@ -9,6 +9,7 @@ from django.shortcuts import render
 from annotation.models import Project
 from core.access import REVIEWER
 from core.errors import DomainError
+from curation.selectors.recipes import recipe_guide
 from curation.selectors.runs import (
     active_run_id,
     dataset_versions,
@@ -33,7 +34,13 @@ def reward_model_runs_page(request: HttpRequest, project_id: int) -> HttpRespons
     return render(
         request,
         "frontend/curation/runs.html",
-        {"project": project, "runs": runs, "active_run_id": active, "nav": "projects"},
+        {
+            "project": project,
+            "runs": runs,
+            "active_run_id": active,
+            "recipes": recipe_guide(),
+            "nav": "projects",
+        },
     )
 
 

@@ -77,6 +77,8 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
             errors[name] = [f"Must be an encoder spec such as {default!r} or a local path."]
             continue
         clean[name] = value.strip()
+    if str(clean.get("text_encoder", "")).startswith("vlm:"):
+        clean["image_encoder"] = ""  # a joint VLM encoder reads the image itself
     if trainer == "vlm":
         backbone = raw.get("backbone")
         if not isinstance(backbone, str) or not backbone.strip() or len(backbone) > MAX_SPEC:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -20,7 +21,7 @@ from rewardmodel.vlm import (
     vlm_state_save,
     vlm_train,
 )
-from tests.stats import binomial_tail
+from tests.stats import chance_bound
 from tests.tiny_vlms import COLOURS, colour_image, tiny_idefics3, tiny_llama, tiny_llava
 
 QUESTION = ("user", "what colour is the image ?")
@@ -167,11 +168,10 @@ def test_a_tiny_vlm_learns_an_image_dependent_preference(family, steps, request)
     model = vlm_reward_model_load(request.getfixturevalue(f"{family}_dir"), config=config)
     # when
     vlm_train(model, samples, train_pairs, config=config)
-    # then: 30 of 40 held-out pairs right; chance gets that with p < 0.001
+    # then: above what chance reaches with p < 0.001 (31 of 40) on images it never saw
     scores = score_samples(model, samples, indices=range(len(train_samples), len(samples)))
     right = sum(scores[p.chosen] > scores[p.rejected] for p in held_pairs)
-    assert binomial_tail(len(held_pairs), 30) < 1e-3
-    assert right >= 30, f"{right}/{len(held_pairs)} held-out pairs right"
+    assert right / len(held_pairs) > chance_bound(len(held_pairs)), f"{right}/{len(held_pairs)}"
 
 
 @pytest.mark.slow
@@ -197,3 +197,23 @@ def test_a_missing_gguf_file_is_a_clear_error(tmp_path):
 
     with pytest.raises(FileNotFoundError):
         gguf_to_safetensors(tmp_path / "x.gguf", tmp_path)
+
+
+def test_the_frozen_vlm_is_a_joint_image_text_encoder_with_cached_features(llava_dir, tmp_path):
+    from rewardmodel.encoders import encoder_load
+    from rewardmodel.features import Example, FeatureCache, featurize, load_features
+
+    encoder = encoder_load(f"vlm:{llava_dir}")
+    cache = FeatureCache(tmp_path / "cache")
+    red, blue = colour_image("red"), colour_image("blue")
+    examples = [Example("it is red", red), Example("it is red", blue), Example("it is red")]
+    refs = featurize(examples, encoder, None, cache)
+    _, vectors = load_features(refs, cache, text_encoder_id=encoder.encoder_id,
+                               image_encoder_id=None)  # fmt: skip
+    assert vectors.shape == (3, encoder.dim)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(vectors[0], vectors[1], atol=1e-4)  # the image changes the feature
+    assert len({r.text_key for r in refs}) == 3
+    # cached: the second time nothing is encoded
+    encoder.forward = None  # would fail if called
+    assert featurize(examples, encoder, None, cache) == refs
