@@ -214,6 +214,29 @@ def vlm_reward_model_load(
             processor = AutoTokenizer.from_pretrained(name, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot load checkpoint {name!r} offline: {exc}") from exc
+    family = FAMILIES.get(str(getattr(hf_config, "model_type", "")), GENERIC)
+    return vlm_reward_model_wrap(full, processor, config=config, device=target, lora=lora,
+                                 family=family, vision=vision)  # fmt: skip
+
+
+def vlm_reward_model_wrap(
+    full: nn.Module,
+    processor: Any,
+    *,
+    config: VLMTrainConfig,
+    device: torch.device,
+    lora: bool = True,
+    family: Family | None = None,
+    vision: bool | None = None,
+) -> VLMRewardModel:
+    """A reward model around a model already in memory (``*ForConditionalGeneration`` or
+    ``*ForCausalLM``) and its processor or tokenizer: what ``vlm_reward_model_load`` does
+    after loading (benchmarks build random-init models this way, without a checkpoint)."""
+    if family is None:
+        family = FAMILIES.get(str(getattr(full.config, "model_type", "")), GENERIC)
+    if vision is None:
+        vision = _is_vision_config(full.config)
+    target = device
     tokenizer = getattr(processor, "tokenizer", processor)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
@@ -233,7 +256,6 @@ def vlm_reward_model_load(
     del full  # the LM head is not needed (it may share the embedding's storage: kept alive)
     for parameter in model.backbone.parameters():
         parameter.requires_grad_(False)
-    family = FAMILIES.get(str(getattr(hf_config, "model_type", "")), GENERIC)
     if lora:
         _inject_lora(model.backbone, config, family)
     if config.train_projector:

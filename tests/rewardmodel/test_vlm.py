@@ -158,18 +158,20 @@ def test_bad_inputs(tmp_path):
 @pytest.mark.integration
 @pytest.mark.parametrize(("family", "steps"), [("llava", 40), ("idefics3", 60)])
 def test_a_tiny_vlm_learns_an_image_dependent_preference(family, steps, request):
-    # given: 48 training images, 40 held-out images never seen in training
+    # given: 48 training images, 16 validation images (the best step is kept, as in the
+    # product), 40 held-out images never seen in training or validation
     train_samples, train_pairs = colour_task(48, seed=1)
-    held_samples, held_pairs = colour_task(40, seed=2, offset=len(train_samples))
-    samples = train_samples + held_samples
+    valid_samples, valid_pairs = colour_task(16, seed=3, offset=len(train_samples))
+    held_samples, held_pairs = colour_task(40, seed=2, offset=len(train_samples) + 32)
+    samples = train_samples + valid_samples + held_samples
     config = VLMTrainConfig(lr=3e-3, steps=steps, batch_size=8, micro_batch_size=8, lora_r=8,
-                            train_projector=True, max_length=64, eval_every=steps,
+                            train_projector=True, max_length=64, eval_every=10,
                             checkpoint_every=1000, gradient_checkpointing=False)  # fmt: skip
     model = vlm_reward_model_load(request.getfixturevalue(f"{family}_dir"), config=config)
     # when
-    vlm_train(model, samples, train_pairs, config=config)
+    vlm_train(model, samples, train_pairs, valid_pairs, config=config)
     # then: above what chance reaches with p < 0.001 (31 of 40) on images it never saw
-    scores = score_samples(model, samples, indices=range(len(train_samples), len(samples)))
+    scores = score_samples(model, samples, indices=range(len(train_samples) + 32, len(samples)))
     right = sum(scores[p.chosen] > scores[p.rejected] for p in held_pairs)
     assert right / len(held_pairs) > chance_bound(len(held_pairs)), f"{right}/{len(held_pairs)}"
 
@@ -217,3 +219,44 @@ def test_the_frozen_vlm_is_a_joint_image_text_encoder_with_cached_features(llava
     # cached: the second time nothing is encoded
     encoder.forward = None  # would fail if called
     assert featurize(examples, encoder, None, cache) == refs
+
+
+@pytest.mark.integration
+def test_two_data_parallel_processes_equal_one_with_the_same_global_batch(llava_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from rewardmodel.vlm_launch import spec_write
+
+    samples, pairs = colour_task(8, seed=4)
+    for k, sample in enumerate(samples):  # the launcher reads images from files
+        path = tmp_path / f"{k}.png"
+        sample.image.save(path)
+        samples[k] = Sample(sample.turns, str(path))
+    config = VLMTrainConfig(steps=3, lr=3e-3, batch_size=4, micro_batch_size=2, lora_r=4,
+                            max_length=64, eval_every=100, checkpoint_every=100,
+                            gradient_checkpointing=False)  # fmt: skip
+    # one process, the whole global batch (two micro-batches of 2 pairs)
+    alone = vlm_reward_model_load(llava_dir, config=config)
+    vlm_train(alone, samples, pairs, config=config)
+    # two processes (gloo), 2 pairs each
+    spec = spec_write(tmp_path / "spec.json", backbone=str(llava_dir), revision="r",
+                      config=config, samples=samples, train=pairs,
+                      output_dir=str(tmp_path / "out"))  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_port", "29517", "-m", "rewardmodel.vlm_launch", str(spec)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    from safetensors.torch import load_file
+
+    parallel = load_file(str(tmp_path / "out" / "adapter.safetensors"))
+    single = alone.trainable_state_dict()
+    assert parallel.keys() == single.keys()
+    for name, value in single.items():
+        torch.testing.assert_close(parallel[name], value, atol=1e-5, rtol=1e-4)
+    moved = vlm_reward_model_load(llava_dir, config=config).trainable_state_dict()
+    assert any(not torch.allclose(moved[n], single[n]) for n in single)  # it did train
