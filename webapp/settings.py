@@ -294,6 +294,9 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", _default_result_
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 # With a GPU worker deployed, training and scoring go to the "gpu" queue; otherwise to "cpu".
 ARBITER_GPU_QUEUE = _env_bool("ARBITER_GPU_QUEUE", False)
+# Processes a VLM training run starts (data parallel through torchrun): the GPUs of a GPU
+# worker. 1 trains in the worker's own process.
+ARBITER_VLM_PROCESSES = int(os.environ.get("ARBITER_VLM_PROCESSES", "1"))
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

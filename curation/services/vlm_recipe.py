@@ -12,6 +12,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -121,24 +127,40 @@ def vlm_recipe_train(
             "no_training_data",
             "The project has no training items with different ratings to train on yet.",
         )
+    processes = int(getattr(settings, "ARBITER_VLM_PROCESSES", 1))
     try:
         revision = backbone_revision(backbone)
-        model = vlm_reward_model_load(backbone, config=config)
+        # data parallel: the launched processes load it, one per GPU
+        model = vlm_reward_model_load(backbone, config=config) if processes == 1 else None
     except ValueError as exc:
         raise DomainError("backbone_unavailable", str(exc)[:500]) from exc
     samples = [item_sample(item) for item in items.values()]
-    result = vlm_train(
-        model,
-        samples,
-        train,
-        held_out,
-        config=config,
-        checkpoint_dir=checkpoint_dir,
-        resume=True,
-        progress=progress,
-        log_every=max(1, min(10, config.checkpoint_every, config.eval_every)),
-        run_key={"backbone": backbone, "revision": revision},
-    )
+    log_every = max(1, min(10, config.checkpoint_every, config.eval_every))
+    run_key = {"backbone": backbone, "revision": revision}
+    if model is None:  # data parallel: one process per GPU (gloo on CPU), started here
+        result, output = _train_data_parallel(
+            processes=processes, backbone=backbone, revision=revision, config=config,
+            samples=samples, train=train, held_out=held_out, checkpoint_dir=checkpoint_dir,
+            progress=progress, log_every=log_every, run_key=run_key,
+        )  # fmt: skip
+        write_model = functools.partial(_copy_model, output)
+    else:
+        result = vlm_train(
+            model,
+            samples,
+            train,
+            held_out,
+            config=config,
+            checkpoint_dir=checkpoint_dir,
+            resume=True,
+            progress=progress,
+            log_every=log_every,
+            run_key=run_key,
+        )
+
+        def write_model(directory: Path) -> None:
+            vlm_state_save(directory, model, backbone=backbone, revision=revision, config=config)
+
     digest = hashlib.sha256(f"{backbone}@{revision}".encode())
     for pair in item_pairs:
         digest.update(f"{pair.chosen}>{pair.rejected}:{pair.margin}\n".encode())
@@ -168,10 +190,67 @@ def vlm_recipe_train(
         },  # fmt: skip
         cancelled=result.cancelled,
         data_info={"pairs_by_source": {"rating-difference (items)": len(item_pairs)}},
-        write_model=lambda directory: vlm_state_save(
-            directory, model, backbone=backbone, revision=revision, config=config
-        ),
+        write_model=write_model,
     )
+
+
+def _copy_model(source: Path, directory: Path) -> None:
+    for name in ("adapter.safetensors", "vlm.json"):
+        shutil.copyfile(source / name, directory / name)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _train_data_parallel(*, processes, backbone, revision, config, samples, train, held_out,
+                         checkpoint_dir, progress, log_every, run_key):  # fmt: skip
+    """``torchrun`` with ``processes`` processes (``rewardmodel.vlm_launch``); its progress
+    lines are relayed to ``progress`` and a cancel becomes the launcher's cancel file. The
+    checkpoints are the single-process ones: a run resumes whatever the process count."""
+    from rewardmodel.vlm import VLMTrainResult
+    from rewardmodel.vlm_launch import spec_write
+
+    work = checkpoint_dir.parent / "data-parallel"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    progress_file, cancel_file, output = work / "progress.jsonl", work / "cancel", work / "out"
+    spec = spec_write(work / "spec.json", backbone=backbone, revision=revision, config=config,
+                      samples=samples, train=train, held_out=held_out,
+                      checkpoint_dir=str(checkpoint_dir), progress_file=str(progress_file),
+                      cancel_file=str(cancel_file), output_dir=str(output),
+                      log_every=log_every, run_key=run_key)  # fmt: skip
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+               str(processes), "--master_addr", "127.0.0.1", "--master_port",
+               str(_free_port()), "-m", "rewardmodel.vlm_launch", str(spec)]  # fmt: skip
+    log = (work / "launch.log").open("w")
+    child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    seen = 0
+    try:
+        while True:
+            finished = child.poll() is not None
+            lines = progress_file.read_text().splitlines() if progress_file.exists() else []
+            for line in lines[seen:]:
+                step = json.loads(line)
+                if progress(step["step"], step["total"], step["loss"], step["val_acc"]) is False:
+                    cancel_file.touch()
+            seen = len(lines)
+            if finished:
+                break
+            time.sleep(1.0)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        log.close()
+    if child.returncode != 0:
+        tail = (work / "launch.log").read_text()[-2000:]
+        raise RuntimeError(f"data-parallel training failed ({child.returncode}): {tail}")
+    summary = json.loads((output / "result.json").read_text())
+    result = VLMTrainResult(summary["steps"], summary["cancelled"], summary["best_step"],
+                            summary["history"], summary["eval_accuracy"])  # fmt: skip
+    return result, output
 
 
 @functools.lru_cache(maxsize=1)

@@ -78,3 +78,30 @@ def test_a_vlm_run_trains_scores_and_refuses_another_backbone(
         vlm_recipe.vlm_items_score(run_artifact(run).path, list(corpus.items.all()[:2]))
     assert refused.value.code == "backbone_mismatch"
     vlm_recipe._scorer.cache_clear()
+
+
+@pytest.mark.integration
+def test_a_run_trains_data_parallel_in_two_processes(
+    rated_project, staff, backbone, eager, django_capture_on_commit_callbacks, settings
+):
+    # given: a worker configured for two processes (gloo on CPU here, a GPU each in production)
+    settings.ARBITER_VLM_PROCESSES = 2
+    hyper = {"trainer": "vlm", "backbone": backbone, "steps": 4, "batch_size": 4,
+             "micro_batch_size": 2, "lora_r": 4, "lr": 1e-2, "eval_every": 2,
+             "checkpoint_every": 2, "max_length": 64, "gradient_checkpointing": False}  # fmt: skip
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        run = reward_model_run_start(project=rated_project, user=staff, hyperparameters=hyper)
+    run.refresh_from_db()
+    # then: progress came back through the launcher, and the model scores
+    job = Job.objects.get(pk=run.job_id)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert list(run.steps.values_list("step", flat=True)) == [2, 4]
+    assert run_artifact(run).recipe["trainer"] == "vlm"
+    from curation.services import vlm_recipe
+
+    vlm_recipe._scorer.cache_clear()
+    items = list(rated_project.corpora.first().items.all()[:3])
+    scores = vlm_recipe.vlm_items_score(run_artifact(run).path, items)
+    assert len(scores) == 3 and all(isinstance(s["overall"], float) for s in scores)
+    vlm_recipe._scorer.cache_clear()
