@@ -40,7 +40,7 @@ def test_the_recipe_is_validated_by_its_typed_schema(backbone):
     assert {"lora_r", "hidden", "train_projector"} <= set(fields)
 
 
-@pytest.mark.slow
+@pytest.mark.integration  # trains and scores: CPU-heavy for the unit suite
 def test_a_vlm_run_trains_scores_and_refuses_another_backbone(
     rated_project, staff, backbone, eager, django_capture_on_commit_callbacks, tmp_path
 ):

@@ -85,6 +85,7 @@ def test_lora_sits_on_the_language_model_and_the_vision_tower_is_frozen(family, 
     assert projector and all(("projector" in n or "connector" in n) for n in projector)
 
 
+@pytest.mark.integration  # trains: CPU-heavy for the unit suite
 def test_checkpoint_resume_is_bit_identical(llava_dir, tmp_path):
     samples, pairs = colour_task(8, seed=1)
     config = VLMTrainConfig(steps=4, **FAST)
@@ -108,6 +109,7 @@ def test_checkpoint_resume_is_bit_identical(llava_dir, tmp_path):
         assert torch.equal(want[name], got[name]), name
 
 
+@pytest.mark.integration  # trains: CPU-heavy for the unit suite
 def test_saved_model_scores_the_same_and_refuses_another_backbone(llava_dir, tmp_path):
     samples, pairs = colour_task(4, seed=2)
     config = VLMTrainConfig(steps=2, **FAST)
@@ -128,6 +130,7 @@ def test_saved_model_scores_the_same_and_refuses_another_backbone(llava_dir, tmp
         vlm_state_load(tmp_path / "rm", backbone=str(other))
 
 
+@pytest.mark.integration  # trains: CPU-heavy for the unit suite
 def test_text_only_causal_lm_trains_through_the_same_code(llama_dir):
     samples = [
         Sample((("user", "the cat sat on the mat"), ("assistant", "cat"))),
