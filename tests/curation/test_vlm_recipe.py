@@ -105,3 +105,18 @@ def test_a_run_trains_data_parallel_in_two_processes(
     scores = vlm_recipe.vlm_items_score(run_artifact(run).path, items)
     assert len(scores) == 3 and all(isinstance(s["overall"], float) for s in scores)
     vlm_recipe._scorer.cache_clear()
+
+
+def test_the_runs_page_says_what_each_recipe_is_for_and_where_it_runs(project, staff, settings):
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(staff)
+    url = reverse("reward-model-runs", args=[project.pk])
+    settings.ARBITER_GPU_QUEUE = False
+    page = client.get(url).content.decode()
+    assert 'value="vlm"' in page and 'value="item"' in page
+    assert "no GPU queue" in page and "steps/s" in page and "not measured yet" in page
+    settings.ARBITER_GPU_QUEUE = True
+    assert "Runs on the GPU workers" in client.get(url).content.decode()
