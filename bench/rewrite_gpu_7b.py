@@ -43,7 +43,7 @@ def main() -> None:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from rewardmodel.encoders.text import default_text_encoder
-    from rewardmodel.fullmodel import gguf_to_safetensors, smollm2_gguf_path
+    from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
     from rewriting.lm import causal_lm_wrap
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_to_safetensors(smollm2_gguf_path(), args.cache))

@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from rewardmodel.encoders.text import default_text_encoder
-    from rewardmodel.fullmodel import gguf_to_safetensors, smollm2_gguf_path
+    from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
     from rewriting.lm import causal_lm_load
 
     turns = demo_clean_turns(args.items)

@@ -14,6 +14,7 @@ on the noisy labels beside the annotators' agreement, precision (fraction clean)
 With `--work-dir` (e.g. rm_quality's /tmp/rm_quality) the demo corpus and the feature cache
 are shared with rm_quality, so only what is missing is encoded.
 Usage: .venv/bin/python bench/rm_quality_e2e.py [--items 800]
+       [--backbone CHECKPOINT [--vlm '{"steps": 300}']]  (the VLM recipe instead of the item one)
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def main() -> None:
     parser.add_argument("--image-encoder", default=None, help="default: the recipe's")
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--backbone", default=None, help="train the VLM recipe on this checkpoint instead"
+    )
+    parser.add_argument("--vlm", default="{}", help="JSON: the VLM recipe's parameters")
     parser.add_argument("--work-dir", default=None, help="demo corpus and feature cache")
     parser.add_argument("--annotators", type=int, default=3, help="simulated answers per item")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
@@ -108,6 +113,9 @@ def main() -> None:
     for name in ("text_encoder", "image_encoder", "epochs"):
         if getattr(args, name) is not None:
             hyper[name] = getattr(args, name)
+    if args.backbone:
+        hyper = {"trainer": "vlm", "backbone": args.backbone, "seed": args.seed,
+                 **json.loads(args.vlm)}  # fmt: skip
     run = reward_model_run_start(project=project, user=None, hyperparameters=hyper)
     run.refresh_from_db()
     job = Job.objects.get(pk=run.job_id)
@@ -156,7 +164,8 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "rm_quality_e2e",
-                "trainer": "item",
+                "trainer": hyper["trainer"],
+                "backbone": hyper.get("backbone"),
                 "items": len(records),
                 "held_out_items": len(rows),
                 "train_pairs": run.metrics.get("train_pairs"),

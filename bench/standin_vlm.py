@@ -376,7 +376,7 @@ def build_standin_vlm(
     elif build.vision_init != "scratch":
         raise ValueError(f"vision_init must be 'clip' or 'scratch', not {build.vision_init!r}")
     if lm_dir is None:
-        from rewardmodel.fullmodel import gguf_to_safetensors, smollm2_gguf_path
+        from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
 
         lm_dir = gguf_to_safetensors(smollm2_gguf_path(), cache)
     processor = build_processor(clip_dir, lm_dir, (clip_build or ClipBuild()).patch_size)

@@ -11,6 +11,7 @@ from annotation.selectors.projects import project_corpus_ids, project_members
 from core.access import OWNER, REVIEWER
 from core.errors import DomainError
 from core.models import Job
+from curation.selectors.recipes import recipe_guide
 from curation.selectors.runs import (
     active_run_id,
     dataset_versions,
@@ -61,6 +62,7 @@ def reward_model_runs_page(request: HttpRequest, project_id: int) -> HttpRespons
             "path_run": path_run,
             "can_manage": access.allows(OWNER),
             **_scoring_context(request, project, path_run),
+            "recipes": recipe_guide(),
             "nav": "projects",
         },
     )

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ VERSION_RE = re.compile(r"^v(\d{4,})$")
 @dataclass
 class RewardModelArtifact:
     path: Path
-    head: RewardHead
+    head: RewardHead | None  # None: a model with its own files (``recipe["trainer"] == "vlm"``)
     text_encoder_id: str
     image_encoder_id: str | None
     metrics: dict[str, Any]
@@ -61,7 +62,7 @@ def _versions(root: Path) -> list[int]:
 
 def reward_model_save(
     root: str | os.PathLike[str],
-    head: RewardHead,
+    head: RewardHead | None,
     *,
     text_encoder_id: str,
     image_encoder_id: str | None,
@@ -69,22 +70,29 @@ def reward_model_save(
     fingerprint: str,
     data_info: dict[str, Any] | None = None,
     recipe: dict[str, Any] | None = None,
+    write_model: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write the next version under ``root`` and return its directory.
 
     The version is assembled in a temporary folder and renamed into place, so a reader never
-    sees half a model, and two concurrent saves cannot take the same number.
+    sees half a model, and two concurrent saves cannot take the same number. Without a head,
+    ``write_model(directory)`` writes the model's own files (a VLM's adapter and head).
     """
+    if (head is None) == (write_model is None):
+        raise ValueError("give either a head or write_model")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{uuid.uuid4().hex}"
     tmp.mkdir()
     try:
-        state = {k: v.detach().contiguous().cpu() for k, v in head.state_dict().items()}
-        save_file(state, str(tmp / "model.safetensors"))
+        if head is not None:
+            state = {k: v.detach().contiguous().cpu() for k, v in head.state_dict().items()}
+            save_file(state, str(tmp / "model.safetensors"))
+        else:
+            write_model(tmp)  # type: ignore[misc]
         config = {
             "format_version": FORMAT_VERSION,
-            "head": head.config.to_json(),
+            "head": head.config.to_json() if head is not None else None,
             "text_encoder_id": text_encoder_id,
             "image_encoder_id": image_encoder_id,
             "recipe": recipe or WHOLE_ITEM_RECIPE,
@@ -121,9 +129,11 @@ def reward_model_load(path: str | os.PathLike[str]) -> RewardModelArtifact:
             f"{path}: unsupported reward model format {config.get('format_version')!r} "
             f"(this library reads {FORMAT_VERSION})"
         )
-    head = RewardHead(HeadConfig.from_json(config["head"]))
-    head.load_state_dict(load_file(str(path / "model.safetensors")))
-    head.eval()
+    head = None
+    if config["head"] is not None:
+        head = RewardHead(HeadConfig.from_json(config["head"]))
+        head.load_state_dict(load_file(str(path / "model.safetensors")))
+        head.eval()
     return RewardModelArtifact(
         path=path,
         head=head,

@@ -79,3 +79,62 @@ class ItemPairsConfig:
 def item_recipe_schema() -> dict:
     """The parameters a caller may set for the item recipe, with types, defaults and bounds."""
     return params_schema(ItemTrainConfig, ItemPairsConfig)
+
+
+@dataclass(frozen=True)
+class VLMTrainConfig:
+    """The VLM recipe: a vision-language (or text-only) checkpoint with LoRA on its language
+    model and a scalar value head, trained on item pairs (``rewardmodel.vlm``). The backbone
+    itself (hub name or local path) is named beside these, like the head recipe's encoders."""
+
+    lr: float = param(1e-4, low=1e-7, high=1.0, help="AdamW learning rate (adapter and head).")
+    steps: int = param(300, low=1, high=1_000_000, help="Optimiser steps.")
+    batch_size: int = param(8, low=1, high=4096, help="Pairs per optimiser step (global).")
+    micro_batch_size: int = param(
+        4, low=1, high=4096, help="Pairs per forward pass; steps accumulate gradients over them."
+    )
+    max_length: int = param(
+        1024, low=16, high=32768, help="Tokens per sequence (image tokens included)."
+    )
+    lora_r: int = param(16, low=1, high=1024, help="LoRA rank on the language model.")
+    lora_alpha: int = param(32, low=1, high=4096, help="LoRA scaling (alpha / r).")
+    lora_dropout: float = param(0.0, low=0.0, high=0.9, help="Dropout on the LoRA input.")
+    train_projector: bool = param(
+        False, help="Also train the vision-to-language projector (fully)."
+    )
+    margin_scale: float = param(
+        1.0, low=0.0, high=100.0, help="Weight of a pair's score gap as its Bradley-Terry margin."
+    )
+    center_coef: float = param(1e-2, low=0.0, high=10.0, help="Keeps rewards centred on 0.")
+    weight_decay: float = param(0.0, low=0.0, high=1.0, help="AdamW weight decay.")
+    seed: int = param(0, low=0, high=2**31 - 1, help="Fixes split, init and batches.")
+    eval_fraction: float = param(
+        0.15, low=0.0, high=0.9, help="Share of items held out for validation (split by item)."
+    )
+    eval_every: int = param(25, low=1, high=1_000_000, help="Steps between validations.")
+    checkpoint_every: int = param(
+        25, low=1, high=1_000_000, help="Steps between checkpoints (a run resumes from one)."
+    )
+    patience: int | None = param(
+        None, low=0, high=1_000_000, help="Stop after this many validations without "
+        "improvement (0 or null: never); the best weights are kept either way.",
+    )  # fmt: skip
+    gradient_checkpointing: bool = param(
+        True, help="Recompute activations in the backward pass (less memory, ~30% slower)."
+    )
+    bf16: bool = param(True, help="bf16 weights and autocast on CUDA (ignored on CPU).")
+
+    def __post_init__(self) -> None:
+        check_params(self)
+        if self.patience == 0:
+            object.__setattr__(self, "patience", None)
+        if self.batch_size % self.micro_batch_size:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
+                f"({self.micro_batch_size})"
+            )
+
+
+def vlm_recipe_schema() -> dict:
+    """The parameters a caller may set for the VLM recipe (besides ``backbone``)."""
+    return params_schema(VLMTrainConfig, ItemPairsConfig)

@@ -226,6 +226,35 @@ def _image_key(example: Example) -> str | None:
     return content_key(image_bytes(example.image))
 
 
+def joint_key(text: str, image_key: str | None) -> str:
+    """The cache key of an (image, text) pair, for an encoder that reads both together."""
+    return content_key(f"{image_key or ''}\x00{text}")
+
+
+def _featurize_joint(
+    parsed: Sequence[Example], encoder: Encoder, cache: FeatureCache, batch_size: int,
+    pool: ThreadPoolExecutor,
+) -> list[FeatureRef]:  # fmt: skip
+    image_keys = list(pool.map(_image_key, parsed))
+    keys = [joint_key(e.text, k) for e, k in zip(parsed, image_keys, strict=True)]
+    missing = cache.missing(encoder.encoder_id, keys)
+    if missing:
+        source_of: dict[str, Any] = {}
+        for key, example, image_key in zip(keys, parsed, image_keys, strict=True):
+            if image_key is not None and example.image is None:
+                continue  # only its key: fine if cached, reported below if not
+            source_of.setdefault(key, (example.text, example.image))
+        lacking = [k for k in missing if k not in source_of]
+        if lacking:
+            raise ValueError(
+                f"{len(lacking)} (image, text) pairs are given only by image_key and are not "
+                "cached; pass the image itself"
+            )
+        encode_missing(encoder, missing, [source_of[k] for k in missing], cache,
+                       batch_size=batch_size, pool=pool)  # fmt: skip
+    return [FeatureRef(None, key) for key in keys]
+
+
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -289,6 +318,11 @@ def featurize(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     parsed = [_as_example(raw) for raw in examples]
+    if getattr(text_encoder, "joint", False):  # one encoder of image and text together
+        if image_encoder is not None:
+            raise ValueError("a joint image-text encoder reads the image itself: no image encoder")
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            return _featurize_joint(parsed, text_encoder, cache, batch_size, pool)
     if image_encoder is None and any(e.image is not None or e.image_key for e in parsed):
         raise ValueError("some examples have images but no image encoder was given")
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

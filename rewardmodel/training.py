@@ -28,7 +28,9 @@ class TrainingProblem(Protocol):
     """What a recipe trains on, seen by the loop."""
 
     def step_loss(self, step: int) -> torch.Tensor:
-        """The loss of step ``step``'s batch (the head is in training mode)."""
+        """The loss of step ``step``'s batch (the head is in training mode); a loss that does
+        not require grad means the problem already ran its backward (gradients are zeroed
+        before this call)."""
         ...
 
     def validate(self) -> float | None:
@@ -135,8 +137,8 @@ def training_loop(
         best_step, stale = state["best_step"], state["stale"]
 
     def checkpoint() -> None:
-        if ckpt_dir is None:
-            return
+        if ckpt_dir is None or _rank() != 0:
+            return  # under data parallelism every process holds the same state: one writes
         state = {
             "run_key": run_key,
             "head": head.state_dict(),
@@ -167,9 +169,10 @@ def training_loop(
     while step < total:
         if settings.patience is not None and stale >= settings.patience:
             break  # resumed from the checkpoint written when the run stopped early
-        loss = problem.step_loss(step)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = problem.step_loss(step)
+        if loss.requires_grad:  # a problem may run its backward itself (micro-batches)
+            loss.backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
@@ -200,6 +203,12 @@ def training_loop(
     head.load_state_dict(best_state)
     head.eval()
     return LoopOutcome(steps=step, cancelled=cancelled, best_step=best_step, history=history)
+
+
+def _rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 def checkpoints(directory: Path) -> list[tuple[int, Path]]:

@@ -111,7 +111,7 @@ def rewrite_start(
 
 def _load_models(run: RewriteRun, *, need_encoder: bool) -> tuple[Any, Any]:
     """(LLM, sentence encoder or None), loaded once per worker process."""
-    from rewardmodel.fullmodel import gguf_to_safetensors, smollm2_gguf_path
+    from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
     from rewriting.lm import causal_lm_load
 
     with _LOAD_LOCK:

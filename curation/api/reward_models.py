@@ -16,7 +16,7 @@ from curation.api.common import RunApi
 from curation.models import RewardModelRun
 from curation.selectors.runs import active_run_id, reward_model_curve, reward_model_runs
 from curation.services.reward_models import reward_model_promote, reward_model_run_start
-from rewardmodel.configs import item_recipe_schema
+from rewardmodel.configs import item_recipe_schema, vlm_recipe_schema
 from rewardmodel.params import ParamSpec
 
 
@@ -73,11 +73,21 @@ def _param_field(spec: ParamSpec) -> serializers.Field:
 
 class _RecipeSerializer(serializers.Serializer):
     trainer = serializers.ChoiceField(
-        choices=["item"],
+        choices=["item", "vlm"],
         required=False,
-        help_text="'item' (the only recipe): one score per (question, answer) turn, trained on "
-        "item judgments through the minimum over turns, an item scored by its worst turn. "
-        "Omitted parameters take the recipe's defaults.",
+        help_text="'item' (default): one score per (question, answer) turn from frozen text "
+        "and image features, trained on item judgments through the minimum over turns, an "
+        "item scored by its worst turn; CPU. 'vlm': a vision-language checkpoint "
+        "('backbone') reads image and conversation together, LoRA and a value head trained "
+        "on item pairs; GPU. Omitted parameters take the recipe's defaults; a parameter "
+        "belongs to one recipe (the bounds shown are the item recipe's where both share it).",
+    )
+    backbone = serializers.CharField(
+        required=False,
+        max_length=500,
+        help_text="'vlm' only, required: the checkpoint, a local directory or a hub name in "
+        "the workers' cache (e.g. 'llava-hf/llava-1.5-7b-hf'); any image-text-to-text model "
+        "(LLaVA, LLaVA-NeXT, Qwen2-VL, Idefics3/SmolVLM) or causal LM.",
     )
     text_encoder = serializers.CharField(
         required=False,
@@ -98,7 +108,10 @@ class _RecipeSerializer(serializers.Serializer):
 HyperparametersSerializer = type(
     "HyperparametersSerializer",
     (_RecipeSerializer,),
-    {name: _param_field(spec) for name, spec in item_recipe_schema().items()},
+    {
+        **{name: _param_field(spec) for name, spec in vlm_recipe_schema().items()},
+        **{name: _param_field(spec) for name, spec in item_recipe_schema().items()},
+    },
 )
 
 
@@ -129,7 +142,20 @@ class ProjectRewardModelsApi(APIView):
         examples=[
             OpenApiExample(
                 "Small run", value={"hyperparameters": {"epochs": 4, "seed": 1}}, request_only=True
-            )
+            ),
+            OpenApiExample(
+                "VLM run (GPU)",
+                value={
+                    "hyperparameters": {
+                        "trainer": "vlm",
+                        "backbone": "llava-hf/llava-1.5-7b-hf",
+                        "lora_r": 16,
+                        "steps": 500,
+                        "batch_size": 16,
+                    }
+                },
+                request_only=True,
+            ),  # fmt: skip
         ],
     )
     def post(self, request: Request, project_id: int) -> Response:

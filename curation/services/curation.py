@@ -106,12 +106,21 @@ def _needs_embeddings(steps: list[dict[str, Any]]) -> bool:
 def _embeddings(run: RewardModelRun, item_ids: np.ndarray) -> np.ndarray:
     """[image | text] features of each item, from the feature cache (featurised if missing)."""
     from corpora.models import Item
-    from curation.services.features import Featurizable, feature_loader, featurize_many
+    from curation.services.features import (
+        Featurizable,
+        encoder_id_of,
+        feature_loader,
+        featurize_many,
+    )
     from curation.services.model_cache import encoder_specs, run_artifact
     from curation.services.texts import item_text
 
     artifact = run_artifact(run)
     text_spec, image_spec = encoder_specs(run)
+    text_id, image_id = artifact.text_encoder_id, artifact.image_encoder_id
+    if artifact.recipe.get("trainer") == "vlm":  # it has no feature encoders: the defaults
+        text_spec, image_spec = "default-text", "default-image-colour"
+        text_id, image_id = encoder_id_of(text_spec), encoder_id_of(image_spec)
     items = Item.objects.select_related("image").in_bulk(item_ids.tolist())
     things = []
     for item_id in item_ids:  # whole items, as dedup and diversity compare them
@@ -120,9 +129,7 @@ def _embeddings(run: RewardModelRun, item_ids: np.ndarray) -> np.ndarray:
         text = item_text(item.conversations or [], item.questions)
         things.append(Featurizable(text=text, image_key=image[0], image_file=image[1]))
     refs = featurize_many(things, text_encoder=text_spec, image_encoder=image_spec)
-    load = feature_loader(
-        text_encoder_id=artifact.text_encoder_id, image_encoder_id=artifact.image_encoder_id
-    )
+    load = feature_loader(text_encoder_id=text_id, image_encoder_id=image_id)
     image, text = load(refs)
     return np.concatenate([image, text], axis=1)
 

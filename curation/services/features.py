@@ -120,9 +120,21 @@ def featurize_many(
     With `progress`, the examples missing from the cache are featurised in chunks and
     `progress(done, total)` is called before the first and after each chunk (it may raise to
     stop: what was featurised stays cached)."""
-    from rewardmodel.features import Example, featurize
+    from rewardmodel.features import Example, FeatureRef, featurize, joint_key
 
     cache = feature_cache()
+    if text_encoder.startswith("vlm:"):  # one VLM reads image and text together
+        keys = [joint_key(t.text, t.image_key) for t in things]
+        missing = set(cache.missing(encoder_id_of(text_encoder), keys))
+        media = Path(settings.MEDIA_ROOT)
+        todo = [
+            Example(t.text, (media / t.image_file) if t.image_file else None, t.image_key)
+            for t, key in zip(things, keys, strict=True)
+            if key in missing
+        ]
+        if todo:
+            featurize(todo, encoder_get(text_encoder), None, cache, batch_size=16)
+        return [FeatureRef(None, key) for key in keys]
     refs = [thing.ref for thing in things]
     text_id = encoder_id_of(text_encoder)
     missing_text = set(cache.missing(text_id, [r.text_key for r in refs]))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, TypeVar
 
 from core.errors import DomainError
@@ -14,7 +16,7 @@ Config = TypeVar("Config")
 class TrainedModel:
     """A trained head and what describes it (metrics, data, encoders, how it scores items)."""
 
-    head: Any  # rewardmodel.heads.RewardHead
+    head: Any  # rewardmodel.heads.RewardHead; None for a model saved by ``write_model``
     metrics: dict[str, Any]
     fingerprint: str
     steps: int
@@ -27,6 +29,8 @@ class TrainedModel:
     recipe: dict[str, Any]  # see rewardmodel.artifacts
     cancelled: bool = False
     data_info: dict[str, Any] = field(default_factory=dict)
+    # writes the model's own files into an artifact version (the VLM recipe: adapter + head)
+    write_model: Callable[[Path], None] | None = None
 
 
 def in_eval(item_id: str, fraction: float, seed: int) -> bool:

@@ -25,25 +25,29 @@ from curation.selectors.agreement import annotator_agreement
 from curation.selectors.training_data import answers_by_item, rubric_criteria
 from curation.services.events import reward_model_promoted_emit, reward_model_trained_emit
 from curation.services.recipes import in_eval
-from rewardmodel.configs import ItemTrainConfig
+from rewardmodel.configs import ItemTrainConfig, VLMTrainConfig
 
 # The training recipe: "item" scores (question, answer) turns and trains on item-level
 # judgments through the minimum over turns (see `item_recipe`). The earlier whole-item "pairs"
 # recipe is retired (it reached 0.685 against the item recipe's 0.856 on the same 3,000 demo
 # items, docs/benchmarks.md); its models still score, its runs can't be started or resumed.
-TRAINERS = ("item",)
+# "vlm" reads image and conversation together through a vision-language checkpoint with LoRA
+# and a value head (`vlm_recipe`); it needs a GPU worker to be practical.
+TRAINERS = ("item", "vlm")
 DEFAULT_TRAINER = "item"
 # The recipe's parameters, defaults and bounds are the library's config dataclasses'
 # (`rewardmodel.configs`); the encoders are the product's, by spec.
 ENCODER_DEFAULTS = {
     "item": {"text_encoder": "default-turn-text", "image_encoder": "default-image-colour"},
+    "vlm": {},
 }
+MAX_SPEC = 500
 CHECKPOINT_RE = re.compile(r"^step-(\d{8})\.pt$")
 
 
 def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     """Defaults filled in; DomainError lists every bad field with a clear message."""
-    from rewardmodel.configs import item_recipe_schema
+    from rewardmodel.configs import item_recipe_schema, vlm_recipe_schema
     from rewardmodel.params import params_clean
 
     raw = dict(raw or {})
@@ -52,13 +56,15 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     if trainer not in TRAINERS:
         retired = " (the whole-item 'pairs' recipe is retired)" if trainer == "pairs" else ""
         errors["trainer"] = [
-            f"Must be 'item' (per-turn features trained on item judgments){retired}."
+            "Must be 'item' (per-turn features trained on item judgments) or 'vlm' (a "
+            f"vision-language checkpoint with LoRA and a value head){retired}."
         ]
         trainer = DEFAULT_TRAINER
-    schema = item_recipe_schema()
+    schema = vlm_recipe_schema() if trainer == "vlm" else item_recipe_schema()
     encoders = ENCODER_DEFAULTS[trainer]
-    for name in sorted(set(raw) - set(schema) - set(encoders)):
-        known = ", ".join(sorted(["trainer", *schema, *encoders]))
+    named = {"backbone"} if trainer == "vlm" else set()
+    for name in sorted(set(raw) - set(schema) - set(encoders) - named):
+        known = ", ".join(sorted(["trainer", *schema, *encoders, *named]))
         errors[name] = [f"Unknown hyper-parameter; known: {known}."]
     values, problems = params_clean(schema, raw)
     errors.update(problems)
@@ -72,6 +78,19 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
             errors[name] = [f"Must be an encoder spec such as {default!r} or a local path."]
             continue
         clean[name] = value.strip()
+    if str(clean.get("text_encoder", "")).startswith("vlm:"):
+        clean["image_encoder"] = ""  # a joint VLM encoder reads the image itself
+    if trainer == "vlm":
+        backbone = raw.get("backbone")
+        if not isinstance(backbone, str) or not backbone.strip() or len(backbone) > MAX_SPEC:
+            errors["backbone"] = [
+                "Required: a vision-language (or causal LM) checkpoint, a local directory or "
+                "a hub name in the worker's cache, e.g. 'llava-hf/llava-1.5-7b-hf'."
+            ]
+        elif any(ord(c) < 32 for c in backbone):
+            errors["backbone"] = ["Must not contain control characters."]
+        else:
+            clean["backbone"] = backbone.strip()
     if errors:
         first = next(iter(errors))
         raise DomainError(
@@ -80,8 +99,9 @@ def hyperparameters_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
     return clean
 
 
-def _train_config(hyper: dict[str, Any]) -> ItemTrainConfig:
+def _train_config(hyper: dict[str, Any]) -> ItemTrainConfig | VLMTrainConfig:
     from curation.services.item_recipe import item_train_config
+    from curation.services.vlm_recipe import vlm_train_config
 
     trainer = trainer_of(hyper)
     if trainer not in TRAINERS:
@@ -91,7 +111,7 @@ def _train_config(hyper: dict[str, Any]) -> ItemTrainConfig:
             "start a new run (the item recipe). Its model, if it finished, still scores.",
             status=409,
         )
-    return item_train_config(hyper)
+    return vlm_train_config(hyper) if trainer == "vlm" else item_train_config(hyper)
 
 
 def trainer_of(hyper: dict[str, Any]) -> str:
@@ -148,8 +168,9 @@ def reward_model_run_start(
                     created_by=job.created_by,
                     hyperparameters=hyper,
                     seed=hyper["seed"],
-                    text_encoder=hyper["text_encoder"],
-                    image_encoder=hyper["image_encoder"],
+                    # a VLM run's "encoder" is its backbone (what it scores with)
+                    text_encoder=hyper.get("text_encoder") or hyper["backbone"],
+                    image_encoder=hyper.get("image_encoder", ""),
                 )
         except IntegrityError as exc:
             # Another request won the race between our check and the insert.
@@ -184,6 +205,7 @@ def _checkpoint_step(directory: Path) -> int:
 def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     """The job body: data -> features -> training (checkpointed) -> artifact and metrics."""
     from curation.services.item_recipe import item_recipe_train
+    from curation.services.vlm_recipe import vlm_recipe_train
     from rewardmodel.artifacts import reward_model_save
 
     hyper = run.hyperparameters
@@ -230,15 +252,22 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
         )
         return not job_cancel_requested(job_id)
 
-    job_progress(job_id=job_id, current=0, total=None, message="Featurising: checking the cache.")
-    trained = item_recipe_train(
-        data=data,
-        criteria=criteria,
-        hyper=hyper,
-        checkpoint_dir=checkpoints,
-        progress=progress,
-        featurize_progress=featurize_progress,
-    )
+    vlm = trainer_of(hyper) == "vlm"
+    message = "Loading the backbone." if vlm else "Featurising: checking the cache."
+    job_progress(job_id=job_id, current=0, total=None, message=message)
+    if vlm:
+        trained = vlm_recipe_train(
+            data=data, criteria=criteria, hyper=hyper, checkpoint_dir=checkpoints, progress=progress
+        )
+    else:
+        trained = item_recipe_train(
+            data=data,
+            criteria=criteria,
+            hyper=hyper,
+            checkpoint_dir=checkpoints,
+            progress=progress,
+            featurize_progress=featurize_progress,
+        )
     if trained.cancelled:
         raise JobCancelled()
     max_steps = seen.get("total")
@@ -278,6 +307,7 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
             "seed": config.seed,
         },
         recipe=trained.recipe,
+        write_model=trained.write_model,
     )
     run.metrics = _json_safe(metrics)
     run.human_agreement = agreement

@@ -145,9 +145,29 @@ def items_score(*, run: RewardModelRun, items: list[Item]) -> list[ItemScore]:
     """Unsaved scores of `items` by the run's model: the one scoring path, shared by the batch
     job's shards and the scoring service (`curation.services.serving`)."""
     artifact = run_artifact(run)
+    if artifact.recipe.get("trainer") == "vlm":
+        return _score_vlm(run, artifact, items)
     text_spec, image_spec = encoder_specs(run)
     score = _score_turns if artifact.recipe.get("unit") == "turn" else _score_items
     return score(run, artifact, items, text_spec, image_spec)
+
+
+def _score_vlm(run, artifact, items) -> list[ItemScore]:
+    """VLM models: each item read whole with its image (batched by length, bf16 on CUDA)."""
+    from curation.services.vlm_recipe import vlm_items_score
+
+    scored = vlm_items_score(artifact.path, items)
+    return [
+        ItemScore(
+            run_id=run.pk,
+            item_id=item.pk,
+            overall=float(s["overall"]),
+            criteria={},
+            rules={},
+            best_candidates=s["best_candidates"],
+        )  # fmt: skip
+        for item, s in zip(items, scored, strict=True)
+    ]
 
 
 def _loader(artifact):

@@ -33,6 +33,8 @@ def encoder_load(spec: str, *, device: str | torch.device | None = None) -> Enco
     - ``"turn:SPEC"`` / ``"colour:SPEC"``: those composites over the encoder ``SPEC`` names
       (``"colour:none"``: the colour histogram alone);
     - ``"text:NAME_OR_PATH"`` / ``"image:NAME_OR_PATH"``: explicit kind;
+    - ``"vlm:NAME_OR_PATH"``: a vision-language checkpoint, frozen, embedding (image, text)
+      pairs together (``JointVLMEncoder``; it replaces both encoders in ``featurize``);
     - a bare hub name or local path: the kind is read from its config (a vision or CLIP-like
       config gives an image encoder, anything else a text encoder).
     """
@@ -47,6 +49,10 @@ def encoder_load(spec: str, *, device: str | torch.device | None = None) -> Enco
         return default_text_encoder(device)
     if spec == "default-image":
         return EfficientNetLiteEncoder(device=device)
+    if spec.startswith("vlm:"):
+        from rewardmodel.encoders.joint import JointVLMEncoder
+
+        return JointVLMEncoder(spec[4:], device=device)
     if spec.startswith("text:"):
         return TextEncoder(spec[5:], device=device)
     if spec.startswith("image:"):

@@ -33,7 +33,7 @@ def _modules_after(code: str) -> set[str]:
 
 
 def test_rewardmodel_imports_without_django():
-    # what the workers import, in one interpreter (fullmodel is ast-checked above)
+    # what the workers import, in one interpreter (vlm is ast-checked above)
     modules = _modules_after(
         "import rewardmodel.encoders, rewardmodel.features, rewardmodel.item_training, "
         "rewardmodel.scoring, rewardmodel.selection, rewardmodel.artifacts, "

@@ -1,7 +1,11 @@
 """Headless pipeline: import -> (train) -> score -> select -> export, with progress output.
 
     manage.py curate --corpus data.json --images images/ --project NAME \
-        [--train] [--model RUN_ID] --policy align2llava --format llava_json --out DIR
+        [--train [--backbone CHECKPOINT]] [--model RUN_ID] --policy align2llava \
+        --format llava_json --out DIR
+
+``--backbone`` trains the VLM recipe on that checkpoint (same as ``--hyperparameters
+'{"trainer": "vlm", "backbone": ...}'``); without it the default item recipe trains.
 
 Score any corpus (one in no project too) with a project's model, show its per-item scores and
 curate over that scoring; without --out, only a preview (nothing committed or exported):
@@ -34,6 +38,10 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True, help="Project name (created if missing).")
         parser.add_argument("--train", action="store_true", help="Train a model on the project.")
         parser.add_argument("--hyperparameters", default="{}", help="JSON object for training.")
+        parser.add_argument(
+            "--backbone",
+            help="Train the VLM recipe on this checkpoint (a path or a cached hub name).",
+        )
         parser.add_argument("--model", type=int, help="Reward-model run id (default: active/new).")
         parser.add_argument("--policy", default="align2llava", help="Preset name or JSON steps.")
         parser.add_argument(
@@ -149,11 +157,10 @@ class Command(BaseCommand):
                 raise CommandError(f"Corpus {corpus.name!r} is not in project {project.name!r}.")
             if options["train"]:
                 self._step("Training a reward model")
-                run = reward_model_run_start(
-                    project=project,
-                    user=None,
-                    hyperparameters=json.loads(options["hyperparameters"]),
-                )
+                hyper = json.loads(options["hyperparameters"])
+                if options["backbone"]:
+                    hyper = {**hyper, "trainer": "vlm", "backbone": options["backbone"]}
+                run = reward_model_run_start(project=project, user=None, hyperparameters=hyper)
                 self._check(run.job, "training")
                 run.refresh_from_db()
                 self.stdout.write(
