@@ -4,10 +4,13 @@
 and defects as the full demo, at reduced size: 60 items instead of 800, to fit CI time), its
 three projects with the simulated project's five answers per item, and the corpus's
 featurisation queued for the background, which the real worker runs. Then the admin logs in
-through the login page and, with a real Celery worker: trains the simulated project's reward
-model (a few epochs, chosen on the page), promotes it, scores the demo corpus, curates with the
+through the login page and, once the features are cached (as the demo intends), with a real
+Celery worker: trains the simulated project's reward model (30 epochs, chosen on the page; the
+recipe's default is 60), promotes it, scores the demo corpus, curates with the
 policy form (preview with the random baseline, commit), exports Parquet with the images inside
-and downloads it; the downloaded file is read back with pyarrow and its images with Pillow.
+and downloads it (read back with pyarrow, its images with Pillow), then LLaVA JSON with the
+images.tar option (its data file downloaded; the archive, which the page does not link, read
+on disk).
 
 The test holds no API client: every request comes from the browser. Each /api/ request the
 browser makes is recorded and must be one that the visited pages' scripts (or their links)
@@ -18,7 +21,9 @@ docs/screenshots/walkthrough-*.png (docs/tour.md shows them in order).
 from __future__ import annotations
 
 import io
+import json
 import re
+import tarfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -152,6 +157,7 @@ def test_admin_walks_the_demo(worker, page, settings, tmp_path, live_server) -> 
         "All scored": str(DEMO_ITEMS),
     }
     assert page.locator("#samples li img").count() > 0, "samples are shown with their images"
+    page.locator("#preview").evaluate("node => node.scrollIntoView()")
     _shot(page, "walkthrough-5-preview")
     page.get_by_label("Dataset name").fill("top half")
     page.get_by_role("button", name="Commit as dataset version").click()
@@ -161,6 +167,7 @@ def test_admin_walks_the_demo(worker, page, settings, tmp_path, live_server) -> 
     dataset_row = page.locator(f"#dataset-{dataset.pk}")
     assert "top half" in dataset_row.inner_text()
     assert re.search(r"\d\.\d+ vs \d\.\d+", dataset_row.inner_text()), "baseline vs selected"
+    dataset_row.evaluate("node => node.scrollIntoView({block: 'center'})")
     _shot(page, "walkthrough-6-committed")
 
     # 5. export Parquet with the images inside, follow the job to its download link
@@ -169,9 +176,11 @@ def test_admin_walks_the_demo(worker, page, settings, tmp_path, live_server) -> 
     control.locator(f"[data-export='{dataset.pk}']").click()
     link = f"[data-exports='{dataset.pk}'] [data-download]"
     page.wait_for_selector(link, timeout=LONG)
+    dataset_row.evaluate("node => node.scrollIntoView({block: 'center'})")
     _shot(page, "walkthrough-7-exported")
     export = Export.objects.get(dataset=dataset)
     assert export.format == "parquet_images" and export.job.status == Job.Status.SUCCEEDED
+    assert "parquet_images: download" in dataset_row.inner_text()
 
     # 6. download: a Parquet shard with every selected item and its image
     with page.expect_download() as download:
@@ -187,6 +196,23 @@ def test_admin_walks_the_demo(worker, page, settings, tmp_path, live_server) -> 
     assert with_images, "the demo's items carry images"
     for r in with_images:
         Image.open(io.BytesIO(r["image"]["bytes"])).verify()
+
+    # 7. the LLaVA export with the images.tar option: the data file is LLaVA's JSON and the
+    # archive beside it holds every image it names
+    control.locator("[data-export-format]").select_option("llava_json")
+    control.locator("[data-export-images]").check()
+    control.locator(f"[data-export='{dataset.pk}']").click()
+    llava_link = f"[data-exports='{dataset.pk}'] li:has-text('llava_json + images') [data-download]"
+    page.wait_for_selector(llava_link, timeout=LONG)
+    with page.expect_download() as download:
+        page.locator(llava_link).click()
+    records = json.loads(Path(download.value.path()).read_text())
+    assert sorted(r["id"] for r in records) == sorted(selected)
+    assert all(t["from"] in ("human", "gpt") for r in records for t in r["conversations"])
+    llava = Export.objects.get(dataset=dataset, format="llava_json")
+    assert llava.include_images and "images.tar" in llava.manifest["files"]
+    with tarfile.open(Path(settings.ARTIFACTS_ROOT) / llava.path / "images.tar") as archive:
+        assert {r["image"] for r in records if r.get("image")} <= set(archive.getnames())
 
     # every request stayed on the server, and every API request is one the pages make
     origin = urlsplit(live_server.url).netloc

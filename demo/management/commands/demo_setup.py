@@ -2,8 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from demo.setup import DEMO_ITEMS, demo_setup
 
-# Below this the simulated project has too few items to hold some out when a reward model is
-# trained; the full demo is DEMO_ITEMS.
+# Below this the reward model's held-out share (15% of the items by default) is two or three
+# items and the demo's figures say nothing; the full demo is DEMO_ITEMS.
 MIN_ITEMS = 20
 
 
