@@ -79,13 +79,19 @@ def demo_corpus_ensure(*, n_items: int = DEMO_ITEMS, say: Callable[[str], None] 
     return corpus
 
 
-def demo_setup(*, say: Callable[[str], None] = _quiet, warm_features: bool = True) -> dict:
+def demo_setup(
+    *,
+    say: Callable[[str], None] = _quiet,
+    warm_features: bool = True,
+    n_items: int = DEMO_ITEMS,
+) -> dict:
     """Users, corpus, projects and simulated answers, each created once; then the corpus's
     features are queued for the background (`warm_features`), so that training the simulated
-    project's reward model from the UI right after start-up finds them cached."""
+    project's reward model from the UI right after start-up finds them cached. `n_items` sizes
+    the corpus when it is first built (an existing demo corpus is kept as it is)."""
     with transaction.atomic():
         users = demo_users_ensure()
-    corpus = demo_corpus_ensure(say=say)
+    corpus = demo_corpus_ensure(n_items=n_items, say=say)
     project = demo_project_ensure(corpus=corpus, users=users)
     added = demo_simulated_annotations_ensure()
     if added:

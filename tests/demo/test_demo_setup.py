@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
 
 from annotation.models import Annotation, Project, ProjectItem
 from core.models import Job
@@ -47,3 +49,20 @@ def test_demo_setup_builds_everything_once(settings, tmp_path):
     assert Corpus.objects.count() == 1 and Project.objects.count() == 3
     assert Annotation.objects.count() == 60 * 5
     assert Item.objects.count() == 60
+
+
+def test_demo_setup_command_sizes_the_demo(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    with pytest.raises(CommandError, match="at least"):
+        call_command("demo_setup", items=3, stdout=io.StringIO())
+    assert not Corpus.objects.exists(), "a refused size builds nothing"
+    out = io.StringIO()
+    call_command("demo_setup", items=24, stdout=out)
+    corpus = Corpus.objects.get(name=DEMO_CORPUS_NAME)
+    assert corpus.items.count() == 24
+    simulated = Project.objects.get(name="Demo: simulated annotators")
+    assert Annotation.objects.filter(project=simulated).count() == 24 * 5
+    assert "24 items" in out.getvalue()
+    # an existing demo corpus is kept as it is
+    call_command("demo_setup", items=40, stdout=io.StringIO())
+    assert corpus.items.count() == 24
