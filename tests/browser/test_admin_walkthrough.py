@@ -9,8 +9,7 @@ Celery worker: trains the simulated project's reward model (30 epochs, chosen on
 recipe's default is 60), promotes it, scores the demo corpus, curates with the
 policy form (preview with the random baseline, commit), exports Parquet with the images inside
 and downloads it (read back with pyarrow, its images with Pillow), then LLaVA JSON with the
-images.tar option (its data file downloaded; the archive, which the page does not link, read
-on disk).
+images.tar option (its data file and its images archive downloaded through the page's links).
 
 The test holds no API client: every request comes from the browser. Each /api/ request the
 browser makes is recorded and must be one that the visited pages' scripts (or their links)
@@ -211,7 +210,12 @@ def test_admin_walks_the_demo(worker, page, settings, tmp_path, live_server) -> 
     assert all(t["from"] in ("human", "gpt") for r in records for t in r["conversations"])
     llava = Export.objects.get(dataset=dataset, format="llava_json")
     assert llava.include_images and "images.tar" in llava.manifest["files"]
-    with tarfile.open(Path(settings.ARTIFACTS_ROOT) / llava.path / "images.tar") as archive:
+    images_link = (
+        f"[data-exports='{dataset.pk}'] li:has-text('llava_json + images') [data-download-images]"
+    )
+    with page.expect_download() as download:
+        page.locator(images_link).click()
+    with tarfile.open(download.value.path()) as archive:
         assert {r["image"] for r in records if r.get("image")} <= set(archive.getnames())
 
     # every request stayed on the server, and every API request is one the pages make

@@ -317,11 +317,19 @@ function exportRequest(control) {
 
 function exportState(exp) {
   const job = exp.job;
-  if (job.status === "succeeded") {
-    return el("a", { href: `/api/v1/exports/${Number(exp.id)}/download/`, "data-download": exp.id, text: "download" });
-  }
+  if (job.status === "succeeded") return downloadLinks(exp);
   if (job.status === "queued" || job.status === "running") return jobLine(job, "items");
   return `${job.status}: ${(job.error && job.error.message) || job.progress.message || ""}`;
+}
+
+// The data file, the images archive when there is one (LLaVA JSON + images.tar), the manifest.
+function downloadLinks(exp) {
+  const url = `/api/v1/exports/${Number(exp.id)}/download/`;
+  const links = el("span", {}, el("a", { href: url, "data-download": exp.id, text: "download" }));
+  const files = Object.keys((exp.manifest && exp.manifest.files) || {});
+  if (files.includes("images.tar")) links.append(" · ", el("a", { href: `${url}?file=images.tar`, "data-download-images": exp.id, text: "images.tar" }));
+  links.append(" · ", el("a", { href: `${url}?file=manifest.json`, "data-download-manifest": exp.id, text: "manifest" }));
+  return links;
 }
 
 function showExport(list, exp) {
