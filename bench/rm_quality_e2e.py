@@ -80,6 +80,7 @@ def main() -> None:
     import torch
 
     from annotation.services.projects import project_create
+    from bench.rm_quality import _pairwise_agreement
     from core.models import Job
     from corpora.models import Corpus
     from corpora.services.corpus_import import corpus_import
@@ -88,6 +89,7 @@ def main() -> None:
     from curation.services.scoring import scoring_start
     from demo.annotations import demo_annotations_simulate
     from demo.corpus.defects import DEFECT_KINDS
+    from demo.corpus.simulate import simulate_judgments
     from rewardmodel.evaluation import item_in_eval
     from webapp.celery import app
 
@@ -157,6 +159,13 @@ def main() -> None:
         if candidates and best:
             quality = candidates["quality"]
             picks.append(quality[best[str(candidates["turn"])]] == max(quality))
+    # rm_quality's like-for-like figure on the product's scores: the held-out items' simulated
+    # answers (the same draw as the project's; none of them was in the database) against the
+    # model, beside the annotators against each other on the same pairs
+    judgments = simulate_judgments(
+        truth_path, n_annotators=args.annotators, flip_rate=0.15, seed=args.seed
+    )
+    model_vs, peer_vs = _pairwise_agreement(sorted(score), judgments, args.annotators, score)
     order = sorted(score, key=lambda i: -score[i])
     top = order[: max(1, len(order) // 10)]
     defects = {i: len(truth[i]["defects"]) for i in score}
@@ -178,6 +187,10 @@ def main() -> None:
                 "heldout_per_defect_accuracy": per_defect,
                 "heldout_best_candidate_picked": round(float(np.mean(picks)), 4) if picks else None,
                 "val_accuracy_vs_noisy_labels": run.metrics.get("eval_accuracy"),
+                "held_out_pairwise": {
+                    "model_vs_annotator": round(model_vs, 4),
+                    "annotator_vs_annotator": round(peer_vs, 4),
+                },
                 "annotator_agreement": run.human_agreement.get("agreement"),
                 "heldout_top10_precision_clean": round(
                     float(np.mean([truth[i]["clean"] for i in top])), 4
