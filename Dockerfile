@@ -8,8 +8,11 @@ COPY core core
 COPY corpora corpora
 COPY annotation annotation
 COPY curation curation
+COPY rewrites rewrites
 COPY demo demo
 COPY rewardmodel rewardmodel
+COPY rewriting rewriting
+COPY judge judge
 COPY workers workers
 COPY frontend frontend
 COPY manage.py ./

@@ -6,6 +6,7 @@ from curation.models import (
     DatasetVersion,
     Export,
     ItemScore,
+    JudgeRun,
     RewardModelRun,
     RewardModelStep,
     ScoringRun,
@@ -72,3 +73,10 @@ class DatasetItemAdmin(admin.ModelAdmin):
 class ExportAdmin(admin.ModelAdmin):
     list_display = ["id", "dataset", "job", "created_at"]
     raw_id_fields = ["dataset", "job", "created_by"]
+
+
+@admin.register(JudgeRun)
+class JudgeRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "constitution", "corpus", "job", "created_at"]
+    list_filter = ["project"]
+    raw_id_fields = ["project", "constitution", "corpus", "job", "created_by"]
