@@ -65,33 +65,54 @@ def review_item(*, project: Project, pitem: ProjectItem) -> dict[str, Any]:
 def review_prefill(questions: list[dict], answers: list[dict]) -> dict[str, Any]:
     """What the adjudication form starts from: per question, the median of the ratings (the
     label nearest to it, the lower on a tie: [5, 1] gives 3, not whoever answered first) and
-    the most frequent answer of any other type (ties: the first given). Text is left empty."""
+    the most frequent answer of any other type (ties: the first given). Text is left empty.
+    A per-turn question ({"<turn index>": value}) is prefilled turn by turn the same way: the
+    whole answers of two annotators rarely match, their answers to one turn often do."""
     out: dict[str, Any] = {}
     for question in questions:
         key, qtype = question["key"], question["type"]
         values = [a[key] for a in answers if a.get(key) is not None]
         if not values or qtype == "text":
             continue
-        if qtype == "rating":
-            labels = sorted(lab["value"] for lab in question.get("labels", []))
-            numbers = sorted(v for v in values if isinstance(v, int | float))
-            if numbers and labels:
-                middle = len(numbers) // 2
-                median = (
-                    numbers[middle]
-                    if len(numbers) % 2
-                    else (numbers[middle - 1] + numbers[middle]) / 2
-                )
-                out[key] = min(labels, key=lambda label: (abs(label - median), label))
-                continue
-        counts: dict[str, int] = {}
-        first: dict[str, Any] = {}
-        for value in values:
-            text = json.dumps(value, sort_keys=True)
-            counts[text] = counts.get(text, 0) + 1
-            first.setdefault(text, value)
-        out[key] = first[max(counts, key=counts.__getitem__)]
+        if question.get("per_turn"):
+            turns: dict[str, list[Any]] = {}
+            for value in values:
+                if isinstance(value, dict):
+                    for turn, answer in value.items():
+                        if answer is not None:
+                            turns.setdefault(str(turn), []).append(answer)
+            prefill = {turn: _consensus(question, given) for turn, given in turns.items()}
+            if prefill:
+                out[key] = dict(sorted(prefill.items(), key=lambda kv: _turn_order(kv[0])))
+            continue
+        out[key] = _consensus(question, values)
     return out
+
+
+def _turn_order(turn: str) -> tuple[int, str]:
+    return (int(turn), "") if turn.isdigit() else (1 << 30, turn)
+
+
+def _consensus(question: dict, values: list[Any]) -> Any:
+    """The median label of ratings; otherwise the most frequent value (ties: the first)."""
+    if question["type"] == "rating":
+        labels = sorted(lab["value"] for lab in question.get("labels", []))
+        numbers = sorted(
+            v for v in values if isinstance(v, int | float) and not isinstance(v, bool)
+        )
+        if numbers and labels:
+            middle = len(numbers) // 2
+            median = (
+                numbers[middle] if len(numbers) % 2 else (numbers[middle - 1] + numbers[middle]) / 2
+            )
+            return min(labels, key=lambda label: (abs(label - median), label))
+    counts: dict[str, int] = {}
+    first: dict[str, Any] = {}
+    for value in values:
+        text = json.dumps(value, sort_keys=True)
+        counts[text] = counts.get(text, 0) + 1
+        first.setdefault(text, value)
+    return first[max(counts, key=counts.__getitem__)]
 
 
 @transaction.atomic
