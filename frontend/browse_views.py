@@ -28,10 +28,22 @@ from curation.selectors.browse import (
     items_browse,
     reviewed_project_ids,
 )
+from curation.selectors.judge import judge_run_latest
 from curation.selectors.runs import dataset_get
 from frontend.access import project_for_page
 
-FILTER_KEYS = ("q", "category", "scoring", "min_score", "max_score", "state", "disputed")
+FILTER_KEYS = (
+    "q",
+    "category",
+    "scoring",
+    "min_score",
+    "max_score",
+    "state",
+    "disputed",
+    "judge",
+    "human",
+)
+ANY_RULE = "any"  # the judge filter's value for "violates some rule"
 
 
 def _number(raw: str | None, kind: type, problems: list[str], name: str) -> Any:
@@ -48,8 +60,22 @@ def _number(raw: str | None, kind: type, problems: list[str], name: str) -> Any:
     return value
 
 
+def _judge_rule(raw: str | None, rules: list[str], problems: list[str]) -> str | None:
+    """The judge filter: None (off), "" (any rule) or one of the run's rule keys."""
+    if not raw:
+        return None
+    if raw == ANY_RULE:
+        return ""
+    if raw in rules:
+        return raw
+    problems.append(
+        "Unknown judge rule; ignored." if rules else "No finished judge run here; ignored."
+    )
+    return None
+
+
 def _filters(
-    request: HttpRequest, scorings: list, *, with_state: bool
+    request: HttpRequest, scorings: list, *, with_state: bool, judge_run: Any, judge_rules: list
 ) -> tuple[BrowseFilters, list[str], Any]:
     get = request.GET
     problems: list[str] = []
@@ -71,6 +97,9 @@ def _filters(
         max_score=_number(get.get("max_score"), float, problems, "max score") if scoring else None,
         state=state,
         disputed=with_state and get.get("disputed") == "1",
+        judge_run_id=judge_run.pk if judge_run is not None else None,
+        judge_rule=_judge_rule(get.get("judge"), judge_rules, problems),
+        human_flagged=with_state and get.get("human") == "1",
     )
     return filters, problems, scoring
 
@@ -83,9 +112,17 @@ def _browse(
     corpus_ids: list[int],
     scorings: list,
     with_state: bool,
+    judge_run: Any,
     context: dict[str, Any],
 ) -> HttpResponse:
-    filters, problems, scoring = _filters(request, scorings, with_state=with_state)
+    judge_rules = (
+        list(judge_run.constitution.rules.order_by("position").values_list("key", flat=True))
+        if judge_run is not None
+        else []
+    )
+    filters, problems, scoring = _filters(
+        request, scorings, with_state=with_state, judge_run=judge_run, judge_rules=judge_rules
+    )
     after = _number(request.GET.get("after"), int, problems, "after")
     page = items_browse(**scope, filters=filters, after=after)
     kept = {k: request.GET[k] for k in FILTER_KEYS if request.GET.get(k)}
@@ -105,6 +142,8 @@ def _browse(
             "scorings": scorings,
             "categories": browse_categories(corpus_ids=corpus_ids),
             "states": STATES if with_state else (),
+            "judge_run": judge_run,
+            "judge_rules": judge_rules,
             "next_url": next_url,
             "first_url": f"?{urlencode(kept)}" if after is not None else None,
             "nav": "projects",
@@ -126,6 +165,10 @@ def browse_corpus(request: HttpRequest, corpus_id: int) -> HttpResponse:
         corpus_ids=[corpus.pk],
         scorings=browse_score_runs(project_ids=[], corpus_id=corpus.pk),
         with_state=False,
+        # the verdicts of a project the user reviews (staff: any) that judged this corpus
+        judge_run=judge_run_latest(
+            project_ids=reviewed_project_ids(user=request.user), corpus_id=corpus.pk
+        ),
         context={"corpus": corpus},
     )
 
@@ -140,6 +183,7 @@ def browse_project(request: HttpRequest, project_id: int) -> HttpResponse:
         corpus_ids=project_corpus_ids(project=project),
         scorings=browse_score_runs(project_ids=[project.pk]),
         with_state=True,
+        judge_run=judge_run_latest(project_ids=[project.pk]),
         context={"project": project},
     )
 
@@ -158,6 +202,7 @@ def browse_dataset(request: HttpRequest, dataset_id: int) -> HttpResponse:
         corpus_ids=project_corpus_ids(project=project),
         scorings=browse_score_runs(project_ids=[project.pk]),
         with_state=True,
+        judge_run=judge_run_latest(project_ids=[project.pk]),
         context={"project": project, "dataset": dataset},
     )
 

@@ -1,6 +1,6 @@
 """The data browser's reads: items of a corpus, a project or a dataset version, filtered by
-text, category, a scoring's score range, annotation state and disagreement; and one item with
-every annotation and score.
+text, category, a scoring's score range, annotation state, disagreement, the safety judge's
+verdicts and the humans' rule verdicts; and one item with every annotation, score and flag.
 
 Pages are keyset cursors on the item id (`after`): each page is one indexed range read of at
 most `limit + 1` rows whatever the corpus size, where OFFSET would read every row before it.
@@ -16,9 +16,17 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
-from annotation.models import Annotation, Project, ProjectItem, ProjectMembership
+from annotation.models import Annotation, Project, ProjectItem, ProjectMembership, Suggestion
+from annotation.selectors.judge_verdicts import (
+    VIOLATES,
+    human_majority,
+    human_verdicts,
+    judge_verdicts,
+)
 from corpora.models import Corpus, Item
 from curation.models import DatasetItem, DatasetVersion, ItemScore, ScoringRun
+from curation.selectors.judge import judge_run_latest
+from curation.selectors.scores import human_unsafe_items
 
 PAGE_SIZE = 50
 MAX_QUERY = 200  # characters of a text search
@@ -27,6 +35,7 @@ PREVIEW_CHARS = 240
 SEARCH_WINDOW = 2500  # items read per step of a text search
 SEARCH_BUDGET_S = 0.12  # a text search returns what it found by then, with a cursor to go on
 CATEGORIES_TTL_S = 600
+HUMAN_CHUNK = 500  # candidates read per step when only the humans' majority can tell
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,13 @@ class BrowseFilters:
     max_score: float | None = None
     state: str | None = None  # one of STATES
     disputed: bool = False  # answered by two or more, annotators disagree, not adjudicated
+    # The safety judge's run whose verdicts are shown and filtered; `judge_rule` "" keeps the
+    # items it found violating any rule, a rule key those violating that rule.
+    judge_run_id: int | None = None
+    judge_rule: str | None = None
+    # Items the project's annotators found violating some rule (a majority of their verdicts),
+    # curation's `unsafe_human` flag; needs a project.
+    human_flagged: bool = False
 
 
 @dataclass
@@ -108,6 +124,28 @@ def items_browse(
         if filters.max_score is not None:
             items = items.filter(Exists(scores.filter(overall__lte=filters.max_score)))
         items = items.annotate(score=Subquery(scores.values("overall")[:1]))
+    if filters.judge_run_id is not None:
+        # one probe of the (run, item, rule) unique index per item read
+        violations = Suggestion.objects.filter(
+            judge_run_id=filters.judge_run_id, item=OuterRef("pk"), value__verdict=VIOLATES
+        )
+        if filters.judge_rule:
+            items = items.filter(Exists(violations.filter(rule_key=filters.judge_rule)))
+        elif filters.judge_rule is not None:
+            items = items.filter(Exists(violations))
+        items = items.annotate(judge_flagged=Exists(violations))
+    human_project = state_project if filters.human_flagged else None
+    if human_project is not None:
+        # Only items someone answered "violates" can have a majority for it: that EXISTS
+        # narrows the scope in SQL, and the majority itself is counted on each page's
+        # candidates by the same code as curation's `unsafe_human` flag.
+        items = items.filter(
+            Exists(
+                Annotation.objects.filter(
+                    project=human_project, item=OuterRef("pk"), answers__icontains=VIOLATES
+                )
+            )
+        )
     fields = [
         "pk",
         "corpus_id",
@@ -117,11 +155,27 @@ def items_browse(
         "image_file",
         *(["score"] if filters.score_run_id is not None else []),
         *(["done_count", "disagreement", "adjudicated"] if state_project else []),
+        *(["judge_flagged"] if filters.judge_run_id is not None else []),
     ]
 
     def fetch(queryset: QuerySet[Item], n: int) -> list[dict[str, Any]]:
         queryset = queryset.order_by("pk").annotate(image_file=F("image__file"))
-        return list(queryset.values(*fields)[:n])
+        if human_project is None:
+            return list(queryset.values(*fields)[:n])
+        rows: list[dict[str, Any]] = []
+        cursor = None
+        while len(rows) < n:
+            rest = queryset.filter(pk__gt=cursor) if cursor is not None else queryset
+            size = max(n, HUMAN_CHUNK)
+            chunk = list(rest.values(*fields)[:size])
+            flagged = human_unsafe_items(
+                project_id=human_project.pk, item_ids=[row["pk"] for row in chunk]
+            )
+            rows += [row for row in chunk if row["pk"] in flagged]
+            if len(chunk) < size:
+                break
+            cursor = chunk[-1]["pk"]
+        return rows[:n]
 
     page = BrowsePage()
     if filters.q:
@@ -214,6 +268,8 @@ class ItemDetail:
     annotations: list[Annotation]
     scores: list[dict[str, Any]]
     project_states: list[ProjectItem]
+    # per project: the latest judge run's decisions on the item and the humans' rule verdicts
+    flags: list[dict[str, Any]] = field(default_factory=list)
 
 
 def item_detail(*, item: Item, project_ids: list[int] | None) -> ItemDetail:
@@ -241,14 +297,42 @@ def item_detail(*, item: Item, project_ids: list[int] | None) -> ItemDetail:
         }
         for s in score_rows[:20]
     ]
+    project_states = list(states)
     return ItemDetail(
         item=item,
         image_url=_media(item.image.file if item.image_id else None),
         turns=_turns(item.conversations),
         annotations=list(annotations.order_by("project_id", "created_at")[:500]),
         scores=scores,
-        project_states=list(states),
+        project_states=project_states,
+        flags=[_item_flags(state.project, item.pk) for state in project_states],
     )
+
+
+def _item_flags(project: Project, item_id: int) -> dict[str, Any]:
+    """What the safety judge (the project's latest finished run, as curation reads it) and the
+    annotators said about each rule of the constitution on this item."""
+    run = judge_run_latest(project_ids=[project.pk])
+    judged = judge_verdicts(run_id=run.pk, item_ids=[item_id]) if run is not None else {}
+    judge = [
+        {"rule": rule, "violated": d["violated"], "score": d["score"]}
+        for (_, rule), d in sorted(judged.items())
+    ]
+    humans = [
+        {
+            "rule": rule,
+            "violates": sum(votes),
+            "clear": len(votes) - sum(votes),
+            "majority": human_majority(votes),
+        }
+        for (_, rule), votes in sorted(human_verdicts(project=project, item_ids=[item_id]).items())
+    ]
+    return {
+        "project": project,
+        "judge_run_id": run.pk if run is not None else None,
+        "judge": judge,
+        "humans": humans,
+    }
 
 
 def _turns(conversations: Any) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from annotation.models import Project
 from annotation.selectors.judge_verdicts import human_majority, human_verdicts, judge_verdicts
@@ -97,6 +97,24 @@ def judge_vs_human(*, run: JudgeRun) -> dict[str, Any]:
     return {"run": judge_run_summary(run), "rules": out}
 
 
+def judge_run_latest(
+    *, project_ids: list[int] | None, corpus_id: int | None = None
+) -> JudgeRun | None:
+    """The newest finished judge run of these projects (None: any project), and when a corpus
+    is given, one that judged that corpus (a run over the whole project judged its corpora):
+    the run whose verdicts curation's and the data browser's judge flags read."""
+    from core.models import Job
+
+    runs = JudgeRun.objects.filter(job__status=Job.Status.SUCCEEDED)
+    if project_ids is not None:
+        runs = runs.filter(project_id__in=project_ids)
+    if corpus_id is not None:
+        runs = runs.filter(
+            Q(corpus_id=corpus_id) | Q(corpus__isnull=True, project__corpora__id=corpus_id)
+        )
+    return runs.select_related("constitution").order_by("-pk").first()
+
+
 def judge_flag_table(*, project_id: int, item_ids: Any) -> tuple[dict[str, Any] | None, dict]:
     """Curation flags from the project's latest finished judge run, aligned with ``item_ids``:
     ``unsafe_judge`` (some rule violated), ``judge:<rule>`` per rule; and what the run was
@@ -104,14 +122,8 @@ def judge_flag_table(*, project_id: int, item_ids: Any) -> tuple[dict[str, Any] 
     import numpy as np
 
     from annotation.models import Suggestion
-    from core.models import Job
 
-    run = (
-        JudgeRun.objects.filter(project_id=project_id, job__status=Job.Status.SUCCEEDED)
-        .select_related("constitution")
-        .order_by("-pk")
-        .first()
-    )
+    run = judge_run_latest(project_ids=[project_id])
     if run is None:
         return None, {}
     index = {int(i): n for n, i in enumerate(item_ids)}

@@ -74,14 +74,14 @@ def _score_table(scores: QuerySet[ItemScore], *, run: RewardModelRun, n_items: i
     )
 
 
-def human_unsafe_items(*, project_id: int) -> set[int]:
-    """Items where, for some rule, more annotators said "violates" than "does not violate"."""
+def human_unsafe_items(*, project_id: int, item_ids: list[int] | None = None) -> set[int]:
+    """Items (of `item_ids`, or all the project's) where, for some rule, more annotators said
+    "violates" than "does not violate"."""
     votes: dict[tuple[int, str], int] = defaultdict(int)
-    rows = (
-        Annotation.objects.filter(project_id=project_id)
-        .values_list("item_id", "answers")
-        .iterator(chunk_size=2000)
-    )
+    annotations = Annotation.objects.filter(project_id=project_id)
+    if item_ids is not None:
+        annotations = annotations.filter(item_id__in=item_ids)
+    rows = annotations.values_list("item_id", "answers").iterator(chunk_size=2000)
     for item_id, answers in rows:
         for value in (answers or {}).values():
             if not isinstance(value, dict):

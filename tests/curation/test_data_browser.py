@@ -206,3 +206,118 @@ def test_a_text_search_out_of_time_returns_a_cursor_that_goes_on(world, monkeypa
     whole = items_browse(corpus_id=corpus, filters=filters)
     assert [r["pk"] for r in whole.rows] == [zebra] and whole.next_after is None
     assert whole.searched_to is None
+
+
+@pytest.fixture
+def flagged(world):
+    """A finished judge run (rules no-red, no-triangle) and the annotators' rule verdicts."""
+    from annotation.models import Constitution, Rule, Suggestion
+    from curation.models import JudgeRun
+
+    items, project = world["items"], world["project"]
+    constitution = Constitution.objects.create(project=project, version=1)
+    for n, key in enumerate(("no-red", "no-triangle")):
+        Rule.objects.create(constitution=constitution, position=n, key=key, text=key, category="x")
+
+    def judge_run(status: str) -> JudgeRun:
+        return JudgeRun.objects.create(
+            project=project,
+            constitution=constitution,
+            job=Job.objects.create(kind=Job.Kind.SAFETY_JUDGE, status=status),
+            config={"vlm": "v"},
+        )
+
+    run, running = judge_run(Job.Status.SUCCEEDED), judge_run(Job.Status.RUNNING)
+    verdicts = {(2, "no-red"), (3, "no-triangle"), (4, "no-triangle")}
+    Suggestion.objects.bulk_create(
+        [
+            Suggestion(
+                item=items[n],
+                question_key="safety",
+                rule_key=rule,
+                judge_run_id=run.pk,
+                value={"verdict": "violates" if (n, rule) in verdicts else "does_not_violate"},
+                model_version="m",
+                constitution=constitution,
+                score=0.9,
+            )
+            for n in (2, 3, 4, 6)
+            for rule in ("no-red", "no-triangle")
+        ]
+        # an unfinished run's verdict is not read
+        + [
+            Suggestion(
+                item=items[9],
+                question_key="safety",
+                rule_key="no-red",
+                judge_run_id=running.pk,
+                value={"verdict": "violates"},
+                model_version="m",
+            )
+        ]
+    )
+    # the annotators: [verdict per annotator] on rule no-red
+    said = {3: ["violates", "violates"], 5: ["violates", "does_not_violate"],
+            8: ["violates", "does_not_violate", "does_not_violate"], 12: ["violates"]}  # fmt: skip
+    users = [UserFactory() for _ in range(3)]
+    for n, labels in said.items():
+        for user, label in zip(users, labels, strict=False):
+            Annotation.objects.create(
+                project=project,
+                project_item=ProjectItem.objects.get(project=project, item=items[n]),
+                item=items[n],
+                user=user,
+                answers={"safety": {"no-red": {"verdict": label}}},
+            )
+    return run
+
+
+def test_judge_and_annotator_flags_filter_like_curations_flags(world, flagged, monkeypatch):
+    from curation.selectors import browse
+    from curation.selectors.scores import human_unsafe_items
+
+    items, project = world["items"], world["project"]
+    monkeypatch.setattr(browse, "HUMAN_CHUNK", 2)  # the majority is counted over many chunks
+
+    def pks(**filters) -> list[int]:
+        seen, after, scope = [], None, filters.pop("scope", {"project": project})
+        while True:
+            page = items_browse(**scope, filters=BrowseFilters(**filters), after=after, limit=1)
+            seen += [row["pk"] for row in page.rows]
+            if page.next_after is None:
+                return seen
+            after = page.next_after
+
+    def at(*ns: int) -> list[int]:
+        return [items[n].pk for n in ns]
+
+    run = flagged.pk
+    assert pks(judge_run_id=run, judge_rule="") == at(2, 3, 4)
+    assert pks(judge_run_id=run, judge_rule="no-red") == at(2)
+    assert pks(judge_run_id=run, judge_rule="no-such-rule") == []
+    # a tie (5) or a minority (8) for "violates" is no flag; the curation flag agrees
+    assert pks(human_flagged=True) == at(3, 12)
+    assert set(pks(human_flagged=True)) == human_unsafe_items(project_id=project.pk)
+    assert pks(human_flagged=True, judge_run_id=run, judge_rule="") == at(3)
+    assert pks(human_flagged=True, q="question 1") == at(12)  # with a text search
+    # the corpus scope has no annotators, only the judge
+    corpus = {"corpus_id": world["corpus"].pk}
+    assert pks(scope=corpus, judge_run_id=run, judge_rule="no-triangle") == at(3, 4)
+    # without a rule filter, every row says whether the judge flagged it
+    rows = items_browse(project=project, filters=BrowseFilters(judge_run_id=run), limit=5).rows
+    assert [row["judge_flagged"] for row in rows] == [False, False, True, True, True]
+
+
+def test_the_pages_offer_the_flags_and_the_item_page_shows_them(world, flagged, client):
+    items, project = world["items"], world["project"]
+    client.force_login(world["staff"])
+    body = client.get(f"/projects/{project.pk}/items/?judge=no-red").content.decode()
+    assert f"Judge run #{flagged.pk}" in body and 'value="no-red" selected' in body
+    assert f'data-item="{items[2].pk}"' in body and f'data-item="{items[3].pk}"' not in body
+    body = client.get(f"/projects/{project.pk}/items/?human=1&judge=any").content.decode()
+    assert f'data-item="{items[3].pk}"' in body and f'data-item="{items[12].pk}"' not in body
+    body = client.get(f"/corpora/{world['corpus'].pk}/items/?judge=bogus").content.decode()
+    assert "Unknown judge rule; ignored." in body and f'data-item="{items[0].pk}"' in body
+    page = client.get(f"/items/{items[3].pk}/").content.decode()
+    assert 'id="item-flags"' in page and f"run #{flagged.pk}" in page
+    assert 'no-triangle: <b class="judge-violates">violates</b>' in page
