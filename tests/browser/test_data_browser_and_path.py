@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from annotation.models import Annotation, ProjectItem
+from annotation.models import Annotation, ProjectItem, Suggestion
 from core.models import Job
-from curation.models import ItemScore, RewardModelRun, ScoringRun
+from curation.models import ItemScore, JudgeRun, RewardModelRun, ScoringRun
 from tests.browser.conftest import login, shot
 from tests.browser.data import seed
 
@@ -44,6 +44,24 @@ def _finished_run(project) -> RewardModelRun:
     return run
 
 
+def _judged(project, item_ids: list[int]) -> tuple[JudgeRun, str]:
+    """A finished safety-judge run that found the items violating the constitution's first rule."""
+    constitution = project.constitutions.order_by("-version").first()
+    rule = constitution.rules.order_by("position").first().key
+    run = JudgeRun.objects.create(
+        project=project,
+        constitution=constitution,
+        job=Job.objects.create(kind=Job.Kind.SAFETY_JUDGE, status=Job.Status.SUCCEEDED),
+        config={"vlm": "x"},
+    )
+    Suggestion.objects.bulk_create(
+        Suggestion(item_id=i, question_key="safety", rule_key=rule, judge_run_id=run.pk,
+                   value={"verdict": "violates"}, model_version="x", constitution=constitution)
+        for i in item_ids
+    )  # fmt: skip
+    return run, rule
+
+
 def test_path_and_data_browser(page, tmp_path) -> None:
     # given: a project with a finished (not yet promoted) run, one answered item
     data = seed(tmp_path, n_items=12)
@@ -55,6 +73,8 @@ def test_path_and_data_browser(page, tmp_path) -> None:
         answers={"helpfulness": 4},
     )  # fmt: skip
     ProjectItem.objects.filter(pk=pitem.pk).update(done_count=1)  # as submit leaves it
+    ids = sorted(ProjectItem.objects.filter(project=project).values_list("item_id", flat=True))
+    judge_run, rule = _judged(project, [pitem.item_id, ids[-1]])
     login(page, owner.username)
 
     # when: the runs page offers the path; the run is promoted
@@ -94,6 +114,15 @@ def test_path_and_data_browser(page, tmp_path) -> None:
     assert rows.count() == 1 and rows.first.get_attribute("data-item") == str(pitem.item_id)
     shot(page, "data-browser")
 
+    # when: the filter is the judge's flag on a rule instead: the two items it flagged
+    page.locator("#browse-state").select_option("")
+    page.locator("#browse-judge").select_option(rule)
+    page.locator("#browse-apply").click()
+    page.wait_for_url(f"**judge={rule}**")
+    flagged = [r.get_attribute("data-item") for r in rows.all()]
+    assert flagged == [str(pitem.item_id), str(ids[-1])]
+    assert page.locator("#browse-table tbody .badge").count() == 2
+
     # when: the item is opened: image, conversation, the annotation, the model's score
     rows.first.locator("a").click()
     page.wait_for_url(f"**/items/{pitem.item_id}/")
@@ -101,6 +130,8 @@ def test_path_and_data_browser(page, tmp_path) -> None:
     assert page.locator("#item-conversation li").count() >= 2
     assert "helpfulness" in page.locator("#item-annotations").inner_text()
     assert f"#{run.pk}" in page.locator("#item-scores").inner_text()
+    verdicts = page.locator("#item-flags").inner_text()
+    assert f"run #{judge_run.pk}" in verdicts and f"{rule}: violates" in verdicts
     shot(page, "item-page")
 
     # when: raw annotations are downloaded from the curation page, as JSON of one annotator
