@@ -39,8 +39,7 @@ def _finished_rewrite(project) -> tuple[RewriteRun, list[RewriteTurn]]:
         project=project, number=2, policy=[], n_items=len(items), derived_from=source
     )
     DatasetItem.objects.bulk_create(
-        DatasetItem(dataset=result, item=i, score=0.5, conversations=i.conversations)
-        for i in items
+        DatasetItem(dataset=result, item=i, score=0.5, conversations=i.conversations) for i in items
     )
     job = Job.objects.create(kind=Job.Kind.DATASET_REWRITE, status=Job.Status.SUCCEEDED)
     run = RewriteRun.objects.create(
@@ -57,9 +56,18 @@ def _finished_rewrite(project) -> tuple[RewriteRun, list[RewriteTurn]]:
     ]  # fmt: skip
     turns = [
         RewriteTurn.objects.create(
-            run=run, item=item, turn=0, field="answer", original=original, rewrite=rewrite,
-            kept=kept, reason=reason, guards=guards, flagged=kept == "original",
-            nll_original=1.5, nll_rewrite=1.2,
+            run=run,
+            item=item,
+            turn=0,
+            field="answer",
+            original=original,
+            rewrite=rewrite,
+            kept=kept,
+            reason=reason,
+            guards=guards,
+            flagged=kept == "original",
+            nll_original=1.5,
+            nll_rewrite=1.2,
         )  # fmt: skip
         for item, (original, rewrite, kept, reason, guards) in zip(items, rows, strict=True)
     ]
@@ -148,6 +156,7 @@ def test_owner_starts_a_rewriting_from_the_curation_page(page, tmp_path) -> None
     expect(page.locator(f"#dataset-{source.pk}")).to_be_visible()
     assert page.locator("[data-rewrite-control]").count() == 0
 
+    page.context.clear_cookies()
     # when: the owner opens the control, sets the LLM's settings, turns the guards off, starts it
     login(page, data["owner"].username)
     page.goto(f"/projects/{data['project'].pk}/curation/")
