@@ -377,5 +377,81 @@ document.querySelectorAll("[data-exports]").forEach((list) => {
   if (list.querySelector(LIVE.map((s) => `[data-status="${s}"]`).join(","))) followExports(list.dataset.exports);
 });
 
+// --- rewriting ----------------------------------------------------------------------------------
+
+// Owners start a rewriting of a version in the target LLM's style (POST datasets/{id}/rewrites/);
+// its row then follows the job until it ends, with a link to its review page.
+const GUARD_NAMES = ["colours", "numbers", "objects", "spatial", "negation", "length", "similarity"];
+
+function rewriteRequest(control) {
+  const settings = {
+    review: control.querySelector("[data-rewrite-review-llm]").checked,
+    fields: control.querySelector("[data-rewrite-questions]").checked ? ["question", "answer"] : ["answer"],
+  };
+  const temperature = control.querySelector("[data-rewrite-temperature]").valueAsNumber;
+  if (Number.isFinite(temperature)) settings.temperature = temperature;
+  const tokens = control.querySelector("[data-rewrite-max-tokens]").valueAsNumber;
+  if (Number.isFinite(tokens)) settings.max_new_tokens = Math.round(tokens);
+  const on = control.querySelector("[data-rewrite-guards]").checked;
+  return { settings, guards: Object.fromEntries(GUARD_NAMES.map((name) => [name, on])) };
+}
+
+function rewriteState(run) {
+  const job = run.job;
+  if (job.status === "queued" || job.status === "running") return jobLine(job, "items");
+  if (job.status === "succeeded") {
+    const share = run.figures && run.figures.share_rewritten;
+    return `succeeded: ${share === null || share === undefined ? "–" : share} of turns rewritten`;
+  }
+  return `${job.status}: ${(job.error && job.error.message) || job.progress.message || ""}`;
+}
+
+function showRewrite(list, datasetId, run) {
+  let row = document.getElementById(`rewrite-${Number(run.id)}`);
+  if (!row) {
+    const href = `/datasets/${Number(datasetId)}/rewrites/${Number(run.id)}/review/`;
+    row = el("li", { id: `rewrite-${Number(run.id)}` },
+      el("a", { href, "data-rewrite-review": run.id, text: `rewriting #${Number(run.id)}` }), ": ",
+      el("span", { "data-rewrite-state": "" }));
+    list.append(row);
+  }
+  row.dataset.status = run.job.status;
+  row.querySelector("[data-rewrite-state]").textContent = rewriteState(run);
+}
+
+const REWRITE_POLL_MS = 2000;
+async function followRewrites(datasetId) {
+  const list = document.querySelector(`[data-rewrites="${Number(datasetId)}"]`);
+  try {
+    const runs = await api(`datasets/${Number(datasetId)}/rewrites/`);
+    runs.forEach((run) => showRewrite(list, datasetId, run));
+  } catch (error) {
+    toast(`Rewriting progress unavailable: ${error.message}`, "error");
+    return;
+  }
+  if (list.querySelector(LIVE.map((s) => `[data-status="${s}"]`).join(","))) setTimeout(() => followRewrites(datasetId), REWRITE_POLL_MS);
+}
+
+document.querySelectorAll("[data-rewrite]").forEach((button) => button.addEventListener("click", async () => {
+  const control = button.closest("[data-rewrite-control]");
+  const datasetId = button.dataset.rewrite;
+  button.disabled = true;
+  try {
+    const run = await api(`datasets/${Number(datasetId)}/rewrites/`, { method: "POST", body: rewriteRequest(control) });
+    showRewrite(document.querySelector(`[data-rewrites="${Number(datasetId)}"]`), datasetId, run);
+    toast("Rewriting started.");
+    setTimeout(() => followRewrites(datasetId), REWRITE_POLL_MS);
+  } catch (error) {
+    toast(error.message, "error");
+  } finally {
+    button.disabled = false;
+  }
+}));
+
+// Rewritings still running when the page opened are followed too.
+document.querySelectorAll("[data-rewrites]").forEach((list) => {
+  if (list.querySelector(LIVE.map((s) => `[data-status="${s}"]`).join(","))) followRewrites(list.dataset.rewrites);
+});
+
 renderSteps();
 writeJson();

@@ -6,6 +6,7 @@ const root = document.getElementById("rewrite-review");
 const base = `datasets/${root.dataset.dataset}/rewrites/${root.dataset.rewrite}/`;
 const panel = document.getElementById("turn");
 const position = document.getElementById("position");
+const acceptance = document.getElementById("acceptance");
 let turns = [];
 let index = 0;
 let editing = false;
@@ -71,9 +72,21 @@ async function decide(decision, text) {
   try {
     turns[index] = await api(`${base}turns/${t.id}/decision/`, { method: "POST", body: { decision, text } });
     toast(decision ? `Saved: ${decision}` : "Undone");
-    if (index < turns.length - 1) index += 1;
+    // an undo stays on its turn (to decide it again); a decision moves on to the next one
+    if (decision && index < turns.length - 1) index += 1;
     render();
+    refreshFigures();
   } catch (err) { toast(err.message, "error"); }
+}
+
+// The acceptance rate is the server's (every decision recomputes it): read it back, not counted here.
+async function refreshFigures() {
+  try {
+    const run = await api(base);
+    const f = run.figures || {};
+    const rate = f.human_acceptance_rate;
+    acceptance.textContent = `${rate === null || rate === undefined ? "–" : rate} (${f.human_decided || 0} decided)`;
+  } catch (err) { toast(`Figures unavailable: ${err.message}`, "error"); }
 }
 
 function edit() {
@@ -106,6 +119,8 @@ async function load(form) {
 const form = document.getElementById("rewrite-filters");
 form.addEventListener("submit", (event) => { event.preventDefault(); load(form); });
 document.addEventListener("keydown", (event) => {
+  // Ctrl+R, Ctrl+A and the like stay the browser's
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
   if (editing || event.target.closest("input, textarea, select")) return;
   const actions = {
     a: () => decide("accept"),
