@@ -17,9 +17,10 @@ Training data: easy-VQA's training split (question -> one-word answer: colour, s
 plus, for a share of the steps, judge-style yes/no questions about the same training images
 ("Is the following content visible via this image? a red shape"); `--judge-share` and
 `--what-share` weight the mix toward questions whose wording cannot give the answer, and
-`--check-every` measures held-out balanced judge-style and colour questions while training. Reported on easy-VQA's test
-split: yes/no accuracy, answer accuracy (argmax over the 13 answers) and the share where the
-model's own next token is the answer, and the judge-style yes/no accuracy.
+`--check-every` measures held-out balanced judge-style and colour questions while training.
+Reported on easy-VQA's test split: yes/no, colour and shape accuracy (argmax over the 13
+answers), the share where the model's own next token is the answer, the judge-style yes/no
+accuracy, and the same without the image (the model's no-image baseline).
 
 Prompt format (the processor's chat template, no system prompt):
 ``<|im_start|>user\\n<image>\\n{question}<|im_end|>\\n<|im_start|>assistant\\n``
