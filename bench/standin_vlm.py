@@ -15,9 +15,12 @@ standard ``LlavaForConditionalGeneration`` checkpoint with a ``LlavaProcessor``
 
 Training data: easy-VQA's training split (question -> one-word answer: colour, shape, yes/no)
 plus, for a share of the steps, judge-style yes/no questions about the same training images
-("Is the following content visible via this image? a red shape"). Reported on easy-VQA's test
-split: yes/no accuracy, answer accuracy (argmax over the 13 answers) and the share where the
-model's own next token is the answer, and the judge-style yes/no accuracy.
+("Is the following content visible via this image? a red shape"); `--judge-share` and
+`--what-share` weight the mix toward questions whose wording cannot give the answer, and
+`--check-every` measures held-out balanced judge-style and colour questions while training.
+Reported on easy-VQA's test split: yes/no, colour and shape accuracy (argmax over the 13
+answers), the share where the model's own next token is the answer, the judge-style yes/no
+accuracy, and the same without the image (the model's no-image baseline).
 
 Prompt format (the processor's chat template, no system prompt):
 ``<|im_start|>user\\n<image>\\n{question}<|im_end|>\\n<|im_start|>assistant\\n``
@@ -75,13 +78,28 @@ CHAT_TEMPLATE = (
 class VlmBuild:
     lm_layers: int = 30
     vision_init: str = "clip"  # "clip": the stand-in CLIP's tower; "scratch": trained here only
+    # LLaVA's vision_feature_select_strategy: "default" drops CLS (16 image tokens); "full"
+    # keeps it (17), the token the stand-in CLIP's contrastive loss trained.
+    vision_features: str = "default"
     minutes: float = 30.0  # training wall-clock budget (evaluation and saving come on top)
     max_steps: int = 100_000
     batch_size: int = 16
-    lr: float = 1e-3  # projector and LoRA
+    lr: float = 1e-3  # LoRA (and the projector unless projector_lr is set)
+    projector_lr: float | None = None
     vision_lr: float = 2e-4
     lora_r: int = 16
     judge_share: float = 0.25  # share of samples that are judge-style yes/no questions
+    # Share of samples drawn from easy-VQA's colour / shape questions only. The rest come from
+    # all its questions, mostly yes/no ones whose wording alone predicts the answer; a mix
+    # weighted toward judge-style and colour / shape questions leaves the question prior
+    # nothing to solve, so the loss can only fall through the image.
+    what_share: float = 0.0
+    # Grounding checks every `check_every` steps (0: none) on held-out balanced judge-style and
+    # colour questions; training stops at the first check with judge-style accuracy >=
+    # `stop_judge` and colour accuracy >= `stop_color` (0: never stop early).
+    check_every: int = 0
+    stop_judge: float = 0.0
+    stop_color: float = 0.5
     eval_questions: int = 800
     checkpoint_minutes: float = 5.0
     early_eval_every: int = 40  # steps between quick checks until the early copy is made
@@ -114,7 +132,9 @@ def _knows(image: EvqaImage, kind: str) -> bool:
     )
 
 
-def build_processor(clip_dir: Path | None, lm_dir: Path, patch: int = 16) -> object:
+def build_processor(
+    clip_dir: Path | None, lm_dir: Path, patch: int = 16, strategy: str = "default"
+) -> object:
     """SmolLM2's tokenizer + ``<image>``, the CLIP image processor, the chat template."""
     from transformers import AutoTokenizer, CLIPImageProcessor, LlavaProcessor
 
@@ -135,7 +155,7 @@ def build_processor(clip_dir: Path | None, lm_dir: Path, patch: int = 16) -> obj
         image_processor=image_processor,
         tokenizer=tokenizer,
         patch_size=patch,
-        vision_feature_select_strategy="default",
+        vision_feature_select_strategy=strategy,
         num_additional_image_tokens=1,  # CLIP's CLS, dropped by the "default" strategy
         chat_template=CHAT_TEMPLATE,
         image_token=IMAGE_TOKEN,
@@ -144,7 +164,7 @@ def build_processor(clip_dir: Path | None, lm_dir: Path, patch: int = 16) -> obj
 
 def build_llava(
     clip_dir: Path | None, lm_dir: Path, processor: object, lm_layers: int,
-    clip_build: ClipBuild | None = None,
+    clip_build: ClipBuild | None = None, strategy: str = "default",
 ) -> object:  # fmt: skip
     """A LLaVA whose LM is SmolLM2's first layers and whose vision tower is the stand-in CLIP's
     (`clip_dir`) or a fresh one of the same shape (trained from scratch with the VLM)."""
@@ -176,9 +196,10 @@ def build_llava(
         text_config=text_config.to_dict(),
         image_token_id=image_token_id,
         projector_hidden_act="gelu",
-        vision_feature_select_strategy="default",
+        vision_feature_select_strategy=strategy,
         vision_feature_layer=-1,
-        image_seq_length=(IMAGE_SIZE // clip.config.vision_config.patch_size) ** 2,
+        image_seq_length=(IMAGE_SIZE // clip.config.vision_config.patch_size) ** 2
+        + (strategy == "full"),
         tie_word_embeddings=text_config.tie_word_embeddings,
     )
     model = LlavaForConditionalGeneration(config)
@@ -235,7 +256,8 @@ def make_batch(
 
 def _image_tokens(processor: object) -> int:
     size = processor.image_processor.crop_size["height"]
-    return (size // processor.patch_size) ** 2
+    full = getattr(processor, "vision_feature_select_strategy", "default") == "full"
+    return (size // processor.patch_size) ** 2 + full
 
 
 def answer_loss(model: object, batch: Batch) -> torch.Tensor:
@@ -273,9 +295,14 @@ def next_token_logits(
 
 def evaluate_vlm(
     model: object, processor: object, samples: list[tuple[int, str, str]], pixels: torch.Tensor,
-    batch_size: int = 32,
+    batch_size: int = 32, with_image: bool = True,
 ) -> dict:  # fmt: skip
-    """Answer accuracy (argmax over the easy-VQA answers and free argmax) by question kind."""
+    """Answer accuracy (argmax over the easy-VQA answers and free argmax) by question kind.
+
+    Kinds: ``yes_no``, ``what`` (colour or shape; also split into ``color`` and ``shape``),
+    ``judge_yes_no`` (balanced judge-style) and ``all`` (every easy-VQA question). Without the
+    image (`with_image=False`) the same prompts lose their ``<image>`` line: the model's own
+    no-image baseline."""
     tok = processor.tokenizer
     answer_ids = [tok(a, add_special_tokens=False)["input_ids"][0] for a in ANSWERS]
     model.eval()
@@ -284,14 +311,20 @@ def evaluate_vlm(
     for start in range(0, len(samples), batch_size):
         chunk = samples[start : start + batch_size]
         logits = next_token_logits(
-            model, processor, [q for _, q, _ in chunk], pixels[[i for i, _, _ in chunk]]
-        )
+            model, processor, [q for _, q, _ in chunk],
+            pixels[[i for i, _, _ in chunk]] if with_image else None,
+        )  # fmt: skip
         closed = logits[:, answer_ids].argmax(1).tolist()
         top = logits.argmax(1).tolist()
         for (_, question, answer), c, t in zip(chunk, closed, top, strict=True):
             kind = "judge_yes_no" if question.startswith("Is the following") else (
                 "yes_no" if answer in ("yes", "no") else "what")  # fmt: skip
             hits.setdefault(kind, []).append(ANSWERS[c] == answer)
+            if kind == "what":
+                what = "color" if answer in COLORS else "shape"
+                hits.setdefault(what, []).append(ANSWERS[c] == answer)
+            elif kind == "judge_yes_no":  # by what the content names: the CLIP sees colours
+                hits.setdefault(f"judge_{_judge_kind(question)}", []).append(ANSWERS[c] == answer)
             if kind != "judge_yes_no":
                 hits.setdefault("all", []).append(ANSWERS[c] == answer)
                 free.append(t == answer_ids[ANSWERS.index(answer)])
@@ -299,6 +332,12 @@ def evaluate_vlm(
     out.update({f"{k}_n": len(v) for k, v in hits.items()})
     out["free_next_token_accuracy"] = round(sum(free) / max(1, len(free)), 4)
     return out
+
+
+def _judge_kind(question: str) -> str:
+    words = set(question.rsplit("?", 1)[-1].split())
+    named = (bool(words & set(COLORS)), bool(words & set(SHAPES)))
+    return {(True, True): "both", (True, False): "color"}.get(named, "shape")
 
 
 def eval_samples(images: list[EvqaImage], n: int, seed: int) -> list[tuple[int, str, str]]:
@@ -325,16 +364,29 @@ def blind_baseline(train: list[EvqaImage], test: list[EvqaImage]) -> dict:
     for image in train:
         for question, answer in image.questions:
             seen[question][answer] += 1
-    hits: dict[str, list[bool]] = {"yes_no": [], "what": []}
+    hits: dict[str, list[bool]] = {"yes_no": [], "what": [], "color": [], "shape": []}
     for image in test:
         for question, answer in image.questions:
             guess = seen[question].most_common(1)[0][0] if seen[question] else "no"
             hits["yes_no" if answer in ("yes", "no") else "what"].append(guess == answer)
+            if answer not in ("yes", "no"):
+                hits["color" if answer in COLORS else "shape"].append(guess == answer)
     return {f"blind_{k}_accuracy": round(sum(v) / max(1, len(v)), 4) for k, v in hits.items()}
 
 
 def train_samples(images: list[EvqaImage]) -> list[tuple[int, str, str]]:
     return [(i, q, a) for i, im in enumerate(images) for q, a in im.questions]
+
+
+def grounding_samples(images: list[EvqaImage], n: int, seed: int) -> list[tuple[int, str, str]]:
+    """`n` balanced judge-style questions and n/2 colour questions about held-out images: the
+    question alone tells nothing about their answers (chance 0.5 and 1/8)."""
+    rng = random.Random(seed)
+    knowable = [i for i, im in enumerate(images) if im.color or im.shape]
+    picked = rng.sample(knowable, min(n, len(knowable)))
+    judge = [(i, *judge_samples(images[i], rng)) for i in picked]
+    color = [(i, q, a) for i, im in enumerate(images) for q, a in im.questions if a in COLORS]
+    return judge + rng.sample(color, min(n // 2, len(color)))
 
 
 def save_llava(model: object, processor: object, target: Path, metrics: dict) -> None:
@@ -379,9 +431,15 @@ def build_standin_vlm(
         from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
 
         lm_dir = gguf_to_safetensors(smollm2_gguf_path(), cache)
-    processor = build_processor(clip_dir, lm_dir, (clip_build or ClipBuild()).patch_size)
+    if build.vision_features not in ("default", "full"):
+        raise ValueError(f"vision_features must be 'default' or 'full': {build.vision_features!r}")
+    processor = build_processor(
+        clip_dir, lm_dir, (clip_build or ClipBuild()).patch_size, build.vision_features
+    )
     torch.manual_seed(build.seed)
-    model = build_llava(clip_dir, lm_dir, processor, build.lm_layers, clip_build)
+    model = build_llava(
+        clip_dir, lm_dir, processor, build.lm_layers, clip_build, build.vision_features
+    )
     for p in model.model.language_model.parameters():
         p.requires_grad_(False)
     lora = LoraConfig(
@@ -391,9 +449,10 @@ def build_standin_vlm(
     model.model.language_model = get_peft_model(model.model.language_model, lora)
     lm_head = model.lm_head
     lm_head.weight.requires_grad_(False)
+    projector_lr = build.projector_lr if build.projector_lr is not None else build.lr
     groups = [
         {"params": list(model.model.vision_tower.parameters()), "lr": build.vision_lr},
-        {"params": list(model.model.multi_modal_projector.parameters()), "lr": build.lr},
+        {"params": list(model.model.multi_modal_projector.parameters()), "lr": projector_lr},
         {"params": [p for p in model.model.language_model.parameters() if p.requires_grad],
          "lr": build.lr},
     ]  # fmt: skip
@@ -411,6 +470,9 @@ def build_standin_vlm(
     train_pixels = pixel_values(processor.image_processor, [im.path for im in train_images])
     test_pixels = pixel_values(processor.image_processor, [im.path for im in test_images])
     samples = train_samples(train_images)
+    what_samples = [s for s in samples if s[2] not in ("yes", "no")] or samples
+    checks = grounding_samples(test_images, 96, build.seed + 3) if build.check_every else []
+    history: list[dict] = []
     knowable = [i for i, im in enumerate(train_images) if im.color or im.shape]
     quick = eval_samples(test_images, 96, build.seed + 1)
     budget = build.minutes * 60
@@ -429,9 +491,12 @@ def build_standin_vlm(
             g["lr"] = lr * schedule(now / budget)
         rows, questions, answers = [], [], []
         for _ in range(build.batch_size):
-            if rng.random() < build.judge_share:
+            draw = rng.random()
+            if draw < build.judge_share:
                 i = knowable[rng.randrange(len(knowable))]
                 q, a = judge_samples(train_images[i], rng)
+            elif draw < build.judge_share + build.what_share:
+                i, q, a = what_samples[rng.randrange(len(what_samples))]
             else:
                 i, q, a = samples[rng.randrange(len(samples))]
             rows.append(i)
@@ -446,7 +511,7 @@ def build_standin_vlm(
         losses.append(loss.item())
         if step % 10 == 0:
             log(f"vlm step {step} loss {sum(losses[-10:]) / 10:.3f} at {now:.0f} s")
-        if not early_done and step % build.early_eval_every == 0:
+        if not early_done and not build.check_every and step % build.early_eval_every == 0:
             figures = evaluate_vlm(model, processor, quick, test_pixels)
             model.train()
             log(f"quick check at step {step}: {figures}")
@@ -457,6 +522,15 @@ def build_standin_vlm(
                 if copy_to is not None:
                     copy_asset(early, copy_to)
                 log(f"early version saved at step {step}")
+        if build.check_every and step % build.check_every == 0:
+            check = evaluate_vlm(model, processor, checks, test_pixels)
+            model.train()
+            judge, color = check.get("judge_yes_no_accuracy", 0), check.get("color_accuracy", 0)
+            history.append({"step": step, "judge_yes_no": judge, "color": color})
+            log(f"grounding check at step {step}: judge-style {judge}, colour {color}")
+            if build.stop_judge and judge >= build.stop_judge and color >= build.stop_color:
+                log(f"grounded at step {step}: stopping")
+                break
         if time.perf_counter() - last_checkpoint > build.checkpoint_minutes * 60:
             trainable = {n: p for n, p in model.state_dict().items()
                          if "lora_" in n or "vision_tower" in n or "projector" in n}  # fmt: skip
@@ -466,13 +540,14 @@ def build_standin_vlm(
             last_checkpoint = time.perf_counter()
     train_s = time.perf_counter() - started
     start_eval = time.perf_counter()
-    figures = evaluate_vlm(
-        model, processor, eval_samples(test_images, build.eval_questions, build.seed + 2),
-        test_pixels,
-    )  # fmt: skip
+    final = eval_samples(test_images, build.eval_questions, build.seed + 2)
+    figures = evaluate_vlm(model, processor, final, test_pixels)
+    no_image = evaluate_vlm(model, processor, final, test_pixels, with_image=False)
     metrics = {
         **figures,
+        **{f"no_image_{k}": v for k, v in no_image.items() if k.endswith("_accuracy")},
         **blind_baseline(train_images, test_images),
+        "grounding_checks": history,
         "steps": step,
         "samples_seen": step * build.batch_size,
         "train_seconds": round(train_s, 1),
@@ -492,6 +567,23 @@ def build_standin_vlm(
     return target, metrics
 
 
+def evaluate_checkpoint(path: Path, questions: int, seed: int = 2) -> dict:
+    """Re-measure a saved checkpoint (loaded like a hub one) on the same test sample as a
+    build with `questions` evaluation questions, with and without the image."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model = AutoModelForImageTextToText.from_pretrained(str(path))
+    processor = AutoProcessor.from_pretrained(str(path))
+    test_images = easyvqa_split("test")
+    pixels = pixel_values(processor.image_processor, [im.path for im in test_images])
+    samples = eval_samples(test_images, questions, seed)
+    no_image = evaluate_vlm(model, processor, samples, pixels, with_image=False)
+    return {
+        **evaluate_vlm(model, processor, samples, pixels),
+        **{f"no_image_{k}": v for k, v in no_image.items() if k.endswith("_accuracy")},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", default="var/standin")
@@ -502,18 +594,37 @@ def main() -> None:
     parser.add_argument("--clip-steps", type=int, default=ClipBuild.steps)
     parser.add_argument("--vision-init", choices=("clip", "scratch"), default=VlmBuild.vision_init)
     parser.add_argument("--vision-lr", type=float, default=VlmBuild.vision_lr)
+    parser.add_argument(
+        "--vision-features", choices=("default", "full"), default=VlmBuild.vision_features
+    )
+    parser.add_argument("--lr", type=float, default=VlmBuild.lr)
+    parser.add_argument("--projector-lr", type=float, default=None)
+    parser.add_argument("--judge-share", type=float, default=VlmBuild.judge_share)
+    parser.add_argument("--what-share", type=float, default=VlmBuild.what_share)
+    parser.add_argument("--check-every", type=int, default=VlmBuild.check_every)
+    parser.add_argument("--stop-judge", type=float, default=VlmBuild.stop_judge)
+    parser.add_argument("--stop-color", type=float, default=VlmBuild.stop_color)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--copy-to", default="")
+    parser.add_argument("--evaluate", default="", help="only re-measure this saved checkpoint")
     args = parser.parse_args()
     torch.set_num_threads(min(2, args.threads))
     from bench._db import machine
 
     start = time.perf_counter()
+    if args.evaluate:
+        figures = evaluate_checkpoint(Path(args.evaluate), args.eval_questions)
+        print(json.dumps({"path": args.evaluate, **figures,
+                          "wall_seconds": round(time.perf_counter() - start, 1)}))  # fmt: skip
+        return
     copy_to = Path(args.copy_to) if args.copy_to else None
     build = VlmBuild(
         minutes=args.minutes, lm_layers=args.lm_layers, batch_size=args.batch_size,
         eval_questions=args.eval_questions, vision_init=args.vision_init,
-        vision_lr=args.vision_lr,
+        vision_lr=args.vision_lr, lr=args.lr, projector_lr=args.projector_lr,
+        judge_share=args.judge_share, what_share=args.what_share, check_every=args.check_every,
+        stop_judge=args.stop_judge, stop_color=args.stop_color,
+        vision_features=args.vision_features,
     )  # fmt: skip
     path, metrics = build_standin_vlm(
         args.cache_dir, build, clip_build=ClipBuild(steps=args.clip_steps), copy_to=copy_to,

@@ -14,6 +14,7 @@ from bench.standin_vlm import (
     IMAGE_TOKEN,
     VlmBuild,
     build_standin_vlm,
+    grounding_samples,
     judge_samples,
     make_batch,
 )
@@ -56,7 +57,10 @@ def built(tmp_path_factory):
     lm_dir = _tiny_lm(tmp_path_factory.mktemp("lm"), train + test)
     cache = tmp_path_factory.mktemp("cache")
     clip_build = ClipBuild(steps=3, batch_size=8, hidden=32, vision_layers=1, text_layers=1)
-    build = VlmBuild(lm_layers=1, max_steps=3, batch_size=4, eval_questions=8, lora_r=2)
+    build = VlmBuild(
+        lm_layers=1, max_steps=3, batch_size=4, eval_questions=8, lora_r=2, what_share=0.4,
+        check_every=2,
+    )  # fmt: skip
     path, metrics = build_standin_vlm(
         cache, build, clip_build=clip_build, train_images=train, test_images=test,
         lm_dir=lm_dir, log=lambda _: None,
@@ -80,6 +84,16 @@ def test_judge_questions_are_true_half_the_time():
         named = set(re.findall(r"\w+", question.split("?")[1]))
         assert (answer == "yes") == ({image.color, image.shape} >= named - {"a", "shape"})
     assert 70 < sum(a == "yes" for _, a in answers) < 130
+
+
+def test_grounding_checks_ask_what_the_question_alone_cannot_answer():
+    images = [im for im in easyvqa_split("test")[:60] if im.color and im.shape][:20]
+    samples = grounding_samples(images, 16, seed=0)
+    judge = [a for _, q, a in samples if q.startswith("Is the following")]
+    colour = [a for _, q, a in samples if not q.startswith("Is the following")]
+    assert len(judge) == 16 and len(colour) == 8
+    assert set(judge) <= {"yes", "no"} and 3 <= judge.count("yes") <= 13
+    assert all(a not in ("yes", "no") for a in colour)
 
 
 @pytest.mark.slow
@@ -111,6 +125,8 @@ def test_the_llava_checkpoint_reloads_through_the_auto_classes_and_answers(built
     _, path, metrics, test = built
     assert metrics["steps"] == 3 and 0 <= metrics["yes_no_accuracy"] <= 1
     assert 0 <= metrics["blind_yes_no_accuracy"] <= 1
+    assert 0 <= metrics["no_image_yes_no_accuracy"] <= 1
+    assert [c["step"] for c in metrics["grounding_checks"]] == [2]
     model = AutoModelForImageTextToText.from_pretrained(path)
     processor = AutoProcessor.from_pretrained(path)
     assert type(model).__name__ == "LlavaForConditionalGeneration"
