@@ -299,7 +299,11 @@ class ProjectRubricApi(EngineApi):
 
 def _flatten(errors: Any) -> list[str]:
     if isinstance(errors, dict):
-        return [f"{k}: {m}" if not str(k).isdigit() else m for k, v in errors.items() for m in _flatten(v)]
+        return [
+            f"{k}: {m}" if not str(k).isdigit() else m
+            for k, v in errors.items()
+            for m in _flatten(v)
+        ]
     if isinstance(errors, list):
         return [m for e in errors for m in _flatten(e)]
     return [str(errors)]

@@ -208,7 +208,9 @@ def precondition_problems(pre: Any) -> list[str]:
         elif not all(isinstance(a, str) and a.strip() for a in alternatives):
             problems.append(f"{where}: each alternative is a non-empty yes/no check (text).")
         elif any(len(a.strip()) > MAX_PRECONDITION_TEXT for a in alternatives):
-            problems.append(f"{where}: each alternative is at most {MAX_PRECONDITION_TEXT} characters.")
+            problems.append(
+                f"{where}: each alternative is at most {MAX_PRECONDITION_TEXT} characters."
+            )
         elif any(sep in a for a in alternatives for sep in _PRECONDITION_SEPARATORS):
             problems.append(f"{where}: an alternative may not contain '|' or a line break.")
     return problems
