@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -295,6 +297,32 @@ class ProjectRubricApi(EngineApi):
         return Response(ProjectDetailSerializer(project_detail_data(project, role)).data)
 
 
+def _flatten(errors: Any) -> list[str]:
+    if isinstance(errors, dict):
+        return [
+            f"{k}: {m}" if not str(k).isdigit() else m
+            for k, v in errors.items()
+            for m in _flatten(v)
+        ]
+    if isinstance(errors, list):
+        return [m for e in errors for m in _flatten(e)]
+    return [str(errors)]
+
+
+def _rule_errors(rules: list[dict], errors: Any) -> dict[str, list[str]]:
+    """Serializer errors per rule key (or position), as readable lines, like the service's."""
+    out: dict[str, list[str]] = {}
+    # a list serializer's errors: a list (one entry per rule) or {position: errors}
+    by_position = errors.items() if isinstance(errors, dict) else enumerate(errors)
+    for position, problems in by_position:
+        rule = rules[position] if isinstance(position, int) and position < len(rules) else {}
+        if problems:
+            key = rule.get("key")
+            name = key if isinstance(key, str) and key else f"rules[{position}]"
+            out[name] = _flatten(problems)
+    return out
+
+
 class ProjectConstitutionApi(EngineApi):
     permission_classes = [IsProjectOwner]
 
@@ -335,7 +363,7 @@ class ProjectConstitutionApi(EngineApi):
             raise ApiError(
                 "invalid_constitution",
                 "The constitution is invalid.",
-                details={"rules": rules.errors},
+                details=_rule_errors(data.validated_data["rules"], rules.errors),
             )
         constitution_set(
             project=project,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 
@@ -62,6 +64,21 @@ class QuestionSerializer(serializers.Serializer):
     )
 
 
+class PreconditionField(serializers.Field):
+    """A yes/no check, or a list of alternatives: passed through as given, so the service's
+    validation (annotation/services/projects.py) words the errors for both."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) or (
+            isinstance(data, list) and all(isinstance(a, str) for a in data)
+        ):
+            return data
+        raise serializers.ValidationError("A yes/no check (text) or a list of alternatives.")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class RuleSerializer(serializers.Serializer):
     key = serializers.SlugField(help_text="Stable rule key.")
     text = serializers.CharField(help_text="The rule as written.")
@@ -73,9 +90,15 @@ class RuleSerializer(serializers.Serializer):
         choices=["low", "medium", "high", "critical"], default="high", help_text="Severity."
     )
     preconditions = serializers.ListField(
-        child=serializers.CharField(),
+        child=PreconditionField(),
         required=False,
-        help_text="Ordered yes/no checks; the rule applies only when all hold.",
+        help_text="Ordered yes/no checks (an AND-chain); each is a string or a list of "
+        "alternatives, any one of which suffices. The rule applies only when all hold.",
+    )
+    central_objects = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        help_text="The rule's central object words (the judge removes them to test a check).",
     )
 
 

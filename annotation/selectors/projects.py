@@ -61,6 +61,7 @@ def constitution_current(*, project: Project) -> dict[str, Any] | None:
                 "category": r.category,
                 "severity": r.severity,
                 "preconditions": r.preconditions,
+                "central_objects": r.central_objects,
             }
             for r in constitution.rules.order_by("position")
         ],

@@ -181,6 +181,63 @@ _RULE_TEXT_LIMITS = {
 }
 
 
+MAX_ALTERNATIVES = 16
+MAX_PRECONDITION_TEXT = 500
+MAX_OBJECT_TEXT = 100
+# The editor writes one precondition per line with its alternatives separated by "|", and the
+# central objects separated by commas: a value holding its own separator would not survive the
+# round trip through the editor, so it is refused here (for API clients too).
+_PRECONDITION_SEPARATORS = ("|", "\n", "\r")
+
+
+def precondition_problems(pre: Any) -> list[str]:
+    """Why an AND-chain of preconditions (each a yes/no check or a list of alternatives, any
+    one of which suffices) is invalid; empty when it is valid."""
+    if not isinstance(pre, list):
+        return ["`preconditions` is a list of yes/no checks (strings, or lists of alternatives)."]
+    if len(pre) > MAX_PRECONDITIONS:
+        return [f"`preconditions`: at most {MAX_PRECONDITIONS}, got {len(pre)}."]
+    problems = []
+    for number, check in enumerate(pre, start=1):
+        alternatives = check if isinstance(check, list) else [check]
+        where = f"Precondition {number}"
+        if not alternatives:
+            problems.append(f"{where} has no alternatives.")
+        elif len(alternatives) > MAX_ALTERNATIVES:
+            problems.append(f"{where}: at most {MAX_ALTERNATIVES} alternatives.")
+        elif not all(isinstance(a, str) and a.strip() for a in alternatives):
+            problems.append(f"{where}: each alternative is a non-empty yes/no check (text).")
+        elif any(len(a.strip()) > MAX_PRECONDITION_TEXT for a in alternatives):
+            problems.append(
+                f"{where}: each alternative is at most {MAX_PRECONDITION_TEXT} characters."
+            )
+        elif any(sep in a for a in alternatives for sep in _PRECONDITION_SEPARATORS):
+            problems.append(f"{where}: an alternative may not contain '|' or a line break.")
+    return problems
+
+
+def central_object_problems(objects: Any) -> list[str]:
+    """Why a rule's central object words are invalid; empty when they are valid."""
+    if not isinstance(objects, list) or not all(isinstance(o, str) for o in objects):
+        return ["`central_objects` is a list of words."]
+    if len(objects) > MAX_PRECONDITIONS:
+        return [f"`central_objects`: at most {MAX_PRECONDITIONS} words, got {len(objects)}."]
+    if not all(0 < len(o.strip()) <= MAX_OBJECT_TEXT for o in objects):
+        return [f"`central_objects`: each word is 1-{MAX_OBJECT_TEXT} characters."]
+    if any("," in o or "\n" in o for o in objects):
+        return ["`central_objects`: a word may not contain ',' or a line break."]
+    return []
+
+
+def _clean_preconditions(pre: list) -> list:
+    """Trimmed; a precondition with one alternative is stored as plain text."""
+    out: list = []
+    for check in pre:
+        alternatives = [a.strip() for a in (check if isinstance(check, list) else [check])]
+        out.append(alternatives[0] if len(alternatives) == 1 else alternatives)
+    return out
+
+
 @transaction.atomic
 def constitution_set(
     *,
@@ -216,35 +273,8 @@ def constitution_set(
                 problems.append(f"`{field}` is longer than {limit} characters.")
         if rule.get("severity", "high") not in _SEVERITIES:
             problems.append(f"`severity` must be one of {', '.join(sorted(_SEVERITIES))}.")
-        pre = rule.get("preconditions", [])
-        # each precondition: a yes/no check, or a list of alternatives (any one suffices)
-        flat = [
-            a
-            for p in (pre if isinstance(pre, list) else [])
-            for a in (p if isinstance(p, list) else [p])
-        ]
-        if (
-            not isinstance(pre, list)
-            or not all(isinstance(a, str) and a.strip() for a in flat)
-            or any(isinstance(p, list) and not p for p in pre)
-        ):
-            problems.append(
-                "`preconditions` is a list of yes/no checks (strings, or lists of alternatives)."
-            )
-        elif len(pre) > MAX_PRECONDITIONS or any(len(p) > MAX_RULE_TEXT for p in flat):
-            problems.append(
-                f"`preconditions`: at most {MAX_PRECONDITIONS}, each at most "
-                f"{MAX_RULE_TEXT} characters."
-            )
-        objects = rule.get("central_objects", [])
-        if (
-            not isinstance(objects, list)
-            or len(objects) > MAX_PRECONDITIONS
-            or not all(isinstance(o, str) and 0 < len(o.strip()) <= 100 for o in objects)
-        ):
-            problems.append(
-                f"`central_objects`: at most {MAX_PRECONDITIONS} words, each 1-100 characters."
-            )
+        problems += precondition_problems(rule.get("preconditions", []))
+        problems += central_object_problems(rule.get("central_objects", []))
         if problems:
             errors[key if isinstance(key, str) and key and key not in seen else where] = problems
         else:
@@ -272,7 +302,7 @@ def constitution_set(
             key=rule["key"],
             text=rule["text"],
             objectified=rule.get("objectified", ""),
-            preconditions=rule.get("preconditions", []),
+            preconditions=_clean_preconditions(rule.get("preconditions", [])),
             central_objects=[o.strip() for o in rule.get("central_objects", [])],
             category=rule["category"],
             severity=rule.get("severity", "high"),

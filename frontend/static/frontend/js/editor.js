@@ -1,6 +1,7 @@
 // Project editor: settings, rubric (add / remove / reorder / presets), constitution versions and
 // members. Every save goes through the REST API, so validation messages are the engine's.
 import { api, el, toast } from "./api.js";
+import { formatObjects, formatPreconditions, parseObjects, parsePreconditions } from "./rules_text.js";
 
 const config = JSON.parse(document.getElementById("editor-config").textContent);
 const $ = (s) => document.querySelector(s);
@@ -182,7 +183,11 @@ function renderRules(list) {
           el("button", { type: "button", class: "btn", "aria-label": `Move rule ${i + 1} down`, disabled: i === rules.length - 1, onclick: () => moveRule(i, 1), text: "↓" }),
           el("button", { type: "button", class: "btn danger", "aria-label": `Remove rule ${i + 1}`, onclick: () => { rules.splice(i, 1); renderRules(rules); }, text: "Remove" }))),
       el("div", { class: "grid-2" }, text("text", "Rule as written"), text("objectified", "Check (objectified)")),
-      text("preconditions", "Preconditions (one yes/no question per line)", 2, (r.preconditions || []).join("\n"), (v) => v.split("\n").map((s) => s.trim()).filter(Boolean))));
+      el("div", { class: "grid-2" },
+        text("preconditions", "Preconditions (all must hold: one per line; alternatives separated by |)", 3, formatPreconditions(r.preconditions), parsePreconditions),
+        el("div", { class: "field" },
+          el("label", { for: `${id}-central_objects`, text: "Central objects (comma-separated words)" }),
+          el("input", { type: "text", id: `${id}-central_objects`, value: formatObjects(r.central_objects), oninput: (e) => { r.central_objects = parseObjects(e.target.value); } })))));
   });
   if (!rules.length) box.append(el("p", { class: "muted", text: "No rules: this project has no safety constitution yet." }));
 }
@@ -204,7 +209,7 @@ async function saveConstitution() {
 }
 
 if (pid) {
-  $("#add-rule").addEventListener("click", () => { rules.push({ key: "", text: "", objectified: "", category: "", severity: "high", preconditions: [] }); renderRules(rules); });
+  $("#add-rule").addEventListener("click", () => { rules.push({ key: "", text: "", objectified: "", category: "", severity: "high", preconditions: [], central_objects: [] }); renderRules(rules); });
   $("#load-default-rules").addEventListener("click", () => { renderRules(config.default_constitution.rules); $("#const-name").value = config.default_constitution.name || ""; toast("Default rules loaded: save to make them a version."); });
   $("#save-constitution").addEventListener("click", saveConstitution);
 }

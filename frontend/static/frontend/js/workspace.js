@@ -3,6 +3,7 @@
 import { api, el, toast } from "./api.js";
 import { renderChat } from "./chat.js";
 import { RubricForm } from "./form.js";
+import { renderJudgeHints } from "./judge_hints.js";
 import { ACTIONS, DEFAULTS, Keymap, keyName } from "./keymap.js";
 import { ImageViewer } from "./viewer.js";
 
@@ -81,6 +82,7 @@ async function show(payload, { answers, editing = null } = {}) {
   document.body.dataset.itemId = item.id;
   updateLease();
   form.setActive(0);
+  showJudgeHints(item.id);
   // "Fully shown": image decoded and the frame painted; the benchmark reads these marks.
   if (payload._ready) await payload._ready;
   requestAnimationFrame(() => {
@@ -90,6 +92,19 @@ async function show(payload, { answers, editing = null } = {}) {
     document.body.dataset.shown = String(n);
   });
   startPrefetch();
+}
+
+// Assisted projects only: on blind ones the annotators' labels must stay an unbiased measure of
+// the judge, so its suggestions are not even requested (the engine would refuse them anyway).
+async function showJudgeHints(itemId) {
+  const host = $("#judge-hints");
+  host.hidden = true;
+  host.replaceChildren();
+  if (state.project?.judge_assist !== "assisted") return;
+  let data;
+  try { data = await api(`${base}/items/${itemId}/judge/`); } catch { return; }
+  if (state.current?.item.id !== itemId) return; // another item is shown by now
+  renderJudgeHints(host, data?.suggestions || [], state.project.constitution?.rules || []);
 }
 
 function showEmpty() {
