@@ -28,7 +28,7 @@ from curation.selectors.browse import (
     items_browse,
     reviewed_project_ids,
 )
-from curation.selectors.judge import judge_run_latest
+from curation.selectors.judge import judge_run_latest, judge_run_rule_keys
 from curation.selectors.runs import dataset_get
 from frontend.access import project_for_page
 
@@ -115,11 +115,7 @@ def _browse(
     judge_run: Any,
     context: dict[str, Any],
 ) -> HttpResponse:
-    judge_rules = (
-        list(judge_run.constitution.rules.order_by("position").values_list("key", flat=True))
-        if judge_run is not None
-        else []
-    )
+    judge_rules = judge_run_rule_keys(judge_run)
     filters, problems, scoring = _filters(
         request, scorings, with_state=with_state, judge_run=judge_run, judge_rules=judge_rules
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -64,6 +65,18 @@ class QuestionSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "A yes/no check."},
+            {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Alternatives: the precondition holds if any of them does.",
+            },
+        ]
+    }
+)
 class PreconditionField(serializers.Field):
     """A yes/no check, or a list of alternatives: passed through as given, so the service's
     validation (annotation/services/projects.py) words the errors for both."""

@@ -97,6 +97,13 @@ def judge_vs_human(*, run: JudgeRun) -> dict[str, Any]:
     return {"run": judge_run_summary(run), "rules": out}
 
 
+def judge_run_rule_keys(run: JudgeRun | None) -> list[str]:
+    """The keys of the rules a judge run judged, in the constitution's order ([] without a run)."""
+    if run is None:
+        return []
+    return list(run.constitution.rules.order_by("position").values_list("key", flat=True))
+
+
 def judge_run_latest(
     *, project_ids: list[int] | None, corpus_id: int | None = None
 ) -> JudgeRun | None:
