@@ -210,7 +210,9 @@ class AnnotationExportApi(EngineApi):
             ),
         ],
         responses={
-            (200, "application/json"): OpenApiTypes.BINARY,
+            # json: an array of records; jsonl and csv: text, one record per line
+            (200, "application/json"): {"type": "array", "items": {"type": "object"}},
+            (200, "application/x-ndjson"): OpenApiTypes.BINARY,
             (200, "text/csv"): OpenApiTypes.BINARY,
             **error_responses(400, 401, 403, 404),
         },

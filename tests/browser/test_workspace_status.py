@@ -20,7 +20,13 @@ def _status(page) -> str:
 
 def _answer_current(page) -> None:
     external_id = page.evaluate("window.arbiterWorkspace.state.current.item.external_id")
-    keys, _ = _keys_for(int(external_id), has_candidates(external_id))
+    shown = None
+    if has_candidates(external_id):
+        # the candidates' order on screen (random per assignment): keys follow the screen
+        shown = page.evaluate(
+            "window.arbiterWorkspace.state.current.assignment.candidate_order['1']"
+        )
+    keys, _ = _keys_for(int(external_id), shown)
     for key in keys:
         page.keyboard.press(key)
     seq = page.evaluate("window.arbiterWorkspace.state.seq")

@@ -101,6 +101,18 @@ def _reachable(netns: str, host: str, port: int) -> bool:
     )
 
 
+def _reachable_soon(netns: str, host: str, port: int, within_s: float = 15.0) -> bool:
+    """The forwarders are started just before: on a busy machine socat may not listen yet."""
+    import time
+
+    deadline = time.monotonic() + within_s
+    while not _reachable(netns, host, port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
 @pytest.fixture
 def hosts() -> Iterator[list[Host]]:
     if not shutil.which("socat"):
@@ -149,8 +161,8 @@ def test_two_namespaced_workers_share_scoring_and_one_finishes_after_the_other_d
 ):
     # given: each namespace reaches PostgreSQL and Redis only over its own link
     for host in hosts:
-        assert _reachable(host.netns, host.host_ip, 5432)
-        assert _reachable(host.netns, host.host_ip, 6379)
+        assert _reachable_soon(host.netns, host.host_ip, 5432)
+        assert _reachable_soon(host.netns, host.host_ip, 6379)
         assert not _reachable(host.netns, "127.0.0.1", 5432)
     workers = {
         name: cluster.start(name, netns=host.netns, host=host.host_ip)

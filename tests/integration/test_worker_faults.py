@@ -109,6 +109,10 @@ def test_import_killed_fails_with_the_reason_and_leaves_nothing(cluster, tmp_pat
     assert body["error"]["message"].startswith(f"Worker {first.hostname} pid ")
     assert "stopped responding at" in body["error"]["message"]
     # no orphan rows: the transaction died with the worker; the corpus made for it is gone
+    # (the end hook runs once the failure has committed, so a client may see "failed" first)
+    deadline = time.monotonic() + 30
+    while Corpus.objects.filter(pk=corpus_id).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert not Corpus.objects.filter(pk=corpus_id).exists()
     assert not Item.objects.exists() and not CorpusImage.objects.exists()
     # no orphan files: the upload is deleted, every stored image file has its row

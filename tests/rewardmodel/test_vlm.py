@@ -259,7 +259,11 @@ def test_two_data_parallel_processes_equal_one_with_the_same_global_batch(llava_
     parallel = load_file(str(tmp_path / "out" / "adapter.safetensors"))
     single = alone.trainable_state_dict()
     assert parallel.keys() == single.keys()
+    # float32 sums in another order (all-reduce, per-process thread counts) differ by ~1e-5 to
+    # 1e-4 after 3 Adam steps; training itself moves the weights by ~1e-2, 10x the tolerance
+    atol = 2e-4
     for name, value in single.items():
-        torch.testing.assert_close(parallel[name], value, atol=1e-5, rtol=1e-4)
-    moved = vlm_reward_model_load(llava_dir, config=config).trainable_state_dict()
-    assert any(not torch.allclose(moved[n], single[n]) for n in single)  # it did train
+        torch.testing.assert_close(parallel[name], value, atol=atol, rtol=1e-3)
+    start = vlm_reward_model_load(llava_dir, config=config).trainable_state_dict()
+    moved = max((single[n] - start[n]).abs().max().item() for n in single)
+    assert moved > 10 * atol, moved  # it did train, by far more than the tolerance
