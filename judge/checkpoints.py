@@ -220,13 +220,18 @@ def vlm_objects(
     return model.eval(), processor
 
 
-def build_clip(path: Path, **shape: int) -> Path:
-    """A CLIP model (text and vision towers) with its tokenizer and image processor."""
+def _save_parts(path: Path, parts: tuple[object, ...]) -> Path:
+    """Save a model with its processors into one folder, loadable by name like a hub checkpoint."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    for part in clip_objects(**shape):
-        part.save_pretrained(path)
+    for part in parts:
+        part.save_pretrained(path)  # type: ignore[attr-defined]
     return path
+
+
+def build_clip(path: Path, **shape: int) -> Path:
+    """A CLIP model (text and vision towers) with its tokenizer and image processor."""
+    return _save_parts(path, clip_objects(**shape))
 
 
 def clip_objects(
@@ -280,11 +285,7 @@ def clip_objects(
 
 def build_owlv2(path: Path, **shape: int) -> Path:
     """An OWLv2 detector with its tokenizer and image processor."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    for part in owlv2_objects(**shape):
-        part.save_pretrained(path)
-    return path
+    return _save_parts(path, owlv2_objects(**shape))
 
 
 def owlv2_objects(

@@ -123,6 +123,25 @@ class VisionLanguageSource:
         return self.tokenizer.decode(new, skip_special_tokens=True)
 
 
+def _model_with_processors(
+    model_class: Any,
+    name_or_path: str,
+    device: torch.device,
+    loaded: tuple[Any, Any, Any] | None,
+) -> tuple[Any, Any, Any]:
+    """(model in eval mode on ``device``, image processor, tokenizer): ``loaded`` as given, else
+    read from a local checkpoint (no download, no remote code)."""
+    from transformers import AutoImageProcessor, AutoTokenizer
+
+    if loaded is not None:
+        model, images, tokenizer = loaded
+    else:
+        model = model_class.from_pretrained(name_or_path, local_files_only=True)
+        images = AutoImageProcessor.from_pretrained(name_or_path, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
+    return model.to(device).eval(), images, tokenizer
+
+
 class ClipRelevanceSource:
     """``CLIPModel`` (or SigLIP-like ``AutoModel`` with ``get_image_features``): cosine of the
     image and text embeddings."""
@@ -135,18 +154,13 @@ class ClipRelevanceSource:
         loaded: tuple[Any, Any, Any] | None = None,
     ) -> None:
         """``loaded``: an already built (model, image processor, tokenizer)."""
-        from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+        from transformers import AutoModel
 
         self.name = name_or_path
         self.device = pick_device(device)
-        if loaded is not None:
-            self.model, self.images, self.tokenizer = loaded
-        else:
-            self.model = AutoModel.from_pretrained(name_or_path, local_files_only=True)
-            self.images = AutoImageProcessor.from_pretrained(name_or_path, local_files_only=True)
-            self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
-        self.model = self.model.to(self.device)
-        self.model.eval()
+        self.model, self.images, self.tokenizer = _model_with_processors(
+            AutoModel, name_or_path, self.device, loaded
+        )
 
     @staticmethod
     def _tensor(output: Any) -> torch.Tensor:
@@ -180,20 +194,13 @@ class OwlDetectorSource:
         loaded: tuple[Any, Any, Any] | None = None,
     ) -> None:
         """``loaded``: an already built (model, image processor, tokenizer)."""
-        from transformers import AutoImageProcessor, AutoTokenizer, Owlv2ForObjectDetection
+        from transformers import Owlv2ForObjectDetection
 
         self.name = name_or_path
         self.device = pick_device(device)
-        if loaded is not None:
-            self.model, self.images, self.tokenizer = loaded
-        else:
-            self.model = Owlv2ForObjectDetection.from_pretrained(
-                name_or_path, local_files_only=True
-            )
-            self.images = AutoImageProcessor.from_pretrained(name_or_path, local_files_only=True)
-            self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
-        self.model = self.model.to(self.device)
-        self.model.eval()
+        self.model, self.images, self.tokenizer = _model_with_processors(
+            Owlv2ForObjectDetection, name_or_path, self.device, loaded
+        )
 
     @torch.inference_mode()
     def detect(self, image: Any, words: Sequence[str], min_score: float) -> list[Box]:
