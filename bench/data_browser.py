@@ -5,7 +5,9 @@ for each scope and filter, median of 5 after a warm-up.
     BENCH_DATABASE_URL=sqlite:////tmp/browse.sqlite3 .venv/bin/python bench/data_browser.py
 
 The corpus, its project (every item in it, 2,000 answered, 300 disputed), a model's scores of
-every item and a 20k-item dataset version are built once and reused by later runs.
+every item and a 20k-item dataset version are built once and reused by later runs; so are a
+finished safety-judge run over every item (rule "no-red" violated by 1 item in 8, rule "rare" by
+1 in 1,000) and two annotators' rule verdicts on the 2,000 answered items (1 in 10 violating).
 """
 
 from __future__ import annotations
@@ -87,6 +89,87 @@ def build(n_items: int):
     return staff, project, corpus
 
 
+def build_flags(project, staff) -> int:
+    """The judge's and the annotators' rule verdicts (see the module's docstring); returns the
+    judge run's id."""
+    from django.contrib.auth import get_user_model
+
+    from annotation.models import Annotation, Constitution, ProjectItem, Rule, Suggestion
+    from core.models import Job
+    from curation.models import JudgeRun
+
+    done = JudgeRun.objects.filter(project=project).first()
+    if done is not None:
+        return done.pk
+    t0 = time.perf_counter()
+    constitution = Constitution.objects.create(project=project, version=1)
+    for n, key in enumerate(("no-red", "rare")):
+        Rule.objects.create(constitution=constitution, position=n, key=key, text=key, category="x")
+    run = JudgeRun.objects.create(
+        project=project,
+        constitution=constitution,
+        job=Job.objects.create(kind=Job.Kind.SAFETY_JUDGE, status=Job.Status.SUCCEEDED),
+        config={"vlm": "bench"},
+    )
+    pairs = list(
+        ProjectItem.objects.filter(project=project).order_by("item_id").values_list("pk", "item_id")
+    )
+
+    def verdict(item_id: int, rule: str) -> str:
+        every = 8 if rule == "no-red" else 1000
+        hit = (item_id * 2654435761) % every == 0
+        return "violates" if hit else "does_not_violate"
+
+    for start in range(0, len(pairs), 10000):
+        Suggestion.objects.bulk_create(
+            [
+                Suggestion(
+                    item_id=item_id,
+                    question_key="safety",
+                    rule_key=rule,
+                    judge_run_id=run.pk,
+                    constitution=constitution,
+                    value={"verdict": verdict(item_id, rule)},
+                    score=0.9,
+                    model_version="bench",
+                )
+                for _, item_id in pairs[start : start + 10000]
+                for rule in ("no-red", "rare")
+            ]
+        )
+    users = [
+        get_user_model().objects.get_or_create(username=f"bench-browse-{n}")[0] for n in range(2)
+    ]
+    Annotation.objects.bulk_create(
+        [
+            Annotation(
+                project=project,
+                project_item_id=pitem,
+                item_id=item_id,
+                user=user,
+                answers={
+                    "safety": {
+                        "no-red": {
+                            "verdict": "violates" if item_id % 10 == 0 else "does_not_violate"
+                        }
+                    }
+                },
+            )
+            for pitem, item_id in pairs[:2000]
+            for user in users
+        ],
+        batch_size=5000,
+    )
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for table in ("annotation_suggestion", "annotation_annotation"):
+                cursor.execute(f"ANALYZE {table}")
+    print(f"built the judge's and annotators' flags in {time.perf_counter() - t0:.0f} s")
+    return run.pk
+
+
 def timed(client, url: str, repeat: int = 5) -> tuple[float, int]:
     response = client.get(url)  # warm-up (and the check that it works)
     assert response.status_code == 200, (url, response.status_code)
@@ -111,6 +194,7 @@ def main() -> None:
 
     settings.ALLOWED_HOSTS = ["*"]
     staff, project, corpus = build(args.items)
+    build_flags(project, staff)
     scoring = ScoringRun.objects.filter(corpus=corpus).first()
     dataset = DatasetVersion.objects.filter(project=project).first()
     client = Client()
@@ -131,6 +215,11 @@ def main() -> None:
             "project, unannotated + category + score",
             p + mixed,
         ),
+        ("project, judge: any rule (1 in 8)", p + "?judge=any"),
+        ("project, judge: rare rule (1 in 1,000)", p + "?judge=rare"),
+        ("corpus, judge: rare rule", c + "?judge=rare"),
+        ("project, annotators flagged (200 of 2,000 answered)", p + "?human=1"),
+        ("project, annotators flagged + judge any rule", p + "?human=1&judge=any"),
         ("dataset version (1 in 8 items)", f"/datasets/{dataset.pk}/items/"),
         (
             "corpus, page 3000 (cursor)",

@@ -9,7 +9,10 @@ includes an fsync of its shards, so both are times to durable bytes on the same 
 Each (size, format) export runs in a fresh process so its peak RSS is its own. PostgreSQL
 (bench/_db.py). Prints one JSON line with seconds and peak RSS per size and format.
 Usage: .venv/bin/python bench/export_dataset.py [--sizes 10000,50000,158000]
-       [--with-images 20000] [--unique-images 100]
+       [--with-images 20000] [--unique-images 100] [--dataset ID]
+
+`--dataset ID` reuses a dataset version that an earlier run prepared with images (its id is in
+that run's output) instead of building one: preparing 158k items takes minutes.
 """
 
 from __future__ import annotations
@@ -194,6 +197,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,50000,158000")
     parser.add_argument("--with-images", type=int, default=20000)
     parser.add_argument("--unique-images", type=int, default=100)
+    parser.add_argument("--dataset", type=int, help="reuse this prepared dataset version")
     parser.add_argument("--child", nargs=2)
     args = parser.parse_args()
     os.environ.setdefault("ARBITER_VAR_DIR", "/tmp/arbiter-export-bench")
@@ -213,8 +217,12 @@ def main() -> None:
             shutil.rmtree(result.pop("folder"))
             out[f"{fmt}_{size}"] = result
     if args.with_images:
-        dataset_id = _prepare(args.with_images)
-        out["mean_jpeg_kb"] = _attach_images(dataset_id, args.unique_images)
+        if args.dataset:
+            dataset_id = args.dataset
+        else:
+            dataset_id = _prepare(args.with_images)
+            out["mean_jpeg_kb"] = _attach_images(dataset_id, args.unique_images)
+        out["dataset"] = dataset_id
         for fmt in ("parquet_images", "webdataset"):
             result = _child(dataset_id, fmt)
             folder = Path(result.pop("folder"))
