@@ -18,7 +18,14 @@ from rest_framework.test import APIClient
 
 from core.models import Job
 from corpora.models import Corpus, CorpusImage, ImageAsset, Item
-from curation.models import Export, ItemScore, RewardModelRun, RewardModelStep, ScoringShard
+from curation.models import (
+    ActiveRewardModel,
+    Export,
+    ItemScore,
+    RewardModelRun,
+    RewardModelStep,
+    ScoringShard,
+)
 from tests.corpora.llava import record, write_images
 from tests.curation.colour_world import colour_project
 from tests.curation.helpers import candidate_corpus, rate_plain_items, tiny_bert
@@ -300,3 +307,45 @@ def test_a_vlm_run_killed_past_a_checkpoint_resumes_from_it_and_ends_as_if_unint
     assert _curve(run_id) == _curve(again_id)
     again = RewardModelRun.objects.get(pk=again_id)
     assert run.metrics["eval_accuracy"] == again.metrics["eval_accuracy"]
+
+
+def test_a_vlm_run_cancelled_mid_training_ends_cancelled_with_no_model_to_promote(
+    cluster, tmp_path
+):
+    """Cancel through the jobs API while the worker is at step 6 of 10 (checkpoints of 2 and
+    4 written): the run stops there, ends cancelled, and leaves no model to score or promote."""
+    from tests.tiny_vlms import tiny_llava
+
+    client = _staff_client()
+    project = colour_project("vlm-cancel", n_items=32)
+    hyper = {**VLM_HYPER, "backbone": str(tiny_llava(tmp_path / "tiny-llava"))}
+    url = f"/api/v1/projects/{project.pk}/reward-models/"
+    response = client.post(url, {"hyperparameters": hyper}, format="json")
+    assert response.status_code == 202, response.json()
+    run_id, job_id = response.json()["id"], response.json()["job"]["id"]
+    with step_held(run_id, 6):
+        cluster.start("vlm-c")
+        assert _blocked_worker(cluster) == "vlm-c"
+        # when: the user cancels while it trains (the job is running, its worker alive)
+        cancel = client.post(f"/api/v1/jobs/{job_id}/cancel/")
+        assert cancel.status_code == 200 and cancel.json()["status"] == "running"
+        asked_at = time.monotonic()
+    # then: it stops at the step it was logging, well before its 10 steps, and ends cancelled
+    body = _wait_ended(client, job_id, asked_at)
+    assert body["status"] == "cancelled", body
+    assert [s for s, _, _ in _curve(run_id)] == [2, 4, 6]
+    run = RewardModelRun.objects.get(pk=run_id)
+    assert run.in_progress is False and run.artifact_path == "" and run.metrics == {}
+    folder = _artifacts() / f"reward_models/project-{project.pk}/run-{run_id}"
+    assert not (folder / "model").exists()  # no partial model written
+    # nothing to promote or score with; the project may train again at once
+    promote = client.post(f"/api/v1/reward-models/{run_id}/promote/")
+    assert promote.status_code == 409 and promote.json()["error"]["code"] == "run_not_ready"
+    assert not ActiveRewardModel.objects.filter(project=project).exists()
+    scoring = client.post(f"/api/v1/reward-models/{run_id}/scorings/",
+                          {"corpus_id": project.corpora.get().pk}, format="json")  # fmt: skip
+    assert scoring.status_code == 409, scoring.json()
+    again = client.post(url, {"hyperparameters": {**hyper, "steps": 2}}, format="json")
+    assert again.status_code == 202, again.json()
+    body = _wait_ended(client, again.json()["job"]["id"], time.monotonic())
+    assert body["status"] == "succeeded", body
