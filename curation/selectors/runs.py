@@ -83,7 +83,9 @@ def run_readouts(*, run: RewardModelRun) -> list[dict]:
             "kind": "overall",
             "name": "overall",
             "accuracy": metrics.get("eval_accuracy"),
-            "pairs": metrics.get("eval_item_pairs", metrics.get("eval_pairs")),
+            # the pairs `eval_accuracy` counts: the head recipe's validation pairs (items and
+            # turns), the VLM recipe's held-out item pairs
+            "pairs": metrics.get("eval_pairs", metrics.get("eval_item_pairs")),
             "agreement": agreement.get("agreement"),
         }
     ]

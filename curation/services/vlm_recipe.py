@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
@@ -32,6 +32,9 @@ from curation.services.recipes import TrainedModel, config_from_hyper, in_eval
 from curation.services.texts import IMAGE_TOKEN, default_candidate
 from rewardmodel.configs import ItemPairsConfig, VLMTrainConfig
 from rewardmodel.data import TrainingData
+
+if TYPE_CHECKING:  # torch and transformers load in the worker only
+    from rewardmodel.vlm import Sample, VLMRewardModel
 
 VLM_TRAINER = "vlm"
 
@@ -204,14 +207,23 @@ def vlm_recipe_train(
     )
 
 
-def _load_trained(output: Path, backbone: str):
+def _load_trained(output: Path, backbone: str) -> VLMRewardModel:
     """The data-parallel run's model, for its read-outs (the launched processes held it)."""
     from rewardmodel.vlm import vlm_state_load
 
     return vlm_state_load(output, backbone=backbone)[0]
 
 
-def _held_out_readouts(model, samples, indices, item_ids, *, data, criteria, config):
+def _held_out_readouts(
+    model: VLMRewardModel,
+    samples: list[Sample],
+    indices: list[int],
+    item_ids: list[str],
+    *,
+    data: TrainingData,
+    criteria: list[str],
+    config: VLMTrainConfig,
+) -> dict[str, Any]:
     """Per criterion and per rule, on the held-out items, how the reward orders them against
     the annotators' consensus (``readouts``), with the best weights the run kept."""
     from curation.services.readouts import criterion_values, held_out_readouts, rule_values

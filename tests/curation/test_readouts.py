@@ -105,3 +105,16 @@ def test_the_run_page_and_the_api_show_accuracy_per_criterion_and_rule_beside_ag
     assert "<th>clarity</th><td>–</td><td>–</td><td>0.500</td>" in table
     assert "<th>Rule no-&lt;b&gt;red&lt;/b&gt;</th><td>0.875</td><td>12</td><td>0.900</td>" in table
     assert "<b>red" not in page
+
+
+def test_the_overall_row_counts_the_pairs_its_accuracy_was_measured_on():
+    from curation.selectors.runs import run_readouts
+
+    # the head recipe validates on item and turn pairs (eval_pairs), item pairs being a part
+    head = RewardModelRun(metrics={"eval_accuracy": 0.9, "eval_pairs": 300,
+                                   "eval_item_pairs": 120}, human_agreement={})  # fmt: skip
+    assert run_readouts(run=head) == [
+        {"kind": "overall", "name": "overall", "accuracy": 0.9, "pairs": 300, "agreement": None}
+    ]
+    vlm = RewardModelRun(metrics={"eval_accuracy": 0.6, "eval_item_pairs": 120})
+    assert run_readouts(run=vlm)[0]["pairs"] == 120
