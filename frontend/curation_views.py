@@ -18,6 +18,7 @@ from curation.selectors.runs import (
     reward_model_curve,
     reward_model_run_get,
     reward_model_runs,
+    run_readouts,
 )
 from curation.selectors.scorings import corpora_scoring_state
 from curation.services.curation import curation_policy_schema
@@ -82,6 +83,7 @@ def reward_model_run(request: HttpRequest, run_id: int) -> HttpResponse:
             "project": run.project,
             "run": run,
             "curve": reward_model_curve(run=run),
+            "readouts": run_readouts(run=run),
             "nav": "projects",
         },
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,10 +14,25 @@ from core.api.permissions import IsProjectOwner, IsProjectReviewer, project_acce
 from core.services.job_liveness import jobs_reap
 from curation.api.common import RunApi
 from curation.models import RewardModelRun
-from curation.selectors.runs import active_run_id, reward_model_curve, reward_model_runs
+from curation.selectors.runs import (
+    active_run_id,
+    reward_model_curve,
+    reward_model_runs,
+    run_readouts,
+)
 from curation.services.reward_models import reward_model_promote, reward_model_run_start
 from rewardmodel.configs import item_recipe_schema, vlm_recipe_schema
 from rewardmodel.params import ParamSpec
+
+
+class ReadoutSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["overall", "criterion", "rule"])
+    name = serializers.CharField(help_text="'overall', a rubric criterion or a rule key.")
+    accuracy = serializers.FloatField(allow_null=True, help_text="Held-out, in [0, 1].")
+    pairs = serializers.IntegerField(allow_null=True, help_text="Held-out pairs it counts.")
+    agreement = serializers.FloatField(
+        allow_null=True, help_text="Annotators' agreement on the held-out items, in [0, 1]."
+    )
 
 
 class RunOutputSerializer(serializers.ModelSerializer):
@@ -26,6 +41,14 @@ class RunOutputSerializer(serializers.ModelSerializer):
         help_text="Learning curve: [{step, loss, val_accuracy}], written as training goes."
     )
     is_active = serializers.SerializerMethodField(help_text="Whether the project uses this run.")
+    readouts = serializers.SerializerMethodField(
+        help_text="Held-out accuracy beside annotator agreement, the same for every recipe: "
+        "[{kind: 'overall' | 'criterion' | 'rule', name, accuracy, pairs, agreement}]. Per "
+        "criterion: of held-out item pairs whose consensus on it differs by a step or more, "
+        "the share the model's reward orders the same way; per rule: of (complying, violating) "
+        "pairs, the share it puts the complying item above. agreement: how often two "
+        "annotators agree there (the ceiling). null where there is nothing to measure."
+    )
 
     class Meta:
         model = RewardModelRun
@@ -48,6 +71,7 @@ class RunOutputSerializer(serializers.ModelSerializer):
             "finished_at",
             "curve",
             "is_active",
+            "readouts",
         ]
 
     def get_curve(self, run: RewardModelRun) -> list[dict]:
@@ -57,6 +81,10 @@ class RunOutputSerializer(serializers.ModelSerializer):
             {"step": p["step"], "loss": round(p["loss"], 5), "val_accuracy": p["val_accuracy"]}
             for p in reward_model_curve(run=run)
         ]
+
+    @extend_schema_field(ReadoutSerializer(many=True))
+    def get_readouts(self, run: RewardModelRun) -> list[dict]:
+        return run_readouts(run=run)
 
     def get_is_active(self, run: RewardModelRun) -> bool:
         return self.context.get("active_run_id") == run.pk

@@ -70,3 +70,39 @@ def export_get(*, export_id: int) -> Export:
     if export is None:
         raise _not_found()
     return export
+
+
+def run_readouts(*, run: RewardModelRun) -> list[dict]:
+    """The run's held-out accuracy overall, per rubric criterion and per safety rule, each
+    beside the annotators' agreement there (the ceiling): rows of {"kind" ("overall",
+    "criterion" or "rule"), "name", "accuracy", "pairs", "agreement"}, any of them None when
+    the run or the annotators have nothing to say there. The same for every recipe."""
+    metrics, agreement = run.metrics or {}, run.human_agreement or {}
+    rows = [
+        {
+            "kind": "overall",
+            "name": "overall",
+            "accuracy": metrics.get("eval_accuracy"),
+            # the pairs `eval_accuracy` counts: the head recipe's validation pairs (items and
+            # turns), the VLM recipe's held-out item pairs
+            "pairs": metrics.get("eval_pairs", metrics.get("eval_item_pairs")),
+            "agreement": agreement.get("agreement"),
+        }
+    ]
+    for kind, read_key, agree_key in (
+        ("criterion", "eval_accuracy_by_criterion", "agreement_by_criterion"),
+        ("rule", "eval_accuracy_by_rule", "agreement_by_rule"),
+    ):
+        read, agree = metrics.get(read_key) or {}, agreement.get(agree_key) or {}
+        for name in sorted(set(read) | set(agree)):
+            value = read.get(name) or {}
+            rows.append(
+                {
+                    "kind": kind,
+                    "name": name,
+                    "accuracy": value.get("accuracy"),
+                    "pairs": value.get("pairs"),
+                    "agreement": agree.get(name),
+                }
+            )
+    return rows

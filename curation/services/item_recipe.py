@@ -326,4 +326,22 @@ def _held_out_metrics(head, inputs, item_pairs, load, held_out) -> dict[str, Any
             by_criterion[name] = None if np.isnan(value) else round(value, 4)
     if by_criterion:
         out["eval_spearman_by_criterion"] = by_criterion
+    out.update(_readouts(overall, inputs))
     return out
+
+
+def _readouts(overall: dict[str, float], inputs: ItemRecipeInputs) -> dict[str, Any]:
+    """The recipe-independent read-outs (``readouts``) of the item reward, which VLM runs
+    report too: per criterion and per rule, held-out pairs ordered as annotators did."""
+    from curation.services.readouts import held_out_readouts
+
+    sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for target in inputs.ratings:
+        if target.item_id in overall:
+            sums[target.name][target.item_id].append(target.value)
+    rules: dict[str, dict[str, float]] = defaultdict(dict)
+    for verdict in inputs.verdicts:  # value 1.0: violated
+        if verdict.item_id in overall:
+            rules[verdict.name][verdict.item_id] = 1.0 - verdict.value
+    criteria = {c: {i: float(np.mean(v)) for i, v in by.items()} for c, by in sums.items()}
+    return held_out_readouts(overall, criteria=criteria, rules=rules)

@@ -237,6 +237,8 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
 
     def progress(step: int, total: int, loss: float, val_acc: float | None) -> bool:
         seen["total"] = total
+        # where this attempt really started training: after a resume, past the checkpoint
+        seen.setdefault("first_logged", step)
         RewardModelStep.objects.bulk_create(
             [RewardModelStep(run=run, step=step, loss=loss, val_accuracy=val_acc)],
             ignore_conflicts=True,  # a resumed run logs again the steps after its checkpoint
@@ -326,6 +328,7 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
         "stopped_early": stopped_early,
         "best_step": metrics.get("best_step"),
         "resumed_from_step": resumed_from,
+        "first_logged_step": seen.get("first_logged"),
         "eval_accuracy": metrics.get("eval_accuracy"),
         "artifact": run.artifact_path,
     }

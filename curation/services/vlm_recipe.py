@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
@@ -32,6 +32,9 @@ from curation.services.recipes import TrainedModel, config_from_hyper, in_eval
 from curation.services.texts import IMAGE_TOKEN, default_candidate
 from rewardmodel.configs import ItemPairsConfig, VLMTrainConfig
 from rewardmodel.data import TrainingData
+
+if TYPE_CHECKING:  # torch and transformers load in the worker only
+    from rewardmodel.vlm import Sample, VLMRewardModel
 
 VLM_TRAINER = "vlm"
 
@@ -161,6 +164,15 @@ def vlm_recipe_train(
         def write_model(directory: Path) -> None:
             vlm_state_save(directory, model, backbone=backbone, revision=revision, config=config)
 
+    if not result.cancelled:
+        scorer = model if model is not None else _load_trained(output, backbone)
+        held_items = [i for i in items if held(i)]
+        metrics_readouts = _held_out_readouts(
+            scorer, samples, [index[i] for i in held_items], held_items, data=data,
+            criteria=criteria, config=config,
+        )  # fmt: skip
+    else:
+        metrics_readouts = {}
     digest = hashlib.sha256(f"{backbone}@{revision}".encode())
     for pair in item_pairs:
         digest.update(f"{pair.chosen}>{pair.rejected}:{pair.margin}\n".encode())
@@ -171,6 +183,7 @@ def vlm_recipe_train(
             eval_item_pair_accuracy=result.eval_accuracy,
             eval_item_pairs=len(held_out),
         )
+    metrics.update(metrics_readouts)
     return TrainedModel(
         head=None,
         metrics=metrics,
@@ -178,7 +191,7 @@ def vlm_recipe_train(
         steps=result.steps,
         train_pairs=len(train),
         eval_pairs=len(held_out),
-        criteria=[],
+        criteria=[],  # one scalar reward: the read-outs per criterion and rule read it
         rules=[],
         text_encoder_id=backbone,
         image_encoder_id=None,
@@ -191,6 +204,42 @@ def vlm_recipe_train(
         cancelled=result.cancelled,
         data_info={"pairs_by_source": {"rating-difference (items)": len(item_pairs)}},
         write_model=write_model,
+    )
+
+
+def _load_trained(output: Path, backbone: str) -> VLMRewardModel:
+    """The data-parallel run's model, for its read-outs (the launched processes held it)."""
+    from rewardmodel.vlm import vlm_state_load
+
+    return vlm_state_load(output, backbone=backbone)[0]
+
+
+def _held_out_readouts(
+    model: VLMRewardModel,
+    samples: list[Sample],
+    indices: list[int],
+    item_ids: list[str],
+    *,
+    data: TrainingData,
+    criteria: list[str],
+    config: VLMTrainConfig,
+) -> dict[str, Any]:
+    """Per criterion and per rule, on the held-out items, how the reward orders them against
+    the annotators' consensus (``readouts``), with the best weights the run kept."""
+    from curation.services.readouts import criterion_values, held_out_readouts, rule_values
+    from rewardmodel.vlm import score_samples
+
+    if not indices:
+        return {}
+    scores = score_samples(model, samples, indices=indices, batch_size=config.micro_batch_size * 2,
+                           max_length=config.max_length, bf16=config.bf16)  # fmt: skip
+    rewards = {item: scores[k] for item, k in zip(item_ids, indices, strict=True)}
+    held = set(item_ids)
+    return held_out_readouts(
+        rewards,
+        criteria=criterion_values(data.targets, criteria=criteria, items=held),
+        rules=rule_values(data.verdicts, items=held),
+        seed=config.seed,
     )
 
 

@@ -120,3 +120,60 @@ def test_the_runs_page_says_what_each_recipe_is_for_and_where_it_runs(project, s
     assert "no GPU queue" in page and "steps/s" in page and "not measured yet" in page
     settings.ARBITER_GPU_QUEUE = True
     assert "Runs on the GPU workers" in client.get(url).content.decode()
+
+
+@pytest.mark.integration  # trains a tiny LLaVA
+def test_a_vlm_run_reports_held_out_accuracy_per_criterion_and_rule_beside_agreement(
+    staff, eager, django_capture_on_commit_callbacks, tmp_path
+):
+    from rest_framework.test import APIClient
+
+    from annotation.models import Annotation
+    from curation.services import vlm_recipe
+    from curation.services.recipes import in_eval
+    from tests.curation.colour_world import colour_project
+    from tests.tiny_vlms import tiny_llava
+
+    # given: rated colour images with one safety rule, and a tiny random LLaVA by path
+    project = colour_project("vlm-readouts", n_items=32, owner=staff)
+    backbone = str(tiny_llava(tmp_path / "tiny-llava"))
+    hyper = {"trainer": "vlm", "backbone": backbone, "steps": 4, "batch_size": 4,
+             "micro_batch_size": 4, "lora_r": 4, "lr": 1e-2, "eval_every": 2,
+             "checkpoint_every": 2, "eval_fraction": 0.4, "max_length": 64,
+             "gradient_checkpointing": False, "seed": 2}  # fmt: skip
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        run = reward_model_run_start(project=project, user=staff, hyperparameters=hyper)
+    run.refresh_from_db()
+    assert Job.objects.get(pk=run.job_id).status == Job.Status.SUCCEEDED
+    # then: per criterion and per rule, on the held-out items, as the head recipe reports
+    by_criterion = run.metrics["eval_accuracy_by_criterion"]
+    assert {"faithfulness", "helpfulness", "clarity"} <= set(by_criterion)
+    assert "answerability" not in by_criterion  # every item answerable: nothing to order
+    rule = run.metrics["eval_accuracy_by_rule"]["no-red"]
+    assert run.human_agreement["agreement_by_rule"]["no-red"] > 0.5
+    assert set(run.human_agreement["agreement_by_criterion"]) >= set(by_criterion)
+    # the rule's pairs are (complying, violating) held-out items by the annotators' majority
+    held = [i for i in project.corpora.get().items.all() if in_eval(str(i.pk), 0.4, 2)]
+    red = {i.pk: sum(a.answers["safety"]["no-red"]["verdict"] == "violates"
+                     for a in Annotation.objects.filter(item_id=i.pk)) >= 2
+           for i in held}  # fmt: skip
+    assert rule["pairs"] == sum(red.values()) * (len(red) - sum(red.values())) > 0
+    # and its accuracy is what the saved model's own scores of those items give
+    vlm_recipe._scorer.cache_clear()
+    scores = vlm_recipe.vlm_items_score(run_artifact(run).path, held)
+    violating = [s["overall"] for i, s in zip(held, scores, strict=True) if red[i.pk]]
+    complying = [s["overall"] for i, s in zip(held, scores, strict=True) if not red[i.pk]]
+    right = sum((c > v) + 0.5 * (c == v) for c in complying for v in violating)
+    assert rule["accuracy"] == pytest.approx(right / rule["pairs"], abs=1e-4)
+    vlm_recipe._scorer.cache_clear()
+    # the API lists them beside the annotators' agreement
+    api = APIClient()
+    api.force_authenticate(staff)
+    rows = {(r["kind"], r["name"]): r for r in api.get(f"/api/v1/reward-models/{run.pk}/")
+            .json()["readouts"]}  # fmt: skip
+    assert rows[("rule", "no-red")]["accuracy"] == rule["accuracy"]
+    agreement = run.human_agreement["agreement_by_rule"]["no-red"]
+    assert rows[("rule", "no-red")]["agreement"] == agreement
+    assert rows[("criterion", "helpfulness")]["pairs"] == by_criterion["helpfulness"]["pairs"]
+    assert rows[("overall", "overall")]["accuracy"] == run.metrics["eval_accuracy"]

@@ -216,6 +216,36 @@ def row_locked(table: str, row_id: int) -> Iterator[threading.Event]:
         thread.join(timeout=30)
 
 
+@contextmanager
+def step_held(run_id: int, step: int) -> Iterator[threading.Event]:
+    """Insert run ``run_id``'s learning-curve point ``step`` from a transaction of our own and
+    keep it open: the worker that logs that step waits on it (a unique-index conflict with an
+    uncommitted row), after the checkpoints of the steps before it are written. A
+    deterministic "mid-training, past a checkpoint" to kill it at; the row is rolled back."""
+    release = threading.Event()
+    held = threading.Event()
+
+    def hold() -> None:
+        with psycopg.connect(_dsn()) as conn:
+            conn.execute(
+                "INSERT INTO curation_rewardmodelstep (run_id, step, loss, val_accuracy) "
+                "VALUES (%s, %s, 0, NULL)",
+                [run_id, step],
+            )
+            held.set()
+            release.wait(300)
+            conn.rollback()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert held.wait(30), f"could not hold step {step} of run {run_id}"
+    try:
+        yield release
+    finally:
+        release.set()
+        thread.join(timeout=30)
+
+
 def waiting_on_lock(application_prefix: str = "arbiter-") -> list[str]:
     """Application names of worker connections now waiting for a row lock."""
     with psycopg.connect(_dsn()) as conn:

@@ -18,8 +18,16 @@ from rest_framework.test import APIClient
 
 from core.models import Job
 from corpora.models import Corpus, CorpusImage, ImageAsset, Item
-from curation.models import Export, ItemScore, RewardModelRun, RewardModelStep, ScoringShard
+from curation.models import (
+    ActiveRewardModel,
+    Export,
+    ItemScore,
+    RewardModelRun,
+    RewardModelStep,
+    ScoringShard,
+)
 from tests.corpora.llava import record, write_images
+from tests.curation.colour_world import colour_project
 from tests.curation.helpers import candidate_corpus, rate_plain_items, tiny_bert
 from tests.factories import StaffFactory
 from tests.integration.cluster import (
@@ -28,6 +36,7 @@ from tests.integration.cluster import (
     fault_broker_url,
     fault_cache,
     row_locked,
+    step_held,
     wait_until,
     waiting_on_lock,
 )
@@ -218,3 +227,127 @@ def test_training_scoring_and_export_killed_finish_after_a_restart(cluster, tmp_
     assert len(b"".join(download.streaming_content).splitlines()) == dataset["n_items"]
     # every job of the project ended; none is left running or queued
     assert not Job.objects.exclude(status__in=["succeeded", "failed", "cancelled"]).exists()
+
+
+# --- the VLM recipe: killed past a checkpoint, resumed from its adapter + head --------------------
+VLM_HYPER = {
+    "trainer": "vlm", "steps": 10, "batch_size": 4, "micro_batch_size": 4, "lora_r": 4,
+    "lr": 1e-2, "eval_every": 2, "checkpoint_every": 2, "eval_fraction": 0.5,
+    "max_length": 64, "gradient_checkpointing": False, "seed": 3,
+}  # fmt: skip
+
+
+def _artifacts() -> Path:
+    from django.conf import settings
+
+    return Path(settings.ARTIFACTS_ROOT)  # the cluster's: the fixture points the setting there
+
+
+def _adapter(run_id: int) -> dict:
+    from safetensors.torch import load_file
+
+    run = RewardModelRun.objects.get(pk=run_id)
+    return load_file(str(_artifacts() / run.artifact_path / "adapter.safetensors"))
+
+
+def _curve(run_id: int) -> list[tuple[int, float, float | None]]:
+    rows = RewardModelStep.objects.filter(run_id=run_id).order_by("step")
+    return list(rows.values_list("step", "loss", "val_accuracy"))
+
+
+def test_a_vlm_run_killed_past_a_checkpoint_resumes_from_it_and_ends_as_if_uninterrupted(
+    cluster, tmp_path
+):
+    """A tiny random LLaVA saved to a folder is the backbone; the worker is killed while it
+    logs step 6 (checkpoints of steps 2 and 4 written, 6 not yet); the replacement resumes at
+    step 4 and the run's adapter, head and curve equal those of an uninterrupted run."""
+    import torch
+
+    from tests.tiny_vlms import tiny_llava
+
+    client = _staff_client()
+    project = colour_project("vlm-faults", n_items=32)
+    hyper = {**VLM_HYPER, "backbone": str(tiny_llava(tmp_path / "tiny-llava"))}
+    url = f"/api/v1/projects/{project.pk}/reward-models/"
+    response = client.post(url, {"hyperparameters": hyper}, format="json")
+    assert response.status_code == 202, response.json()
+    run_id, job_id = response.json()["id"], response.json()["job"]["id"]
+    # when: the worker logs step 6 while this test holds that point; it is killed there
+    with step_held(run_id, 6):
+        worker = cluster.start("vlm-a")
+        assert _blocked_worker(cluster) == "vlm-a"
+        checkpoints = _artifacts() / f"reward_models/project-{project.pk}/run-{run_id}/checkpoints"
+        assert sorted(p.name for p in checkpoints.glob("step-*.pt")) == [
+            "step-00000002.pt", "step-00000004.pt"
+        ]  # fmt: skip
+        worker.kill()
+        killed_at = time.monotonic()
+    cluster.start("vlm-b")
+    # then: it finished on the replacement, from the checkpoint of step 4, not from step 0
+    body = _wait_ended(client, job_id, killed_at)
+    assert body["status"] == "succeeded", body
+    assert body["attempts"] == 2
+    assert body["result"]["resumed_from_step"] == 4
+    assert body["result"]["first_logged_step"] == 6  # steps 1-4 were not trained again
+    assert body["result"]["steps"] == 10
+    assert [s for s, _, _ in _curve(run_id)] == [2, 4, 6, 8, 10]
+    run = RewardModelRun.objects.get(pk=run_id)
+    assert run.in_progress is False and run.metrics["backbone"] == hyper["backbone"]
+    # and: an uninterrupted run on the same data ends with the very same weights and curve
+    # (bit-identical resume: the checkpoint holds adapter, head, optimiser, RNG and sampler)
+    response = client.post(url, {"hyperparameters": hyper}, format="json")
+    assert response.status_code == 202, response.json()
+    again_id, again_job = response.json()["id"], response.json()["job"]["id"]
+    body = _wait_ended(client, again_job, time.monotonic())
+    assert body["status"] == "succeeded" and body["result"]["resumed_from_step"] == 0, body
+    assert body["result"]["first_logged_step"] == 2
+    resumed, uninterrupted = _adapter(run_id), _adapter(again_id)
+    assert resumed.keys() == uninterrupted.keys() and any("lora" in k for k in resumed)
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed)
+    assert _curve(run_id) == _curve(again_id)
+    again = RewardModelRun.objects.get(pk=again_id)
+    # the same held-out accuracy and read-outs
+    assert "eval_accuracy" in run.metrics and "eval_accuracy_by_rule" in run.metrics
+    assert run.metrics == again.metrics, (run.metrics, again.metrics)
+
+
+def test_a_vlm_run_cancelled_mid_training_ends_cancelled_with_no_model_to_promote(
+    cluster, tmp_path
+):
+    """Cancel through the jobs API while the worker is at step 6 of 10 (checkpoints of 2 and
+    4 written): the run stops there, ends cancelled, and leaves no model to score or promote."""
+    from tests.tiny_vlms import tiny_llava
+
+    client = _staff_client()
+    project = colour_project("vlm-cancel", n_items=32)
+    hyper = {**VLM_HYPER, "backbone": str(tiny_llava(tmp_path / "tiny-llava"))}
+    url = f"/api/v1/projects/{project.pk}/reward-models/"
+    response = client.post(url, {"hyperparameters": hyper}, format="json")
+    assert response.status_code == 202, response.json()
+    run_id, job_id = response.json()["id"], response.json()["job"]["id"]
+    with step_held(run_id, 6):
+        cluster.start("vlm-c")
+        assert _blocked_worker(cluster) == "vlm-c"
+        # when: the user cancels while it trains (the job is running, its worker alive)
+        cancel = client.post(f"/api/v1/jobs/{job_id}/cancel/")
+        assert cancel.status_code == 200 and cancel.json()["status"] == "running"
+        asked_at = time.monotonic()
+    # then: it stops at the step it was logging, well before its 10 steps, and ends cancelled
+    body = _wait_ended(client, job_id, asked_at)
+    assert body["status"] == "cancelled", body
+    assert [s for s, _, _ in _curve(run_id)] == [2, 4, 6]
+    run = RewardModelRun.objects.get(pk=run_id)
+    assert run.in_progress is False and run.artifact_path == "" and run.metrics == {}
+    folder = _artifacts() / f"reward_models/project-{project.pk}/run-{run_id}"
+    assert not (folder / "model").exists()  # no partial model written
+    # nothing to promote or score with; the project may train again at once
+    promote = client.post(f"/api/v1/reward-models/{run_id}/promote/")
+    assert promote.status_code == 409 and promote.json()["error"]["code"] == "run_not_ready"
+    assert not ActiveRewardModel.objects.filter(project=project).exists()
+    scoring = client.post(f"/api/v1/reward-models/{run_id}/scorings/",
+                          {"corpus_id": project.corpora.get().pk}, format="json")  # fmt: skip
+    assert scoring.status_code == 409, scoring.json()
+    again = client.post(url, {"hyperparameters": {**hyper, "steps": 2}}, format="json")
+    assert again.status_code == 202, again.json()
+    body = _wait_ended(client, again.json()["job"]["id"], time.monotonic())
+    assert body["status"] == "succeeded", body
