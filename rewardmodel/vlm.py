@@ -187,9 +187,10 @@ def vlm_reward_model_load(
         AutoConfig,
         AutoModelForCausalLM,
         AutoModelForImageTextToText,
-        AutoProcessor,
         AutoTokenizer,
     )
+
+    from rewardmodel.vlm_processors import processor_load
 
     config = config or VLMTrainConfig()
     target = torch.device(device) if device is not None else _default_device()
@@ -208,7 +209,7 @@ def vlm_reward_model_load(
     try:
         if vision:
             full = AutoModelForImageTextToText.from_pretrained(name, **kwargs)
-            processor = AutoProcessor.from_pretrained(name, local_files_only=True)
+            processor = processor_load(name, hf_config)
         else:
             full = AutoModelForCausalLM.from_pretrained(name, **kwargs)
             processor = AutoTokenizer.from_pretrained(name, local_files_only=True)
