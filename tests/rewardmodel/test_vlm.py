@@ -134,6 +134,15 @@ def test_qwen_processors_load_without_torchvision_and_keep_m_rope_positions(fami
     assert len({tuple(p) for p in positions_alone[1:, 0, image].T.tolist()}) == int(image.sum())
 
 
+@pytest.mark.parametrize("family", ["llava_next", "qwen2_vl", "idefics3"])
+def test_an_image_longer_than_max_length_is_a_clear_error(family, request):
+    model = vlm_reward_model_load(request.getfixturevalue(f"{family}_dir"))
+    sample = Sample((QUESTION, ("assistant", "red")), colour_image("red").resize((64, 32)))
+    with pytest.raises(ValueError, match="raise max_length"):
+        score_samples(model, [sample], max_length=4)
+    assert score_samples(model, [sample], max_length=128)  # it fits
+
+
 def test_a_processor_that_needs_torchvision_says_so(llava_dir, tmp_path):
     import json
 
@@ -246,7 +255,10 @@ def test_bad_inputs(tmp_path):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("family", "steps", "lr"), [("llava", 40, 3e-3), ("idefics3", 100, 2e-3)])
+@pytest.mark.parametrize(
+    ("family", "steps", "lr"),
+    [("llava", 40, 3e-3), ("idefics3", 100, 2e-3), ("qwen2_vl", 120, 3e-3)],
+)
 def test_a_tiny_vlm_learns_an_image_dependent_preference(family, steps, lr, request):
     # given: 48 training images, 16 validation images (the best step is kept, as in the
     # product), 40 held-out images never seen in training or validation
