@@ -91,7 +91,14 @@ def tiny_llava(path: Path, *, seed: int = 0, words: Sequence[str] = WORDS) -> Pa
     return path
 
 
-def tiny_qwen2_vl(path: Path, *, seed: int = 0, version: str = "2", layout: str = "hub") -> Path:
+def tiny_qwen2_vl(
+    path: Path,
+    *,
+    seed: int = 0,
+    version: str = "2",
+    layout: str = "hub",
+    words: Sequence[str] = WORDS,
+) -> Path:
     """Qwen2-VL (``version="2"``) or Qwen2.5-VL (``"2.5"``): model, tokenizer with its chat
     template, image and video processor configs, either as the hub's checkpoints have them
     (``layout="hub"``: ``preprocessor_config.json`` and ``video_preprocessor_config.json``) or
@@ -110,7 +117,7 @@ def tiny_qwen2_vl(path: Path, *, seed: int = 0, version: str = "2", layout: str 
         Qwen2VLImageProcessorPil,  # fmt: skip
     )
 
-    tokenizer = word_tokenizer("qwen2_vl")
+    tokenizer = word_tokenizer("qwen2_vl", words)
     ids = tokenizer.convert_tokens_to_ids
     vision = {"depth": 2, "hidden_size": 32, "num_heads": 4, "patch_size": 14,
               "spatial_merge_size": 2, "temporal_patch_size": 2, "in_channels": 3}  # fmt: skip
@@ -160,7 +167,7 @@ def tiny_qwen2_5_vl(path: Path, *, seed: int = 0, layout: str = "saved") -> Path
     return tiny_qwen2_vl(path, seed=seed, version="2.5", layout=layout)
 
 
-def tiny_llava_next(path: Path, *, seed: int = 0) -> Path:
+def tiny_llava_next(path: Path, *, seed: int = 0, words: Sequence[str] = WORDS) -> Path:
     """LLaVA-NeXT with anyres tiling: a 32x64 image is two 32x32 tiles plus the whole image."""
     import torch
     from transformers import (
@@ -170,7 +177,7 @@ def tiny_llava_next(path: Path, *, seed: int = 0) -> Path:
         LlavaNextProcessor,  # fmt: skip
     )
 
-    tokenizer = word_tokenizer("llava")
+    tokenizer = word_tokenizer("llava", words)
     pinpoints = [[32, 32], [32, 64], [64, 32]]
     image_processor = LlavaNextImageProcessorPil(
         size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},

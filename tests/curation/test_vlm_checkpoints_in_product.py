@@ -1,7 +1,11 @@
-"""The head recipe on a frozen VLM's joint features (encoder ``vlm:PATH``) through the product:
-a run trained by the job layer on items with images, the corpus scored by the scoring job, the
-image read together with the text (the same answer about another picture scores apart), the
-scoring service equal to the job on uploaded pictures, and a curation that compares items."""
+"""Vision-language checkpoints through the product, on items with images.
+
+The head recipe on a frozen VLM's joint features (encoder ``vlm:PATH``): a run trained by the
+job layer, the corpus scored by the scoring job, the image read together with the text (the
+same answer about another picture scores apart), the scoring service equal to the job on
+uploaded pictures, and a curation that compares items. The ``vlm`` recipe on the families whose
+processors differ most from LLaVA-1.5's (Qwen2-VL's M-RoPE and image grids, LLaVA-NeXT's anyres
+tiles): trained as a run and scoring the corpus."""
 
 from __future__ import annotations
 
@@ -18,15 +22,17 @@ from curation.services.reward_models import reward_model_run_start
 from curation.services.scoring import scoring_start
 from tests.curation.helpers import VOCAB
 from tests.engine.conftest import client_for
-from tests.tiny_vlms import COLOURS, colour_image, tiny_llava
+from tests.tiny_vlms import COLOURS, colour_image, tiny_llava, tiny_llava_next, tiny_qwen2_vl
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
+WORDS = [w for w in VOCAB if not w.startswith("[")]
+
+
 @pytest.fixture(scope="module")
 def vlm_dir(tmp_path_factory) -> str:
-    words = [w for w in VOCAB if not w.startswith("[")]
-    return str(tiny_llava(tmp_path_factory.mktemp("tiny-llava"), words=words))
+    return str(tiny_llava(tmp_path_factory.mktemp("tiny-llava"), words=WORDS))
 
 
 def _png(colour: str, seed: int) -> bytes:
@@ -124,3 +130,39 @@ def test_the_head_recipe_trains_and_scores_on_joint_vlm_features(
     evaluation = curation_evaluate(project=project, run=run, policy=policy)
     # then: it ran on the joint features
     assert evaluation["steps"][1]["before"] >= evaluation["steps"][1]["after"] > 0
+
+
+@pytest.mark.integration  # trains and scores a VLM: CPU-heavy for the unit suite
+@pytest.mark.parametrize("build", [tiny_qwen2_vl, tiny_llava_next], ids=["qwen2_vl", "llava_next"])
+def test_the_vlm_recipe_trains_and_scores_on_each_family(
+    rated_project, staff, build, eager, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    # given: rated items, each with a picture, and a checkpoint of the family
+    _with_images(rated_project, settings)
+    backbone = str(build(tmp_path / "backbone", words=WORDS))
+    hyper = {"trainer": "vlm", "backbone": backbone, "steps": 4, "batch_size": 4,
+             "micro_batch_size": 2, "lora_r": 4, "lr": 1e-2, "eval_every": 2,
+             "checkpoint_every": 2, "max_length": 96, "gradient_checkpointing": False}  # fmt: skip
+    # when: a run trains
+    with django_capture_on_commit_callbacks(execute=True):
+        run = reward_model_run_start(project=rated_project, user=staff, hyperparameters=hyper)
+    run.refresh_from_db()
+    job = Job.objects.get(pk=run.job_id)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert run_artifact(run).recipe["backbone"] == backbone
+    assert list(run.steps.values_list("step", flat=True)) == [2, 4]
+    # when: it scores its corpus
+    corpus = rated_project.corpora.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        scoring = scoring_start(run=run, corpus=corpus, shard_size=200)
+    assert Job.objects.get(pk=scoring.job_id).status == Job.Status.SUCCEEDED
+    # then: every item, read with its picture (the same answer about other pictures differs)
+    scores = {s.item_id: s.overall for s in ItemScore.objects.filter(run=run)}
+    assert len(scores) == corpus.items.count()
+    same_text: dict[str, set[float]] = {}
+    for item in corpus.items.filter(has_candidates=False):
+        same_text.setdefault(item.conversations[-1]["value"], set()).add(scores[item.pk])
+    assert max(len(v) for v in same_text.values()) > 1
+    from curation.services import vlm_recipe
+
+    vlm_recipe._scorer.cache_clear()
