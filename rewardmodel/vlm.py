@@ -190,8 +190,9 @@ def vlm_reward_model_load(
         AutoTokenizer,
     )
 
-    from rewardmodel.vlm_processors import processor_load
+    from rewardmodel.vlm_processors import processor_load, torchvision_check
 
+    torchvision_check()
     config = config or VLMTrainConfig()
     target = torch.device(device) if device is not None else _default_device()
     name = str(name_or_path)

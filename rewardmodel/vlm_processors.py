@@ -8,7 +8,8 @@ one: ``AutoProcessor`` then fails in ``AutoVideoProcessor.from_pretrained`` with
 ``video_processor=None`` (its type check looks the video base class up in transformers' lazy
 module, absent without torchvision). Reward samples carry images, never videos: such a
 processor is loaded here as the same class without its video processor. Anything else that
-needs torchvision fails with a message that names it.
+needs torchvision fails with a message that names it, and so does a torchvision that is
+installed but does not import (a build for another torch).
 """
 
 from __future__ import annotations
@@ -27,6 +28,26 @@ def _torchvision_available() -> bool:
     from transformers.utils import is_torchvision_available
 
     return bool(is_torchvision_available())
+
+
+def torchvision_check() -> None:
+    """Transformers takes torchvision as present when it is found, not when it imports; a
+    build for another torch (PyPI's, beside a pinned torch) is found, then breaks every load
+    with "Could not import module 'LlamaConfig'". Say what is wrong instead."""
+    import importlib.util
+
+    if importlib.util.find_spec("torchvision") is None:
+        return
+    try:
+        import torchvision  # noqa: F401
+    except Exception as exc:  # whatever a broken build raises (RuntimeError, ImportError, ...)
+        from importlib.metadata import version
+
+        raise ValueError(
+            f"torchvision is installed but fails to import ({type(exc).__name__}: {exc}): it "
+            f"must be the build for the installed torch {version('torch')}. Install that "
+            "build, or uninstall torchvision (the PIL image processors need none)."
+        ) from exc
 
 
 def _images_only(processor_class: type) -> type:

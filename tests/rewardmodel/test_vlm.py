@@ -245,6 +245,29 @@ def test_text_only_causal_lm_trains_through_the_same_code(llama_dir):
     assert scores[0] > scores[1] and scores[2] > scores[3]
 
 
+def test_a_torchvision_that_does_not_import_is_named(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # given: a torchvision built for another torch, found on the path but failing to import
+    broken = tmp_path / "site" / "torchvision"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        'raise RuntimeError("operator torchvision::nms does not exist")\n'
+    )
+    # (what vlm_reward_model_load checks first; torch itself is not imported, to stay quick)
+    code = "from rewardmodel.vlm_processors import torchvision_check; torchvision_check()"
+    path = os.pathsep.join([str(tmp_path / "site"), os.getcwd()])
+    # when
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": path}, timeout=120)  # fmt: skip
+    # then: the error says what is wrong, not "Could not import module 'LlamaConfig'"
+    assert done.returncode != 0
+    assert "torchvision is installed but fails to import" in done.stderr, done.stderr[-2000:]
+    assert "torchvision::nms" in done.stderr
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="multiple"):
         VLMTrainConfig(batch_size=6, micro_batch_size=4)
