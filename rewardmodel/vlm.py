@@ -187,10 +187,12 @@ def vlm_reward_model_load(
         AutoConfig,
         AutoModelForCausalLM,
         AutoModelForImageTextToText,
-        AutoProcessor,
         AutoTokenizer,
     )
 
+    from rewardmodel.vlm_processors import processor_load, torchvision_check
+
+    torchvision_check()
     config = config or VLMTrainConfig()
     target = torch.device(device) if device is not None else _default_device()
     name = str(name_or_path)
@@ -208,7 +210,7 @@ def vlm_reward_model_load(
     try:
         if vision:
             full = AutoModelForImageTextToText.from_pretrained(name, **kwargs)
-            processor = AutoProcessor.from_pretrained(name, local_files_only=True)
+            processor = processor_load(name, hf_config)
         else:
             full = AutoModelForCausalLM.from_pretrained(name, **kwargs)
             processor = AutoTokenizer.from_pretrained(name, local_files_only=True)
@@ -347,14 +349,20 @@ def collate(
                                     max_length=max_length, return_tensors="pt",
                                     add_special_tokens=False))  # fmt: skip
     images = [_image(s.image) for s in samples if s.image is not None]
-    encoded = model.processor(
-        text=texts,
-        images=images or None,
-        padding=True,
-        truncation=True,
-        max_length=max_length,
-        return_tensors="pt",
-    )
+    kwargs = {"text": texts, "images": images or None, "padding": True, "return_tensors": "pt"}
+    try:
+        encoded = model.processor(**kwargs, truncation=True, max_length=max_length)
+    except (ValueError, TypeError) as exc:
+        # Truncation that cuts an image's tokens fails inside the processor (a token-count
+        # mismatch; Idefics3 a TypeError): say which setting to change.
+        longest = int(model.processor(**kwargs)["attention_mask"].sum(dim=1).max())
+        if longest <= max_length:
+            raise
+        raise ValueError(
+            f"a sample takes {longest} tokens with its image, more than max_length={max_length}"
+            " and truncating would cut the image's tokens: raise max_length (LLaVA-NeXT's "
+            "anyres images take up to ~2,900 tokens, Qwen2-VL's up to max_pixels / 784)"
+        ) from exc
     encoded.pop("token_type_ids", None)
     return dict(encoded)
 

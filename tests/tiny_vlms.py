@@ -1,5 +1,6 @@
-"""Tiny random-init vision-language checkpoints (LLaVA, Qwen2-VL, Idefics3), saved with their
-processor and a chat template so they load by path like any hub checkpoint (no download)."""
+"""Tiny random-init vision-language checkpoints (LLaVA, LLaVA-NeXT, Qwen2-VL, Qwen2.5-VL,
+Idefics3), saved with their processor and a chat template so they load by path like any hub
+checkpoint (no download)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def _text_config(vocab: int, pad: int) -> dict:
             "max_position_embeddings": 256, "pad_token_id": pad}  # fmt: skip
 
 
-def tiny_llava(path: Path, *, seed: int = 0) -> Path:
+def tiny_llava(path: Path, *, seed: int = 0, words: Sequence[str] = WORDS) -> Path:
     import torch
     from transformers import (
         CLIPImageProcessor,
@@ -65,7 +66,7 @@ def tiny_llava(path: Path, *, seed: int = 0) -> Path:
         LlavaProcessor,  # fmt: skip
     )
 
-    tokenizer = word_tokenizer("llava")
+    tokenizer = word_tokenizer("llava", words)
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
     )
@@ -90,33 +91,113 @@ def tiny_llava(path: Path, *, seed: int = 0) -> Path:
     return path
 
 
-def tiny_qwen2_vl(path: Path, *, seed: int = 0) -> Path:
+def tiny_qwen2_vl(
+    path: Path,
+    *,
+    seed: int = 0,
+    version: str = "2",
+    layout: str = "hub",
+    words: Sequence[str] = WORDS,
+) -> Path:
+    """Qwen2-VL (``version="2"``) or Qwen2.5-VL (``"2.5"``): model, tokenizer with its chat
+    template, image and video processor configs, either as the hub's checkpoints have them
+    (``layout="hub"``: ``preprocessor_config.json`` and ``video_preprocessor_config.json``) or
+    as transformers 5 saves a processor (``"saved"``: both inside ``processor_config.json``).
+    It is written part by part: without torchvision the processor class can't be built here
+    (its video processor needs torchvision); loading it by path is what
+    ``rewardmodel.vlm_processors`` handles."""
+    import json
+
     import torch
     from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
         Qwen2VLConfig,
         Qwen2VLForConditionalGeneration,
-        Qwen2VLImageProcessor,  # fmt: skip
-        Qwen2VLProcessor,
+        Qwen2VLImageProcessorPil,  # fmt: skip
     )
 
-    tokenizer = word_tokenizer("qwen2_vl")
-    image_processor = Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=56 * 56,
-                                            patch_size=14, merge_size=2)  # fmt: skip
-    processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                                 chat_template=tokenizer.chat_template)  # fmt: skip
+    tokenizer = word_tokenizer("qwen2_vl", words)
     ids = tokenizer.convert_tokens_to_ids
-    config = Qwen2VLConfig(
-        vision_config={"depth": 2, "embed_dim": 32, "hidden_size": 32, "num_heads": 4,
-                       "mlp_ratio": 2, "patch_size": 14, "spatial_merge_size": 2,
-                       "temporal_patch_size": 2, "in_channels": 3},
-        text_config={**_text_config(len(tokenizer), 0),
+    vision = {"depth": 2, "hidden_size": 32, "num_heads": 4, "patch_size": 14,
+              "spatial_merge_size": 2, "temporal_patch_size": 2, "in_channels": 3}  # fmt: skip
+    if version == "2":
+        config_class, model_class = Qwen2VLConfig, Qwen2VLForConditionalGeneration
+        vision |= {"embed_dim": 32, "mlp_ratio": 2}
+        processor_class = "Qwen2VLProcessor"
+    else:  # 2.5: window attention in the vision tower, a gated MLP, full attention at block 1
+        config_class, model_class = Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+        vision |= {"intermediate_size": 64, "out_hidden_size": 32, "window_size": 56,
+                   "fullatt_block_indexes": [1]}  # fmt: skip
+        processor_class = "Qwen2_5_VLProcessor"
+    config = config_class(
+        vision_config=vision,
+        text_config={**_text_config(len(tokenizer), 0), "bos_token_id": ids("<s>"),
+                     "eos_token_id": ids("</s>"),
                      "rope_scaling": {"type": "mrope", "mrope_section": [1, 1, 2]}},
         image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
         vision_start_token_id=ids("<|vision_start|>"),
         vision_end_token_id=ids("<|vision_end|>"),
     )  # fmt: skip
     torch.manual_seed(seed)
-    model = Qwen2VLForConditionalGeneration(config)
+    model = model_class(config)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    # 56x56 pixels whatever the input: 4x4 patches of 14, merged 2x2 into 4 image tokens
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=56 * 56,
+                                               patch_size=14, merge_size=2)  # fmt: skip
+    image_processor.save_pretrained(path)
+    image_config = json.loads((path / "preprocessor_config.json").read_text())
+    video_config = {k: v for k, v in image_config.items() if k != "image_processor_type"}
+    video_config["video_processor_type"] = "Qwen2VLVideoProcessor"
+    if layout == "hub":
+        image_config["processor_class"] = processor_class
+        (path / "preprocessor_config.json").write_text(json.dumps(image_config, indent=2))
+        (path / "video_preprocessor_config.json").write_text(json.dumps(video_config, indent=2))
+    else:
+        (path / "preprocessor_config.json").unlink()
+        saved = {"image_processor": image_config, "video_processor": video_config,
+                 "processor_class": processor_class}  # fmt: skip
+        (path / "processor_config.json").write_text(json.dumps(saved, indent=2))
+    return path
+
+
+def tiny_qwen2_5_vl(path: Path, *, seed: int = 0, layout: str = "saved") -> Path:
+    return tiny_qwen2_vl(path, seed=seed, version="2.5", layout=layout)
+
+
+def tiny_llava_next(path: Path, *, seed: int = 0, words: Sequence[str] = WORDS) -> Path:
+    """LLaVA-NeXT with anyres tiling: a 32x64 image is two 32x32 tiles plus the whole image."""
+    import torch
+    from transformers import (
+        LlavaNextConfig,
+        LlavaNextForConditionalGeneration,
+        LlavaNextImageProcessorPil,
+        LlavaNextProcessor,  # fmt: skip
+    )
+
+    tokenizer = word_tokenizer("llava", words)
+    pinpoints = [[32, 32], [32, 64], [64, 32]]
+    image_processor = LlavaNextImageProcessorPil(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+        image_grid_pinpoints=pinpoints,
+    )  # fmt: skip
+    processor = LlavaNextProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                                   patch_size=8, vision_feature_select_strategy="default",
+                                   num_additional_image_tokens=1,
+                                   chat_template=tokenizer.chat_template)  # fmt: skip
+    config = LlavaNextConfig(
+        vision_config={"model_type": "clip_vision_model", "hidden_size": 32,
+                       "intermediate_size": 64, "num_hidden_layers": 2,
+                       "num_attention_heads": 4, "image_size": 32, "patch_size": 8},
+        text_config={"model_type": "llama", **_text_config(len(tokenizer), 0)},
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        image_grid_pinpoints=pinpoints, vision_feature_select_strategy="default",
+        vision_feature_layer=-1, projector_hidden_act="gelu",
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = LlavaNextForConditionalGeneration(config)
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
     processor.save_pretrained(path)

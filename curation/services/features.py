@@ -132,8 +132,10 @@ def featurize_many(
             for t, key in zip(things, keys, strict=True)
             if key in missing
         ]
-        if todo:
-            featurize(todo, encoder_get(text_encoder), None, cache, batch_size=16)
+        if todo:  # the slowest encoder of all: it reports progress (and can stop) too
+            encoder = encoder_get(text_encoder)
+            _in_chunks(todo, lambda part: featurize(part, encoder, None, cache, batch_size=16),
+                       progress)  # fmt: skip
         return [FeatureRef(None, key) for key in keys]
     refs = [thing.ref for thing in things]
     text_id = encoder_id_of(text_encoder)
@@ -157,14 +159,22 @@ def featurize_many(
         if ref.text_key in missing_text or ref.image_key in missing_images
     ]
     encoders = (encoder_get(text_encoder), encoder_get(image_encoder) if image_id else None)
+    _in_chunks(todo, lambda part: featurize(part, *encoders, cache, batch_size=32), progress)
+    return refs
+
+
+def _in_chunks(
+    todo: Sequence[Any], work: Callable[[Sequence[Any]], object], progress: FeaturizeProgress | None
+) -> None:
+    """``work`` on ``todo`` in chunks of PROGRESS_CHUNK, with ``progress(done, total)`` before
+    the first and after each (at once when nobody watches)."""
     chunk = len(todo) if progress is None else PROGRESS_CHUNK
     for start in range(0, len(todo), chunk):
         if progress is not None:
             progress(start, len(todo))
-        featurize(todo[start : start + chunk], *encoders, cache, batch_size=32)
+        work(todo[start : start + chunk])
     if progress is not None:
         progress(len(todo), len(todo))
-    return refs
 
 
 def feature_loader(*, text_encoder_id: str, image_encoder_id: str | None) -> Any:

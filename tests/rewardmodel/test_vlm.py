@@ -1,5 +1,6 @@
-"""The VLM reward model (``rewardmodel.vlm``) on tiny random checkpoints of two VLM families
-(LLaVA, Idefics3) and a text-only causal LM, saved to disk and reloaded by path."""
+"""The VLM reward model (``rewardmodel.vlm``) on tiny random checkpoints of the VLM families the
+product supports (LLaVA-1.5, LLaVA-NeXT, Qwen2-VL, Qwen2.5-VL, Idefics3) and a text-only causal
+LM, saved to disk and reloaded by path."""
 
 from __future__ import annotations
 
@@ -22,7 +23,16 @@ from rewardmodel.vlm import (
     vlm_train,
 )
 from tests.stats import chance_bound
-from tests.tiny_vlms import COLOURS, colour_image, tiny_idefics3, tiny_llama, tiny_llava
+from tests.tiny_vlms import (
+    COLOURS,
+    colour_image,
+    tiny_idefics3,
+    tiny_llama,
+    tiny_llava,
+    tiny_llava_next,
+    tiny_qwen2_5_vl,
+    tiny_qwen2_vl,
+)
 
 QUESTION = ("user", "what colour is the image ?")
 
@@ -30,6 +40,24 @@ QUESTION = ("user", "what colour is the image ?")
 @pytest.fixture(scope="module")
 def llava_dir(tmp_path_factory):
     return tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
+
+
+@pytest.fixture(scope="module")
+def llava_next_dir(tmp_path_factory):
+    return tiny_llava_next(tmp_path_factory.mktemp("tiny-llava-next"))
+
+
+@pytest.fixture(scope="module")
+def qwen2_vl_dir(tmp_path_factory):  # as the hub's checkpoints are laid out
+    return tiny_qwen2_vl(tmp_path_factory.mktemp("tiny-qwen2-vl"), layout="hub")
+
+
+@pytest.fixture(scope="module")
+def qwen2_5_vl_dir(tmp_path_factory):  # as transformers 5 saves a processor
+    return tiny_qwen2_5_vl(tmp_path_factory.mktemp("tiny-qwen2-5-vl"), layout="saved")
+
+
+VISION_FAMILIES = ["llava", "llava_next", "qwen2_vl", "qwen2_5_vl", "idefics3"]
 
 
 @pytest.fixture(scope="module")
@@ -61,45 +89,109 @@ FAST = dict(lr=3e-3, batch_size=4, micro_batch_size=2, lora_r=4, max_length=64,
             eval_every=2, checkpoint_every=2)  # fmt: skip
 
 
-@pytest.mark.parametrize("family", ["llava", "idefics3", "llama"])
+@pytest.mark.parametrize("family", [*VISION_FAMILIES, "llama"])
 def test_reward_is_read_at_the_last_real_token(family, request):
     model = vlm_reward_model_load(request.getfixturevalue(f"{family}_dir"))
     image = None if family == "llama" else colour_image("red")
+    # a wide image: another tiling (LLaVA-NeXT's anyres) or patch grid (Qwen's image_grid_thw
+    # and M-RoPE positions) than the square one in the same batch
+    wide = None if family == "llama" else colour_image("blue", size=32).resize((64, 32))
     short = Sample((QUESTION, ("assistant", "red")), image)
-    long = Sample((QUESTION, ("assistant", "it is a red cat on the mat")), image)
+    long = Sample((QUESTION, ("assistant", "it is a red cat on the mat")), wide)
     together = score_samples(model, [short, long], batch_size=2)
-    alone = score_samples(model, [short], batch_size=1)
-    assert together[0] == pytest.approx(alone[0], abs=1e-5)  # padding does not matter
+    alone = score_samples(model, [short], batch_size=1) | {1: score_samples(model, [long])[0]}
+    assert together == pytest.approx(alone, abs=1e-5)  # padding does not matter
     assert together[0] != pytest.approx(together[1], abs=1e-6)
 
 
-@pytest.mark.parametrize("family", ["llava", "idefics3"])
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl"])
+def test_qwen_processors_load_without_torchvision_and_keep_m_rope_positions(family, request):
+    from transformers.utils import is_torchvision_available
+
+    from rewardmodel.vlm import collate
+
+    model = vlm_reward_model_load(request.getfixturevalue(f"{family}_dir"))
+    assert not hasattr(model.processor, "video_processor") or is_torchvision_available()
+    samples = [Sample((QUESTION, ("assistant", "it is a red cat on the mat")), colour_image("red")),
+               Sample((QUESTION, ("assistant", "red")),
+                      colour_image("blue").resize((64, 32)))]  # fmt: skip
+    inputs = collate(model, samples, max_length=64)
+    assert model.tokenizer.padding_side == "right"
+    assert inputs["image_grid_thw"].tolist() != [inputs["image_grid_thw"][0].tolist()] * 2
+    positions, _ = model.backbone.get_rope_index(
+        inputs["input_ids"], inputs["mm_token_type_ids"], image_grid_thw=inputs["image_grid_thw"],
+        attention_mask=inputs["attention_mask"],
+    )  # fmt: skip
+    # the padded second sample has the positions it has alone: text then a 3-D image block
+    alone = collate(model, samples[1:], max_length=64)
+    positions_alone, _ = model.backbone.get_rope_index(
+        alone["input_ids"], alone["mm_token_type_ids"], image_grid_thw=alone["image_grid_thw"],
+        attention_mask=alone["attention_mask"],
+    )  # fmt: skip
+    n = int(alone["attention_mask"].sum())
+    assert torch.equal(positions[:, 1, :n], positions_alone[:, 0, :n])
+    image = alone["mm_token_type_ids"][0].bool()
+    assert len({tuple(p) for p in positions_alone[1:, 0, image].T.tolist()}) == int(image.sum())
+
+
+@pytest.mark.parametrize("family", ["llava_next", "qwen2_vl", "idefics3"])
+def test_an_image_longer_than_max_length_is_a_clear_error(family, request):
+    model = vlm_reward_model_load(request.getfixturevalue(f"{family}_dir"))
+    sample = Sample((QUESTION, ("assistant", "red")), colour_image("red").resize((64, 32)))
+    with pytest.raises(ValueError, match="raise max_length"):
+        score_samples(model, [sample], max_length=4)
+    assert score_samples(model, [sample], max_length=128)  # it fits
+
+
+def test_a_processor_that_needs_torchvision_says_so(llava_dir, tmp_path):
+    import json
+
+    from transformers.utils import is_torchvision_available
+
+    # given: a checkpoint whose image processor exists only for torchvision (no PIL variant)
+    shutil.copytree(llava_dir, tmp_path / "ckpt")
+    config_file = tmp_path / "ckpt" / "processor_config.json"
+    saved = json.loads(config_file.read_text())
+    saved["image_processor"]["image_processor_type"] = "Cohere2VisionImageProcessor"
+    config_file.write_text(json.dumps(saved))
+    if is_torchvision_available():
+        vlm_reward_model_load(tmp_path / "ckpt")  # then it simply loads
+        return
+    with pytest.raises(ValueError, match="torchvision is not installed"):
+        vlm_reward_model_load(tmp_path / "ckpt")
+
+
+@pytest.mark.parametrize("family", VISION_FAMILIES)
 def test_lora_sits_on_the_language_model_and_the_vision_tower_is_frozen(family, request):
     path = request.getfixturevalue(f"{family}_dir")
     trainable = {n for n, p in vlm_reward_model_load(path).named_parameters() if p.requires_grad}
     assert any("lora_" in n for n in trainable)
     assert all("lora_" in n or n.startswith("value_head") for n in trainable)
-    assert not any(v in n for n in trainable for v in ("vision_tower", "vision_model"))
+    # Qwen2.5-VL's vision blocks have gate/up/down projections too: never adapted
+    assert not any(v in n for n in trainable for v in ("vision_tower", "vision_model", "visual"))
     with_projector = vlm_reward_model_load(path, config=VLMTrainConfig(train_projector=True))
     projector = {n for n, p in with_projector.named_parameters() if p.requires_grad} - trainable
-    assert projector and all(("projector" in n or "connector" in n) for n in projector)
+    assert projector and all(any(k in n for k in ("projector", "connector", "visual.merger"))
+                             for n in projector)  # fmt: skip
 
 
 @pytest.mark.integration  # trains: CPU-heavy for the unit suite
-def test_checkpoint_resume_is_bit_identical(llava_dir, tmp_path):
+@pytest.mark.parametrize("family", ["llava", "llava_next", "qwen2_vl", "qwen2_5_vl"])
+def test_checkpoint_resume_is_bit_identical(family, request, tmp_path):
+    backbone = request.getfixturevalue(f"{family}_dir")
     samples, pairs = colour_task(8, seed=1)
     config = VLMTrainConfig(steps=4, **FAST)
-    straight = vlm_reward_model_load(llava_dir, config=config)
+    straight = vlm_reward_model_load(backbone, config=config)
     vlm_train(straight, samples, pairs[:6], pairs[6:], config=config)
 
-    interrupted = vlm_reward_model_load(llava_dir, config=config)
+    interrupted = vlm_reward_model_load(backbone, config=config)
     result = vlm_train(interrupted, samples, pairs[:6], pairs[6:], config=config,
                        checkpoint_dir=tmp_path, progress=lambda s, *_: s < 2,
                        log_every=1)  # fmt: skip
     assert result.cancelled and result.steps == 2
     names = set(torch.load(sorted(tmp_path.glob("step-*.pt"))[-1], weights_only=False)["head"])
     assert names and all("lora_" in n or "value_head" in n for n in names)  # adapter + head
-    resumed = vlm_reward_model_load(llava_dir, config=config)  # a fresh worker
+    resumed = vlm_reward_model_load(backbone, config=config)  # a fresh worker
     result = vlm_train(resumed, samples, pairs[:6], pairs[6:], config=config,
                        checkpoint_dir=tmp_path)  # fmt: skip
     assert result.steps == 4 and not result.cancelled
@@ -110,13 +202,17 @@ def test_checkpoint_resume_is_bit_identical(llava_dir, tmp_path):
 
 
 @pytest.mark.integration  # trains: CPU-heavy for the unit suite
-def test_saved_model_scores_the_same_and_refuses_another_backbone(llava_dir, tmp_path):
+@pytest.mark.parametrize(("family", "build"), [("llava", tiny_llava), ("qwen2_vl", tiny_qwen2_vl),
+                                               ("llava_next", tiny_llava_next)])  # fmt: skip
+def test_saved_model_scores_the_same_and_refuses_another_backbone(family, build, request,
+                                                                  tmp_path):  # fmt: skip
+    backbone = request.getfixturevalue(f"{family}_dir")
     samples, pairs = colour_task(4, seed=2)
     config = VLMTrainConfig(steps=2, **FAST)
-    model = vlm_reward_model_load(llava_dir, config=config)
+    model = vlm_reward_model_load(backbone, config=config)
     vlm_train(model, samples, pairs, config=config)
-    revision = backbone_revision(llava_dir)
-    vlm_state_save(tmp_path / "rm", model, backbone=str(llava_dir), revision=revision,
+    revision = backbone_revision(backbone)
+    vlm_state_save(tmp_path / "rm", model, backbone=str(backbone), revision=revision,
                    config=config)  # fmt: skip
     before = score_samples(model, samples, batch_size=3)
     loaded, _ = vlm_state_load(tmp_path / "rm")
@@ -124,8 +220,8 @@ def test_saved_model_scores_the_same_and_refuses_another_backbone(llava_dir, tmp
     assert after == pytest.approx(before, abs=1e-5)
 
     other = tmp_path / "other"
-    shutil.copytree(llava_dir, other)
-    tiny_llava(other, seed=1)  # same name on disk, other weights
+    shutil.copytree(backbone, other)
+    build(other, seed=1)  # same name on disk, other weights
     with pytest.raises(ValueError, match="revision"):
         vlm_state_load(tmp_path / "rm", backbone=str(other))
 
@@ -149,6 +245,29 @@ def test_text_only_causal_lm_trains_through_the_same_code(llama_dir):
     assert scores[0] > scores[1] and scores[2] > scores[3]
 
 
+def test_a_torchvision_that_does_not_import_is_named(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # given: a torchvision built for another torch, found on the path but failing to import
+    broken = tmp_path / "site" / "torchvision"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        'raise RuntimeError("operator torchvision::nms does not exist")\n'
+    )
+    # (what vlm_reward_model_load checks first; torch itself is not imported, to stay quick)
+    code = "from rewardmodel.vlm_processors import torchvision_check; torchvision_check()"
+    path = os.pathsep.join([str(tmp_path / "site"), os.getcwd()])
+    # when
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": path}, timeout=120)  # fmt: skip
+    # then: the error says what is wrong, not "Could not import module 'LlamaConfig'"
+    assert done.returncode != 0
+    assert "torchvision is installed but fails to import" in done.stderr, done.stderr[-2000:]
+    assert "torchvision::nms" in done.stderr
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="multiple"):
         VLMTrainConfig(batch_size=6, micro_batch_size=4)
@@ -159,7 +278,10 @@ def test_bad_inputs(tmp_path):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("family", "steps", "lr"), [("llava", 40, 3e-3), ("idefics3", 100, 2e-3)])
+@pytest.mark.parametrize(
+    ("family", "steps", "lr"),
+    [("llava", 40, 3e-3), ("idefics3", 100, 2e-3), ("qwen2_vl", 120, 3e-3)],
+)
 def test_a_tiny_vlm_learns_an_image_dependent_preference(family, steps, lr, request):
     # given: 48 training images, 16 validation images (the best step is kept, as in the
     # product), 40 held-out images never seen in training or validation
