@@ -29,7 +29,7 @@ class HashingFile:
     """
 
     BLOCK = 1 << 20
-    QUEUED = 16
+    QUEUED = 6
     DIRECT = BLOCK  # a write this large is queued in blocks as it is, not gathered
     GATHER = 64  # blocks written by one system call
 
