@@ -112,3 +112,37 @@ def test_the_openapi_document_describes_the_proposal(owner_client):
     assert operation["operationId"] == "judge_proposal_start"
     assert "proposal" in operation["description"] and "jobs/{id}" in operation["description"]
     assert {"202", "409", "429"} <= set(operation["responses"])
+
+
+def test_a_proposal_whose_worker_died_is_asked_again(
+    settings, owner_client, tiny_lm_dir, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.services.job_liveness import jobs_reap
+    from webapp.celery import app
+
+    settings.ARBITER_JUDGE_HELPER_LLM = str(tiny_lm_dir)
+    project, client = owner_client
+    with django_capture_on_commit_callbacks(execute=False):
+        job_id = client.post(
+            f"/api/v1/projects/{project.pk}/judge-proposals/", RULE, format="json"
+        ).json()["id"]
+    # its worker took it and died: a running job whose heartbeat stopped an hour ago
+    Job.objects.filter(pk=job_id).update(
+        status=Job.Status.RUNNING,
+        attempts=1,
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+        started_at=timezone.now() - timedelta(hours=1),
+    )
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert jobs_reap() == [job_id]
+    finally:
+        app.conf.task_always_eager = False
+    job = Job.objects.get(pk=job_id)
+    assert job.status == Job.Status.SUCCEEDED and job.attempts == 2
+    assert job.result["proposal"] is None and job.result["reason"]
