@@ -20,6 +20,7 @@ class Job(models.Model):
         CORPUS_FEATURIZE = "corpus_featurize", "Corpus featurisation"
         DATASET_REWRITE = "dataset_rewrite", "Dataset rewriting"
         SAFETY_JUDGE = "safety_judge", "Safety judge"
+        JUDGE_PROPOSAL = "judge_proposal", "Precondition proposal"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

@@ -29,6 +29,7 @@ from core.services.signin import (
     signin_succeeded,
 )
 from corpora.selectors import corpus_list
+from curation.services.judge_proposals import judge_helper_llm_name
 from frontend.access import project_for_page
 
 Role = ProjectMembership.Role
@@ -176,6 +177,8 @@ def _editor_config(project_id: int | None) -> dict:
         "sampling": Project.Sampling.choices,
         "skip_policies": Project.SkipPolicy.choices,
         "roles": Role.choices,
+        # the helper LLM that proposes preconditions (None: the Propose control is disabled)
+        "judge_helper_llm": judge_helper_llm_name() or None,
     }
 
 

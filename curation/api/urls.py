@@ -71,12 +71,18 @@ urlpatterns = [
 from curation.api.judge import (  # noqa: E402
     ItemJudgeSuggestionsApi,
     JudgeRunDetailApi,
+    ProjectJudgeProposalsApi,
     ProjectJudgeRunsApi,
 )
 
 urlpatterns += [
     path("projects/<int:project_id>/judge-runs/", ProjectJudgeRunsApi.as_view(), name="judge-runs"),
     path("judge-runs/<int:judge_run_id>/", JudgeRunDetailApi.as_view(), name="judge-run-detail"),
+    path(
+        "projects/<int:project_id>/judge-proposals/",
+        ProjectJudgeProposalsApi.as_view(),
+        name="judge-proposals",
+    ),
     path(
         "projects/<int:project_id>/items/<int:item_id>/judge/",
         ItemJudgeSuggestionsApi.as_view(),

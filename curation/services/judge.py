@@ -142,7 +142,9 @@ def judge_build(config: dict[str, Any]) -> Any:
             device = getattr(settings, "ARBITER_JUDGE_DEVICE", None)
             try:
                 sources = (
-                    VisionLanguageSource(config["vlm"], device=device),
+                    VisionLanguageSource(
+                        config["vlm"], device=device, batch_size=settings.ARBITER_JUDGE_BATCH_SIZE
+                    ),
                     ClipRelevanceSource(config["relevance"], device=device)
                     if config.get("relevance")
                     else None,
@@ -197,12 +199,16 @@ def judge_run_execute(*, run: JudgeRun, job: Job) -> dict[str, Any]:
             raise JobCancelled()
         items = Item.objects.filter(pk__in=todo[start : start + CHUNK]).select_related("image")
         rows = []
+        pictures: list[tuple[Item, bytes]] = []
         for item in items.order_by("pk"):
             if item.image is None:
                 no_image += 1
                 continue
             with open(media / item.image.file, "rb") as fh:
-                image = fh.read()
+                pictures.append((item, fh.read()))
+        # the chunk's (image, rule) checks advance together: one VLM call per round serves all
+        decided = judge.judge_batch([image for _, image in pictures], rules)
+        for (item, image), decisions in zip(pictures, decided, strict=True):
             context = item_text(item.conversations or [], item.questions)[:4000]
             for q in binary:
                 answer = judge.yes_no_question(image, q["prompt"], context)
@@ -218,7 +224,7 @@ def judge_run_execute(*, run: JudgeRun, job: Job) -> dict[str, Any]:
                         trace={"judge_run_id": run.pk, **answer},
                     )
                 )
-            for decision in judge.judge_all(image, rules):
+            for decision in decisions:
                 violations += decision.violated
                 rows.append(
                     Suggestion(

@@ -182,6 +182,12 @@ MATRIX: dict[tuple[str, str], tuple[object, list[int]]] = {
         [401, 404, 403, 403, 400, 400],
     ),
     ("judge-runs/<int:judge_run_id>/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    # the helper LLM's precondition proposals: reviewers see which LLM, owners ask
+    ("projects/<int:project_id>/judge-proposals/", "get"): (None, [401, 404, 403, 200, 200, 200]),
+    ("projects/<int:project_id>/judge-proposals/", "post"): (
+        {"text": "x" * 1001},
+        [401, 404, 403, 403, 400, 400],
+    ),
     ("projects/<int:project_id>/items/<int:item_id>/judge/", "get"): (
         None,
         [401, 404, 403, 200, 200, 200],

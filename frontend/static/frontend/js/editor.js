@@ -1,6 +1,7 @@
 // Project editor: settings, rubric (add / remove / reorder / presets), constitution versions and
 // members. Every save goes through the REST API, so validation messages are the engine's.
 import { api, el, toast } from "./api.js";
+import { proposeControl } from "./propose.js";
 import { formatObjects, formatPreconditions, parseObjects, parsePreconditions } from "./rules_text.js";
 
 const config = JSON.parse(document.getElementById("editor-config").textContent);
@@ -171,6 +172,17 @@ function renderRules(list) {
     const text = (name, label, rows = 2, value = r[name] ?? "", parse = (v) => v) => el("div", { class: "field" },
       el("label", { for: `${id}-${name}`, text: label }),
       el("textarea", { id: `${id}-${name}`, rows: String(rows), oninput: (e) => { r[name] = parse(e.target.value); } }, value));
+    const propose = proposeControl({
+      pid, helperLlm: config.judge_helper_llm, rule: r, label: `rule ${i + 1}`,
+      onAccept: (proposal) => {
+        // into the fields and the rule being edited; saved only with the constitution
+        r.preconditions = proposal.preconditions;
+        r.central_objects = proposal.central_objects;
+        document.getElementById(`${id}-preconditions`).value = formatPreconditions(r.preconditions);
+        document.getElementById(`${id}-central_objects`).value = formatObjects(r.central_objects);
+        toast("Proposal accepted: review it and save the constitution.");
+      },
+    });
     box.append(el("div", { class: "q-edit", "data-rule": r.key || i },
       el("div", { class: "row" },
         el("b", { text: `${i + 1}.` }),
@@ -187,7 +199,9 @@ function renderRules(list) {
         text("preconditions", "Preconditions (all must hold: one per line; alternatives separated by |)", 3, formatPreconditions(r.preconditions), parsePreconditions),
         el("div", { class: "field" },
           el("label", { for: `${id}-central_objects`, text: "Central objects (comma-separated words)" }),
-          el("input", { type: "text", id: `${id}-central_objects`, value: formatObjects(r.central_objects), oninput: (e) => { r.central_objects = parseObjects(e.target.value); } })))));
+          el("input", { type: "text", id: `${id}-central_objects`, value: formatObjects(r.central_objects), oninput: (e) => { r.central_objects = parseObjects(e.target.value); } }),
+          el("div", { class: "row" }, propose.button, el("span", { class: "small muted", text: "the helper LLM's preconditions and objects, for you to accept" })))),
+      propose.box));
   });
   if (!rules.length) box.append(el("p", { class: "muted", text: "No rules: this project has no safety constitution yet." }));
 }
