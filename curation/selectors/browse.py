@@ -97,8 +97,14 @@ def items_browse(
         raise ValueError("browse exactly one corpus, project or dataset version")
     items: QuerySet[Item] = Item.objects.all()
     state_project = project or (dataset.project if dataset is not None else None)
+    order = ("pk",)
     if corpus_id is not None:
-        items = items.filter(corpus_id=corpus_id)
+        # The same rows and order, said so that only the (corpus_id, id) index can serve them:
+        # with `corpus_id = X ... ORDER BY id`, PostgreSQL may walk the primary key through
+        # every earlier corpus's rows first (100 ms per 158k rows). A range is not folded into
+        # a constant, so the ordering by (corpus_id, id) stays.
+        items = items.filter(corpus_id__gte=corpus_id, corpus_id__lte=corpus_id)
+        order = ("corpus_id", "pk")
     elif dataset is not None:
         members = DatasetItem.objects.filter(dataset=dataset, item=OuterRef("pk"))
         items = items.filter(Exists(members))
@@ -133,7 +139,6 @@ def items_browse(
             items = items.filter(Exists(violations.filter(rule_key=filters.judge_rule)))
         elif filters.judge_rule is not None:
             items = items.filter(Exists(violations))
-        items = items.annotate(judge_flagged=Exists(violations))
     human_project = state_project if filters.human_flagged else None
     if human_project is not None:
         # Only items someone answered "violates" can have a majority for it: that EXISTS
@@ -155,11 +160,10 @@ def items_browse(
         "image_file",
         *(["score"] if filters.score_run_id is not None else []),
         *(["done_count", "disagreement", "adjudicated"] if state_project else []),
-        *(["judge_flagged"] if filters.judge_run_id is not None else []),
     ]
 
     def fetch(queryset: QuerySet[Item], n: int) -> list[dict[str, Any]]:
-        queryset = queryset.order_by("pk").annotate(image_file=F("image__file"))
+        queryset = queryset.order_by(*order).annotate(image_file=F("image__file"))
         if human_project is None:
             return list(queryset.values(*fields)[:n])
         rows: list[dict[str, Any]] = []
@@ -179,7 +183,7 @@ def items_browse(
 
     page = BrowsePage()
     if filters.q:
-        rows, page.searched_to = _search(items, filters.q[:MAX_QUERY], after, limit, fetch)
+        rows, page.searched_to = _search(items, filters.q[:MAX_QUERY], after, limit, fetch, order)
     else:
         rows = fetch(items.filter(pk__gt=after) if after is not None else items, limit + 1)
     if len(rows) > limit:
@@ -187,6 +191,18 @@ def items_browse(
         page.next_after = rows[-1]["pk"]
     elif page.searched_to is not None:
         page.next_after = page.searched_to  # the search stopped on its budget: go on from there
+    if filters.judge_run_id is not None:
+        # The page's flags in one probe of the (run, item, rule) index: as a column of the page
+        # query, PostgreSQL hashes every violation of the run first (120 ms at 158k items).
+        flagged = set(
+            Suggestion.objects.filter(
+                judge_run_id=filters.judge_run_id,
+                item_id__in=[row["pk"] for row in rows],
+                value__verdict=VIOLATES,
+            ).values_list("item_id", flat=True)
+        )
+        for row in rows:
+            row["judge_flagged"] = row["pk"] in flagged
     for row in rows:
         row["preview"] = _preview(row.pop("conversations"))
         row["image_url"] = _media(row.pop("image_file"))
@@ -194,7 +210,9 @@ def items_browse(
     return page
 
 
-def _search(items, q: str, after: int | None, limit: int, fetch) -> tuple[list[dict], int | None]:
+def _search(
+    items, q: str, after: int | None, limit: int, fetch, order: tuple[str, ...]
+) -> tuple[list[dict], int | None]:
     """Text search without a text index: the scope is read in id windows of SEARCH_WINDOW
     items (each an index range), the text matched inside each, until a page is full, the
     scope ends, or SEARCH_BUDGET_S has passed. A planner that guesses few matches would
@@ -206,7 +224,7 @@ def _search(items, q: str, after: int | None, limit: int, fetch) -> tuple[list[d
     deadline = time.monotonic() + SEARCH_BUDGET_S
     while True:
         rest = items.filter(pk__gt=cursor) if cursor is not None else items
-        edge = list(rest.order_by("pk").values_list("pk", flat=True)[SEARCH_WINDOW - 1 :][:1])
+        edge = list(rest.order_by(*order).values_list("pk", flat=True)[SEARCH_WINDOW - 1 :][:1])
         window = rest.filter(pk__lte=edge[0]) if edge else rest
         rows += fetch(window.filter(matches), limit + 1 - len(rows))
         if not edge or len(rows) > limit:
