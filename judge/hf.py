@@ -47,17 +47,20 @@ class VisionLanguageSource:
         loaded: tuple[Any, Any] | None = None,
     ) -> None:
         """``loaded``: an already built (model, processor), e.g. a random-initialised one."""
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
+
+        from rewardmodel.vlm_processors import processor_load
 
         self.name = name_or_path
         self.device = pick_device(device)
         if loaded is not None:
             self.model, self.processor = loaded
         else:
-            self.processor = AutoProcessor.from_pretrained(name_or_path, local_files_only=True)
             self.model = AutoModelForImageTextToText.from_pretrained(
                 name_or_path, local_files_only=True, dtype=dtype or torch.float32
             )
+            # as the VLM reward models load it: Qwen2-VL's processor works without torchvision
+            self.processor = processor_load(name_or_path, self.model.config)
         self.model = self.model.to(self.device)
         self.model.eval()
         self.tokenizer = self.processor.tokenizer

@@ -91,3 +91,25 @@ def test_the_whole_cascade_runs_over_real_models(sources):
     assert first["steps"][0]["step"] == "debiased" and first["steps"][-1]["step"] == "reasoning"
     assert decision.violated == all(p["met"] for p in decision.trace["preconditions"])
     assert judge.describe()["vlm"] == vlm.name
+
+
+@pytest.mark.parametrize("version", ["2", "2.5"])
+def test_a_qwen2_vl_judge_loads_by_path_and_pads_like_single_queries(tmp_path, version):
+    """Qwen2-VL's processor loads without torchvision (as the VLM reward models load it) and
+    its M-RoPE positions survive left padding: a batch answers as each query alone."""
+    from tests.tiny_vlms import WORDS, tiny_qwen2_vl
+
+    torch.set_num_threads(1)
+    words = (*WORDS, "Yes", "No", "Is", "shape", "visible", "triangle", "in", "this", "now")
+    path = tiny_qwen2_vl(tmp_path / "qwen", version=version, words=words)
+    vlm = VisionLanguageSource(str(path), device="cpu", batch_size=4)
+    red, wide = picture((220, 20, 20)), Image.new("RGB", (96, 32), (20, 20, 220))
+    prompts = ["Is a red shape visible ?", "Is a triangle visible in this image now ?"]
+    batched = vlm.yes_no([red, wide, None, None], [prompts[0], prompts[1], prompts[0], prompts[1]])
+    single = [
+        vlm.yes_no([im], [p])[0]
+        for im, p in [(red, prompts[0]), (wide, prompts[1]), (None, prompts[0]), (None, prompts[1])]
+    ]
+    for (y1, n1), (y2, n2) in zip(batched, single, strict=True):
+        assert y1 == pytest.approx(y2, abs=1e-4) and n1 == pytest.approx(n2, abs=1e-4)
+        assert 0 < y1 + n1 <= 1
