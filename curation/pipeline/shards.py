@@ -15,7 +15,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from curation.pipeline.writers import HashingFile
+from curation.pipeline.hashing_file import HashingFile
 
 # Parquet row groups: bounded by bytes (images) and by rows (text), whichever comes first.
 ROW_GROUP_BYTES = 8 * 1024 * 1024

@@ -14,6 +14,7 @@ from django.conf import settings
 from annotation.selectors.training_data import training_data
 from corpora.models import Item
 from curation.models import Export
+from curation.pipeline.hashing_file import HashingFile
 from curation.pipeline.pairs import (
     llamafactory_dataset_info,
     llamafactory_record,
@@ -21,7 +22,6 @@ from curation.pipeline.pairs import (
     trl_record,
 )
 from curation.pipeline.shards import ShardedParquetWriter
-from curation.pipeline.writers import HashingFile
 
 ITEMS_PER_QUERY = 500
 
