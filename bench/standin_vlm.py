@@ -27,7 +27,7 @@ Prompt format (the processor's chat template, no system prompt):
 ``<|im_start|>user\\n<image>\\n{question}<|im_end|>\\n<|im_start|>assistant\\n``
 followed by ``{answer}<|im_end|>``.
 Usage: PYTHONPATH=. nice -n 10 python bench/standin_vlm.py [--cache-dir var/standin]
-       [--steps 700] [--lm-layers 4] [--copy-to /work/assets/standin-llava]
+       [--steps 800] [--lm-layers 4] [--copy-to /work/assets/standin-llava]
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class VlmBuild:
     # Training length in steps; the learning rates follow a cosine over them, so a build is
     # the same on a busy and on a quiet machine. `minutes` only caps the wall time (a capped
     # build records it), evaluation and saving come on top.
-    steps: int = 700
+    steps: int = 800
     minutes: float = 240.0
     batch_size: int = 8
     lr: float = 1e-3  # LoRA (and the projector unless projector_lr is set)
@@ -114,7 +114,7 @@ class VlmBuild:
     # Grounding checks every `check_every` steps (0: none) on held-out balanced judge-style and
     # colour questions; training stops at the first check with judge-style accuracy >=
     # `stop_judge` and colour accuracy >= `stop_color` (0: never stop early).
-    check_every: int = 50
+    check_every: int = 100
     stop_judge: float = 0.85
     stop_color: float = 0.5
     eval_questions: int = 480
@@ -583,7 +583,7 @@ def build_standin_vlm(
             model.train()
             judge, color = check.get("judge_yes_no_accuracy", 0), check.get("color_accuracy", 0)
             history.append({"step": step, "judge_yes_no": judge, "color": color,
-                            **{k: check.get(f"judge_{k}_accuracy") for k in JUDGE_KINDS},
+                            **{f"judge_{k}": check.get(f"judge_{k}_accuracy") for k in JUDGE_KINDS},
                             "judge_said_yes": check.get("judge_said_yes")})  # fmt: skip
             log(f"grounding check at step {step}: {history[-1]}")
             if build.stop_judge and judge >= build.stop_judge and color >= build.stop_color:

@@ -154,6 +154,10 @@ def test_the_llava_checkpoint_reloads_through_the_auto_classes_and_answers(built
     assert 0 <= metrics["blind_yes_no_accuracy"] <= 1
     assert 0 <= metrics["no_image_yes_no_accuracy"] <= 1
     assert [c["step"] for c in metrics["grounding_checks"]] == [2]
+    # the colour-question figure and the judge-style split are kept apart
+    check = metrics["grounding_checks"][0]
+    assert {"color", "judge_color", "judge_shape", "judge_both", "judge_said_yes"} <= set(check)
+    assert metrics["judge_prompt"] == VISIBLE_PROMPT and metrics["stopped"] == "steps"
     model = AutoModelForImageTextToText.from_pretrained(path)
     processor = AutoProcessor.from_pretrained(path)
     assert type(model).__name__ == "LlavaForConditionalGeneration"
