@@ -111,6 +111,12 @@ class VlmBuild:
     # the comparison of the named colour or shape with the image (single questions let the
     # bias swing from batch to batch: "one answer for all").
     judge_pairs: bool = True
+    # What the training judge-style questions name (evaluation asks all kinds): a vision tower
+    # that does not see shapes gives shape-named questions nothing to learn from.
+    judge_kinds: tuple[str, ...] = ("color", "shape", "both")
+    # A saved stand-in VLM to continue training (its weights are the start; no CLIP build, no
+    # SmolLM2 conversion): a second stage with another mix, like the CLIP's `--more-steps`.
+    init_from: str = ""
     # Grounding checks every `check_every` steps (0: none) on held-out balanced judge-style and
     # colour questions; training stops at the first check with judge-style accuracy >=
     # `stop_judge` and colour accuracy >= `stop_color` (0: never stop early).
@@ -137,10 +143,12 @@ def judge_samples(image: EvqaImage, rng: random.Random) -> tuple[str, str]:
     )
 
 
-def judge_pair(image: EvqaImage, rng: random.Random) -> list[tuple[str, str]]:
-    """Two judge-style questions about `image` naming the same kind of thing (colour, shape or
-    both), one true and one false, in random order."""
-    kind = _judge_kind_for(image, rng)
+def judge_pair(
+    image: EvqaImage, rng: random.Random, kinds: tuple[str, ...] = JUDGE_KINDS
+) -> list[tuple[str, str]]:
+    """Two judge-style questions about `image` naming the same kind of thing (one of `kinds`:
+    colour, shape or both), one true and one false, in random order."""
+    kind = _judge_kind_for(image, rng, kinds)
     pair = [
         (JUDGE_QUESTION.format(content=_content(image, kind, truth, rng)), answer)
         for truth, answer in ((True, "yes"), (False, "no"))
@@ -155,9 +163,11 @@ def judge_content(question: str) -> str:
     return question.removeprefix(head).removesuffix(tail)
 
 
-def _judge_kind_for(image: EvqaImage, rng: random.Random) -> str:
-    kinds = [k for k in JUDGE_KINDS if _knows(image, k)]
-    return kinds[rng.randrange(len(kinds))]
+def _judge_kind_for(
+    image: EvqaImage, rng: random.Random, kinds: tuple[str, ...] = JUDGE_KINDS
+) -> str:
+    known = [k for k in kinds if _knows(image, k)]
+    return known[rng.randrange(len(known))]
 
 
 def _content(image: EvqaImage, kind: str, truth: bool, rng: random.Random) -> str:
@@ -468,26 +478,38 @@ def build_standin_vlm(
         return target, json.loads((target / "standin_metrics.json").read_text())
     train_images = train_images if train_images is not None else easyvqa_split("train")
     test_images = test_images if test_images is not None else easyvqa_split("test")
-    clip_dir, clip_metrics = None, None
-    if build.vision_init == "clip":
+    clip_dir, clip_metrics, init_metrics = None, None, None
+    if unknown := set(build.judge_kinds) - set(JUDGE_KINDS):
+        raise ValueError(f"judge_kinds must be among {JUDGE_KINDS}: {sorted(unknown)}")
+    if build.init_from:
+        from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+        processor = AutoProcessor.from_pretrained(build.init_from)
+        torch.manual_seed(build.seed)
+        model = LlavaForConditionalGeneration.from_pretrained(build.init_from)
+        start = json.loads((Path(build.init_from) / "standin_metrics.json").read_text())
+        clip_metrics = start.get("clip")  # the CLIP its vision tower came from
+        init_metrics = {"path": build.init_from, "build": start.get("build")}
+    elif build.vision_init == "clip":
         clip_dir, clip_metrics = build_standin_clip(
             cache, clip_build, train_images=train_images, test_images=test_images, log=log
         )
     elif build.vision_init != "scratch":
         raise ValueError(f"vision_init must be 'clip' or 'scratch', not {build.vision_init!r}")
-    if lm_dir is None:
-        from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
-
-        lm_dir = gguf_to_safetensors(smollm2_gguf_path(), cache)
     if build.vision_features not in ("default", "full"):
         raise ValueError(f"vision_features must be 'default' or 'full': {build.vision_features!r}")
-    processor = build_processor(
-        clip_dir, lm_dir, (clip_build or ClipBuild()).patch_size, build.vision_features
-    )
-    torch.manual_seed(build.seed)
-    model = build_llava(
-        clip_dir, lm_dir, processor, build.lm_layers, clip_build, build.vision_features
-    )
+    if not build.init_from:
+        if lm_dir is None:
+            from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
+
+            lm_dir = gguf_to_safetensors(smollm2_gguf_path(), cache)
+        processor = build_processor(
+            clip_dir, lm_dir, (clip_build or ClipBuild()).patch_size, build.vision_features
+        )
+        torch.manual_seed(build.seed)
+        model = build_llava(
+            clip_dir, lm_dir, processor, build.lm_layers, clip_build, build.vision_features
+        )
     for p in model.model.language_model.parameters():
         p.requires_grad_(False)
     lora = LoraConfig(
@@ -521,7 +543,9 @@ def build_standin_vlm(
     what_samples = [s for s in samples if s[2] not in ("yes", "no")] or samples
     checks = grounding_samples(test_images, 96, build.seed + 3) if build.check_every else []
     history: list[dict] = []
-    knowable = [i for i, im in enumerate(train_images) if im.color or im.shape]
+    knowable = [
+        i for i, im in enumerate(train_images) if any(_knows(im, k) for k in build.judge_kinds)
+    ]
     quick = eval_samples(test_images, 96, build.seed + 1)
     budget = build.minutes * 60
     warmup = 20
@@ -549,9 +573,10 @@ def build_standin_vlm(
         while len(drawn) < n_judge:
             i = knowable[rng.randrange(len(knowable))]
             if build.judge_pairs:
-                drawn += [(i, q, a) for q, a in judge_pair(train_images[i], rng)]
+                drawn += [(i, q, a) for q, a in judge_pair(train_images[i], rng, build.judge_kinds)]
             else:
-                drawn.append((i, *judge_samples(train_images[i], rng)))
+                q, a = judge_pair(train_images[i], rng, build.judge_kinds)[rng.randrange(2)]
+                drawn.append((i, q, a))
         drawn += [what_samples[rng.randrange(len(what_samples))] for _ in range(n_what)]
         while len(drawn) < build.batch_size:
             drawn.append(samples[rng.randrange(len(samples))])
@@ -617,6 +642,7 @@ def build_standin_vlm(
         "final_loss": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4),
         "build": asdict(build),
         "clip": clip_metrics,
+        "init_from": init_metrics,  # the first stage's path and build, for a second stage
         "image_size": IMAGE_SIZE,
         "image_tokens": _image_tokens(processor),
         "prompt_format": prompt("{question}"),
@@ -668,6 +694,10 @@ def main() -> None:
     parser.add_argument(
         "--judge-pairs", action=argparse.BooleanOptionalAction, default=VlmBuild.judge_pairs
     )
+    parser.add_argument(
+        "--judge-kinds", default=",".join(VlmBuild.judge_kinds), help="comma-separated"
+    )
+    parser.add_argument("--init-from", default="", help="continue a saved stand-in VLM")
     parser.add_argument("--check-every", type=int, default=VlmBuild.check_every)
     parser.add_argument("--stop-judge", type=float, default=VlmBuild.stop_judge)
     parser.add_argument("--stop-color", type=float, default=VlmBuild.stop_color)
@@ -693,6 +723,7 @@ def main() -> None:
         judge_share=args.judge_share, what_share=args.what_share, check_every=args.check_every,
         stop_judge=args.stop_judge, stop_color=args.stop_color,
         vision_features=args.vision_features, judge_pairs=args.judge_pairs,
+        judge_kinds=tuple(k for k in args.judge_kinds.split(",") if k), init_from=args.init_from,
     )  # fmt: skip
     path, metrics = build_standin_vlm(
         args.cache_dir, build, clip_build=ClipBuild(steps=args.clip_steps), copy_to=copy_to,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.standin_clip import ClipBuild, caption_tokenizer, easyvqa_split
+from bench.standin_clip import COLORS, ClipBuild, caption_tokenizer, easyvqa_split
 from bench.standin_vlm import (
     ANSWERS,
     IMAGE_TOKEN,
@@ -113,6 +113,17 @@ def test_judge_pairs_name_the_same_kind_once_true_once_false():
         assert {image.color, image.shape} >= set(true.split()) - {"a", "shape"}
 
 
+def test_judge_pairs_keep_to_the_kinds_asked_for():
+    import random
+
+    image = next(im for im in easyvqa_split("test") if im.color and im.shape)
+    rng = random.Random(0)
+    for _ in range(50):
+        for question, _ in judge_pair(image, rng, ("color",)):
+            words = judge_content(question).split()
+            assert words[0] == "a" and words[2] == "shape" and words[1] in COLORS
+
+
 def test_grounding_checks_ask_what_the_question_alone_cannot_answer():
     images = [im for im in easyvqa_split("test")[:60] if im.color and im.shape][:20]
     samples = grounding_samples(images, 16, seed=0)
@@ -194,3 +205,23 @@ def test_the_judge_reads_the_llava_on_the_prompt_it_was_trained_on(built):
     assert trained.labels[0, prompt_len].item() in source.yes_ids
     (p_yes, p_no), *_ = source.yes_no([test[0].path], [question])
     assert 0 < p_yes + p_no <= 1
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_second_stage_continues_a_saved_llava(built, tmp_path):
+    import dataclasses
+
+    _, path, first, test = built
+    train = [im for im in easyvqa_split("train")[:40] if im.color][:8]
+    build = dataclasses.replace(
+        VlmBuild(**first["build"]), init_from=str(path), judge_kinds=("color",), steps=2,
+        check_every=0,
+    )  # fmt: skip
+    second_path, second = build_standin_vlm(
+        tmp_path, build, train_images=train, test_images=test, log=lambda _: None
+    )
+    assert second["steps"] == 2 and second["init_from"]["path"] == str(path)
+    assert second["clip"] == first["clip"]  # where its vision tower came from, carried over
+    assert not (tmp_path / "standin-clip").exists()  # nothing rebuilt from scratch
+    assert (second_path / "model.safetensors").exists()
