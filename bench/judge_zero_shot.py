@@ -152,7 +152,7 @@ def main() -> None:
             "seconds_per_image": round(seconds, 3),
         }
         if name == "no_relevance":  # every (image, rule) was asked: how well M alone ranks
-            out["yes_no_reading"] = _yes_no_reading(per_image, truth)
+            out[name]["yes_no_reading"] = _yes_no_reading(per_image, truth)
     print(
         json.dumps(
             {

@@ -473,6 +473,7 @@ def build_standin_vlm(
 
     build = build or VlmBuild()
     cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)  # a second stage builds no CLIP that would make it
     target = cache / "standin-llava"
     if (target / "standin_metrics.json").exists():
         return target, json.loads((target / "standin_metrics.json").read_text())
