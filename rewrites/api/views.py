@@ -30,7 +30,8 @@ class RewriteOutputSerializer(serializers.ModelSerializer):
     job = JobOutputSerializer()
     figures = serializers.SerializerMethodField(
         help_text="turns, rewritten, share_rewritten, flagged, guard_failures, review_ties, "
-        "mean_nll_original, mean_nll_rewrite, human_decided, human_acceptance_rate."
+        "mean_nll_original, mean_nll_rewrite, human_decided, human_acceptance_rate; a failed or "
+        "cancelled run also has discarded (turns, shards, dataset_version) and no turns."
     )
 
     class Meta:
@@ -45,7 +46,8 @@ class RewriteOutputSerializer(serializers.ModelSerializer):
         }
 
     def get_figures(self, run: RewriteRun) -> dict:
-        return run.figures if run.result_id else rewrite_figures(run=run)
+        # an ended run's figures are frozen (a failed or cancelled one says what it discarded)
+        return run.figures if run.result_id or run.job.is_finished else rewrite_figures(run=run)
 
 
 class RewriteTurnOutputSerializer(serializers.ModelSerializer):
