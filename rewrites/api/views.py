@@ -83,7 +83,10 @@ class DatasetRewritesApi(DatasetApi):
     class InputSerializer(serializers.Serializer):
         settings = serializers.DictField(
             required=False,
-            help_text="Rewriting settings: prompt_version, custom_prompt (with {text}), "
+            help_text="Rewriting settings: prompt_version (v1: rules; v2: rules and worked "
+            "examples), custom_prompt (with {text}), granularity (turn, or sentence: each "
+            "sentence rewritten and guarded on its own, a failing one keeps its words; the "
+            "joined text is guarded again as a whole), "
             'fields (["answer"] or with "question"), temperature (0: greedy), top_p, '
             "max_new_tokens, batch_size, seed, review (order-controlled LLM review), "
             "review_margin.",

@@ -354,3 +354,11 @@ def test_a_worker_given_up_on_cannot_write_a_shard_after_the_clean_up(
         rewrite_execute(run=run)
     assert not RewriteTurn.objects.filter(run=run).exists()
     assert DatasetVersion.objects.count() == 1
+
+
+def test_the_start_control_offers_every_prompt_version_and_sentence_by_sentence(staff, dataset):
+    body = _client(staff).get(f"/projects/{dataset.project_id}/curation/").content.decode()
+    control = body[body.index(f'data-rewrite-control="{dataset.pk}"') :]
+    assert '<option value="v1" selected>v1 (rules)</option>' in control
+    assert '<option value="v2">v2 (worked examples)</option>' in control
+    assert "data-rewrite-sentences" in control
