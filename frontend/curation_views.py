@@ -24,6 +24,7 @@ from curation.selectors.scorings import corpora_scoring_state
 from curation.services.curation import curation_policy_schema
 from curation.services.export_sink import s3_configured
 from frontend.access import project_for_page
+from rewrites.selectors import rewrite_prompt_versions
 
 
 def _project(request: HttpRequest, project_id: int) -> Project:
@@ -111,6 +112,7 @@ def curations(request: HttpRequest, project_id: int) -> HttpResponse:
             "policy_schema": curation_policy_schema(),
             "s3_configured": s3_configured(),
             "members": project_members(project=project),
+            "rewrite_prompts": rewrite_prompt_versions(),
             "nav": "projects",
         },
     )

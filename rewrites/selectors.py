@@ -60,6 +60,21 @@ def rewrite_turns(
     return turns
 
 
+def rewrite_prompt_versions() -> list[tuple[str, str, bool]]:
+    """(version, what it is, default) of the built-in rewriting prompts, for the start form.
+    The prompts module is plain data: reading it imports no torch."""
+    from rewriting.prompts import DEFAULT_PROMPT_VERSION, PROMPTS
+
+    return [
+        (
+            version,
+            "worked examples" if prompt.examples else "rules",
+            version == DEFAULT_PROMPT_VERSION,
+        )
+        for version, prompt in PROMPTS.items()
+    ]
+
+
 def rewrite_figures(*, run: RewriteRun) -> dict[str, Any]:
     """Counts, the share rewritten, mean likelihoods and the sampled human acceptance rate."""
     turns = RewriteTurn.objects.filter(run=run)

@@ -178,6 +178,7 @@ def rewrite_execute(*, run: RewriteRun) -> dict[str, Any]:
 
         results = rewrite_units(lm, units, rewrite, guard, embed=embed, progress=batch_done)
         with transaction.atomic():
+            _still_wanted(run)
             RewriteTurn.objects.filter(run=run, item_id__in=[i for i, _ in shard]).delete()
             RewriteTurn.objects.bulk_create([
                 RewriteTurn(
@@ -195,6 +196,38 @@ def rewrite_execute(*, run: RewriteRun) -> dict[str, Any]:
                      message=f"Rewrote shard {index + 1} of {run.n_shards}.")  # fmt: skip
     result = rewrite_version_make(run=run)
     return {"rewrite_id": run.pk, "dataset_id": result.pk, "figures": run.figures}
+
+
+def _still_wanted(run: RewriteRun) -> None:
+    """Inside a writing transaction: lock the job row and stop if the job was cancelled or
+    has ended. The clean-up of a failed or cancelled run takes the same lock, so a shard
+    finishing in a worker that was given up on cannot write after the clean-up."""
+    job = Job.objects.select_for_update().filter(pk=run.job_id).first()
+    if job is None or job.is_finished or job.cancel_requested or job_cancel_requested(job.pk):
+        raise JobCancelled()
+
+
+def rewrite_discard(*, run: RewriteRun) -> dict[str, int]:
+    """What a failed or cancelled run leaves: its record (the job keeps status and error),
+    nothing half made. Its turns and any new dataset version go; ``figures`` says how much
+    was discarded. A worker crash is not an end: the requeued job resumes from its shards."""
+    from rewrites.selectors import rewrite_figures
+
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=run.job_id)
+        if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+            return {}
+        run = RewriteRun.objects.select_for_update().get(pk=run.pk)
+        discarded = {"turns": RewriteTurn.objects.filter(run=run).count(),
+                     "shards": run.shards_done, "dataset_version": run.result_id}  # fmt: skip
+        RewriteTurn.objects.filter(run=run).delete()
+        if run.result_id is not None:
+            DatasetVersion.objects.filter(pk=run.result_id).delete()
+        run.result = None
+        run.shards_done = 0
+        run.figures = {**rewrite_figures(run=run), "discarded": discarded}
+        run.save(update_fields=["result", "shards_done", "figures"])
+    return discarded
 
 
 def _applied(conversations: list[dict[str, Any]], turns: list[RewriteTurn]) -> list[dict[str, Any]]:
@@ -217,6 +250,7 @@ def rewrite_version_make(*, run: RewriteRun) -> DatasetVersion:
     source = run.source
     run.figures = rewrite_figures(run=run)
     with transaction.atomic():
+        _still_wanted(run)
         # lock the project row so two new versions cannot take the same number
         Project.objects.select_for_update().filter(pk=source.project_id).first()
         number = (

@@ -56,14 +56,21 @@ def causal_lm_wrap(model: Any, tokenizer: Any, *, name: str, device: str | None 
     return CausalLM(model=model, tokenizer=tokenizer, name=name)
 
 
-def chat_prompt(lm: CausalLM, system: str, user: str) -> str:
-    """The text that makes the model answer ``user`` as the assistant (generation prompt)."""
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+def chat_prompt(
+    lm: CausalLM, system: str, user: str, history: Sequence[tuple[str, str]] = ()
+) -> str:
+    """The text that makes the model answer ``user`` as the assistant (generation prompt);
+    ``history`` is earlier (user, assistant) turns, e.g. worked examples."""
+    messages = [{"role": "system", "content": system}]
+    for asked, answered in history:
+        messages += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
+    messages.append({"role": "user", "content": user})
     if getattr(lm.tokenizer, "chat_template", None):
         return lm.tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=True
         )
-    return f"System: {system}\nUser: {user}\nAssistant: "
+    earlier = "".join(f"User: {a}\nAssistant: {b}\n" for a, b in history)
+    return f"System: {system}\n{earlier}User: {user}\nAssistant: "
 
 
 def chat_answer_prefix(lm: CausalLM, user: str) -> str:

@@ -21,6 +21,9 @@ class RewritePrompt:
     # ``{text}`` is the text to rewrite; ``{question}`` the question it answers (may be empty)
     answer_template: str
     question_template: str
+    # worked examples shown as earlier chat turns (user asks, assistant rewrites): a small LLM
+    # copies a pattern it has seen far more reliably than it follows written rules
+    examples: tuple[tuple[str, str], ...] = ()
 
     def render(self, *, field: str, text: str, question: str = "") -> tuple[str, str]:
         """(system, user) messages for one text; ``field`` is "answer" or "question"."""
@@ -28,6 +31,15 @@ class RewritePrompt:
         # one pass of plain replacement: braces in the corpus text are never interpreted
         user = template.replace(QUESTION_PLACEHOLDER, question).replace(REWRITE_PLACEHOLDER, text)
         return self.system, user
+
+    def history(self, *, field: str) -> list[tuple[str, str]]:
+        """The worked examples as (user, assistant) turns, rendered with the same template."""
+        template = self.answer_template if field == "answer" else self.question_template
+        turns = []
+        for text, rewrite in self.examples:
+            user = template.replace(QUESTION_PLACEHOLDER, "").replace(REWRITE_PLACEHOLDER, text)
+            turns.append((user, rewrite))
+        return turns
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,32 @@ PROMPTS: dict[str, RewritePrompt] = {
             "Rewrite the following question about an image in your own style. "
             + _RULES
             + "\n\nQuestion to rewrite:\n{text}"
+        ),
+    ),
+    # v2: short rules and worked examples (few-shot). Each example keeps every object, colour,
+    # number, spatial word and negation of its text and changes only the wording, which is what
+    # the guards accept; none is taken from the demo corpus.
+    "v2": RewritePrompt(
+        version="v2",
+        system="You reword text. You keep every fact and every word that names a thing, "
+        "a colour, a number or a place, and you add nothing.",
+        answer_template="Reword this text. Keep all facts. Reply with the reworded text only."
+        "\n\n{text}",
+        question_template="Reword this question. Keep all facts. Reply with the reworded "
+        "question only.\n\n{text}",
+        examples=(
+            (
+                "There is a small dog sitting on a red sofa next to the window.",
+                "A small dog is sitting on a red sofa next to the window.",
+            ),
+            (
+                "No, there is no bicycle in the photo.",
+                "No, the photo has no bicycle in it.",
+            ),
+            (
+                "The man is holding two umbrellas. He stands near the door.",
+                "The man holds two umbrellas, and he is standing near the door.",
+            ),
         ),
     ),
 }

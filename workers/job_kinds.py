@@ -78,6 +78,16 @@ def _rewrite_requeue(job: Job) -> None:
     rewrite_task.apply_async(args=[job.params["rewrite_id"]], queue=heavy_queue())
 
 
+def _rewrite_ended(job: Job) -> None:
+    from rewrites.models import RewriteRun
+    from rewrites.services import rewrite_discard
+
+    # failed or cancelled: remove the partial turns and version (a success keeps everything)
+    run = RewriteRun.objects.filter(job_id=job.pk).first()
+    if run is not None:
+        rewrite_discard(run=run)
+
+
 def _judge_requeue(job: Job) -> None:
     from curation.services.judge import judge_run_requeue
 
@@ -97,6 +107,8 @@ def job_kinds_register() -> None:
     job_kind_register(kind=Job.Kind.DATASET_EXPORT, requeue=_export_requeue, on_end=_export_ended)
     job_kind_register(kind=Job.Kind.CORPUS_DELETE, requeue=_delete_requeue, on_end=_delete_ended)
     job_kind_register(kind=Job.Kind.CORPUS_FEATURIZE, requeue=_featurize_requeue)
-    job_kind_register(kind=Job.Kind.DATASET_REWRITE, requeue=_rewrite_requeue)
+    job_kind_register(
+        kind=Job.Kind.DATASET_REWRITE, requeue=_rewrite_requeue, on_end=_rewrite_ended
+    )
     job_kind_register(kind=Job.Kind.SAFETY_JUDGE, requeue=_judge_requeue)
     job_kind_register(kind=Job.Kind.JUDGE_PROPOSAL, requeue=_proposal_requeue)

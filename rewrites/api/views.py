@@ -30,7 +30,8 @@ class RewriteOutputSerializer(serializers.ModelSerializer):
     job = JobOutputSerializer()
     figures = serializers.SerializerMethodField(
         help_text="turns, rewritten, share_rewritten, flagged, guard_failures, review_ties, "
-        "mean_nll_original, mean_nll_rewrite, human_decided, human_acceptance_rate."
+        "mean_nll_original, mean_nll_rewrite, human_decided, human_acceptance_rate; a failed or "
+        "cancelled run also has discarded (turns, shards, dataset_version) and no turns."
     )
 
     class Meta:
@@ -45,7 +46,8 @@ class RewriteOutputSerializer(serializers.ModelSerializer):
         }
 
     def get_figures(self, run: RewriteRun) -> dict:
-        return run.figures if run.result_id else rewrite_figures(run=run)
+        # an ended run's figures are frozen (a failed or cancelled one says what it discarded)
+        return run.figures if run.result_id or run.job.is_finished else rewrite_figures(run=run)
 
 
 class RewriteTurnOutputSerializer(serializers.ModelSerializer):
@@ -81,7 +83,10 @@ class DatasetRewritesApi(DatasetApi):
     class InputSerializer(serializers.Serializer):
         settings = serializers.DictField(
             required=False,
-            help_text="Rewriting settings: prompt_version, custom_prompt (with {text}), "
+            help_text="Rewriting settings: prompt_version (v1: rules; v2: rules and worked "
+            "examples), custom_prompt (with {text}), granularity (turn, or sentence: each "
+            "sentence rewritten and guarded on its own, a failing one keeps its words; the "
+            "joined text is guarded again as a whole), "
             'fields (["answer"] or with "question"), temperature (0: greedy), top_p, '
             "max_new_tokens, batch_size, seed, review (order-controlled LLM review), "
             "review_margin.",

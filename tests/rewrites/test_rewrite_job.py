@@ -218,3 +218,147 @@ def test_an_edit_needs_text_and_a_turn_of_another_rewrite_is_404(staff, dataset)
     elsewhere = url.replace(f"/datasets/{world.dataset.pk}/", f"/datasets/{dataset.pk}/")
     assert client.post(elsewhere, {"decision": "accept"},
                        content_type="application/json").status_code == 404  # fmt: skip
+
+
+# --- a failed or cancelled run leaves nothing half made ----------------------------------------
+
+
+def _run(staff, dataset, settings, tiny_lm_dir) -> RewriteRun:
+    from rewrites.services import rewrite_start
+
+    settings.ARBITER_REWRITE_LLM = str(tiny_lm_dir)
+    return rewrite_start(dataset=dataset, user=staff, guards=NO_GUARDS, shard_size=1,
+                         settings={"max_new_tokens": 2, "review": False})  # fmt: skip
+
+
+def _execute(run: RewriteRun) -> Job:
+    from core.services.jobs import job_run
+    from rewrites.services import rewrite_execute
+
+    return job_run(run.job_id, lambda job: rewrite_execute(run=run))
+
+
+@pytest.mark.parametrize("cancel_after_shard", [1, 3])
+def test_a_rewrite_cancelled_mid_run_removes_its_turns_and_keeps_its_record(
+    staff, dataset, settings, tiny_lm_dir, monkeypatch, cancel_after_shard
+):
+    import rewrites.services as services
+    from core.services.jobs import job_cancel
+
+    run = _run(staff, dataset, settings, tiny_lm_dir)
+    written: list[int] = []
+    real_progress = services.job_progress
+
+    def progress(**kwargs) -> None:
+        real_progress(**kwargs)
+        if kwargs["message"].startswith("Rewrote shard"):
+            written.append(RewriteTurn.objects.filter(run=run).count())
+            if len(written) == cancel_after_shard:
+                # the owner presses cancel while the job runs (the real service)
+                job_cancel(job=Job.objects.get(pk=run.job_id))
+
+    monkeypatch.setattr(services, "job_progress", progress)
+    job = _execute(run)
+
+    assert job.status == Job.Status.CANCELLED
+    assert written == list(range(1, cancel_after_shard + 1))  # shards were written, then...
+    run.refresh_from_db()
+    assert not RewriteTurn.objects.filter(run=run).exists()  # ...removed
+    assert run.result_id is None and run.shards_done == 0
+    assert DatasetVersion.objects.count() == 1  # the source only, even after the last shard
+    assert run.figures["discarded"] == {
+        "turns": cancel_after_shard, "shards": cancel_after_shard, "dataset_version": None,
+    }  # fmt: skip
+    detail = _client(staff).get(f"/api/v1/datasets/{dataset.pk}/rewrites/{run.pk}/").json()
+    assert detail["job"]["status"] == "cancelled" and detail["result"] is None
+    assert detail["figures"]["turns"] == 0
+    assert detail["figures"]["discarded"]["turns"] == cancel_after_shard
+
+
+def test_a_rewrite_that_fails_mid_run_removes_its_turns_and_keeps_its_error(
+    staff, dataset, settings, tiny_lm_dir, monkeypatch
+):
+    from rewriting import pipeline
+
+    run = _run(staff, dataset, settings, tiny_lm_dir)
+    calls: list[int] = []
+    real_rewrite_units = pipeline.rewrite_units
+
+    def second_shard_breaks(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("out of memory in shard 2")
+        return real_rewrite_units(*args, **kwargs)
+
+    # the service imports the library lazily: the fault goes where it looks the function up
+    monkeypatch.setattr(pipeline, "rewrite_units", second_shard_breaks)
+    job = _execute(run)
+
+    assert job.status == Job.Status.FAILED and job.error["code"] == "job_failed"
+    run.refresh_from_db()
+    assert RewriteRun.objects.filter(pk=run.pk).exists()
+    assert not RewriteTurn.objects.filter(run=run).exists()
+    assert run.result_id is None and run.shards_done == 0
+    assert run.figures["discarded"]["turns"] == 1
+    assert DatasetVersion.objects.count() == 1
+
+
+def test_a_failed_run_with_its_version_made_loses_the_version(
+    staff, dataset, settings, tiny_lm_dir
+):
+    from rewrites.services import rewrite_discard, rewrite_execute
+
+    run = _run(staff, dataset, settings, tiny_lm_dir)
+    rewrite_execute(run=run)
+    run.refresh_from_db()
+    made = run.result_id
+    assert made is not None
+    # e.g. the reaper gave up on the worker after the version was made, before it reported
+    Job.objects.filter(pk=run.job_id).update(status=Job.Status.FAILED)
+    assert rewrite_discard(run=run)["dataset_version"] == made
+    assert not DatasetVersion.objects.filter(pk=made).exists()
+    assert not DatasetItem.objects.filter(dataset_id=made).exists()
+
+
+def test_a_run_still_going_or_requeued_after_a_crash_keeps_its_shards(
+    staff, dataset, settings, tiny_lm_dir
+):
+    from rewrites.services import rewrite_discard
+
+    run = _run(staff, dataset, settings, tiny_lm_dir)
+    first = DatasetItem.objects.filter(dataset=dataset).order_by("item_id").first()
+    RewriteTurn.objects.create(
+        run=run, item_id=first.item_id, turn=0, field="answer", original="o", rewrite="r",
+        kept="rewrite", reason="accepted",
+    )  # fmt: skip
+    run.shards_done = 1
+    run.save()
+    for status in (Job.Status.QUEUED, Job.Status.RUNNING):  # the reaper requeues: QUEUED
+        Job.objects.filter(pk=run.job_id).update(status=status)
+        assert rewrite_discard(run=run) == {}
+    assert RewriteTurn.objects.filter(run=run).count() == 1
+    run.refresh_from_db()
+    assert run.shards_done == 1
+
+
+def test_a_worker_given_up_on_cannot_write_a_shard_after_the_clean_up(
+    staff, dataset, settings, tiny_lm_dir
+):
+    from core.services.jobs import JobCancelled
+    from rewrites.services import rewrite_execute
+
+    run = _run(staff, dataset, settings, tiny_lm_dir)
+    # the job was ended (and cleaned up) while a presumed-dead worker was still rewriting
+    Job.objects.filter(pk=run.job_id).update(status=Job.Status.FAILED)
+    with pytest.raises(JobCancelled):
+        rewrite_execute(run=run)
+    assert not RewriteTurn.objects.filter(run=run).exists()
+    assert DatasetVersion.objects.count() == 1
+
+
+def test_the_start_control_offers_every_prompt_version_and_sentence_by_sentence(staff, dataset):
+    body = _client(staff).get(f"/projects/{dataset.project_id}/curation/").content.decode()
+    control = body[body.index(f'data-rewrite-control="{dataset.pk}"') :]
+    assert '<option value="v1" selected>v1 (rules)</option>' in control
+    assert '<option value="v2">v2 (worked examples)</option>' in control
+    assert "data-rewrite-sentences" in control

@@ -101,3 +101,68 @@ def test_settings_are_validated():
     custom = RewriteSettings(custom_prompt="Say it better: {text}")
     assert custom.resolved_prompt_version.startswith("custom-")
     assert RewriteSettings().resolved_prompt_version == "v1"
+
+
+def test_granularity_is_validated():
+    with pytest.raises(ValueError):
+        RewriteSettings(granularity="word")
+    assert RewriteSettings(granularity="sentence").granularity == "sentence"
+
+
+def test_sentences_split_at_sentence_ends_only():
+    from rewriting.pipeline import sentences
+
+    text = "Yes. The image shows 2.5 cats! Is it red? 'Quoted' next.  And a e.g. lower"
+    assert sentences(text) == ["Yes.", "The image shows 2.5 cats!", "Is it red?",
+                               "'Quoted' next.", "And a e.g. lower"]  # fmt: skip
+    assert sentences("one sentence") == ["one sentence"] and sentences("  ") == []
+
+
+def test_every_built_in_example_is_a_rewrite_the_word_guards_accept():
+    from rewriting.guards import guards_check
+    from rewriting.prompts import PROMPTS
+
+    examples = [pair for prompt in PROMPTS.values() for pair in prompt.examples]
+    assert examples, "a few-shot prompt exists"
+    checks = guards_check([a for a, _ in examples], [b for _, b in examples],
+                          GuardSettings(similarity=False))  # fmt: skip
+    failed = [
+        (pair, [g.name for g in row if not g.passed])
+        for pair, row in zip(examples, checks, strict=True)
+    ]
+    assert all(not names for _, names in failed), failed  # an example must teach what passes
+
+
+def test_worked_examples_come_before_the_text_as_earlier_turns(tiny_lm):
+    from rewriting.lm import chat_prompt
+    from rewriting.prompts import PROMPTS
+
+    prompt = PROMPTS["v2"]
+    system, user = prompt.render(field="answer", text="A red cat.", question="What?")
+    text = chat_prompt(tiny_lm, system, user, prompt.history(field="answer"))
+    first_example, first_rewrite = prompt.examples[0]
+    assert text.index(first_example) < text.index(first_rewrite) < text.index("A red cat.")
+    assert text.endswith("Assistant: ") and text.count("Assistant: ") == len(prompt.examples) + 1
+
+
+def test_sentence_by_sentence_rewrites_each_sentence_and_guards_each(tiny_lm):
+    from rewriting.lm import chat_prompt, generate
+    from rewriting.pipeline import Unit
+    from rewriting.prompts import PROMPTS
+
+    unit = Unit("1", 0, "answer", "A red cat sat on the mat. Two dogs are left of it.", "Q?")
+    settings = RewriteSettings(max_new_tokens=3, review=False, granularity="sentence",
+                               prompt_version="v2")  # fmt: skip
+    free = rewrite_units(tiny_lm, [unit], settings, NO_GUARDS)[0]
+    prompt = PROMPTS["v2"]
+    rendered = [
+        chat_prompt(tiny_lm, *prompt.render(field="answer", text=s, question="Q?"),
+                    prompt.history(field="answer"))
+        for s in ("A red cat sat on the mat.", "Two dogs are left of it.")
+    ]  # fmt: skip
+    each = generate(tiny_lm, rendered, max_new_tokens=3, temperature=0.0)
+    assert free.rewrite == " ".join(e.strip() for e in each)
+    # with the guards on, a random model's words fail each sentence's guards: every sentence
+    # keeps its own words, so the turn comes back unchanged
+    guarded = rewrite_units(tiny_lm, [unit], settings, GuardSettings(similarity=False))[0]
+    assert guarded.rewrite == unit.text and guarded.reason == "unchanged"

@@ -387,7 +387,10 @@ function rewriteRequest(control) {
   const settings = {
     review: control.querySelector("[data-rewrite-review-llm]").checked,
     fields: control.querySelector("[data-rewrite-questions]").checked ? ["question", "answer"] : ["answer"],
+    granularity: control.querySelector("[data-rewrite-sentences]").checked ? "sentence" : "turn",
   };
+  const prompt = control.querySelector("[data-rewrite-prompt]").value;
+  if (prompt) settings.prompt_version = prompt;
   const temperature = control.querySelector("[data-rewrite-temperature]").valueAsNumber;
   if (Number.isFinite(temperature)) settings.temperature = temperature;
   const tokens = control.querySelector("[data-rewrite-max-tokens]").valueAsNumber;
