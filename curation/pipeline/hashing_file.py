@@ -3,12 +3,11 @@ with the hashing and the writing off the caller's thread and the page cache.
 
 An export with the images inside was bound by one core: py-spy put 56-71 % of its time on
 sha256 plus the write system call, whose copy into the page cache costs the kernel about as much
-CPU as `dd` spends. Here the caller only gathers its writes into blocks; one thread hashes them
-(sha256 releases the GIL) and another writes them with O_DIRECT from an aligned staging buffer,
-so the disk takes the bytes by DMA and the 35 GB of a large export don't push everything else
-out of the page cache. Where the file system refuses O_DIRECT (tmpfs) the writes are buffered.
-At most `QUEUED` blocks wait at each stage, so memory stays bounded. The digest covers exactly
-the bytes written, in order.
+CPU as `dd` spends. Here the caller only queues its writes; one thread hashes them (sha256
+releases the GIL) and another writes them with O_DIRECT, so the disk takes
+the bytes by DMA and the 35 GB of a large export don't push everything else out of the page
+cache. Where the file system refuses O_DIRECT (tmpfs) the writes are buffered. The digest covers
+exactly the bytes written, in order.
 """
 
 from __future__ import annotations
@@ -23,14 +22,22 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 BLOCK = 1 << 20
-QUEUED = 6
+DIRECT = BLOCK  # a bytes object this large (a Parquet column chunk) goes on uncopied
+QUEUED = 8
 STAGE = 8 << 20  # bytes per O_DIRECT write: a multiple of any device's logical block
 ALIGN = 4096
 
 
 class HashingFile:
-    """A binary file object (for pyarrow, tarfile and plain writes) that hashes as it writes."""
+    """A binary file object (for pyarrow, tarfile and plain writes) that hashes as it writes.
+
+    Small writes are gathered into blocks of about `BLOCK` bytes; a large bytes object is
+    passed on as it is. The writing thread copies into its page-aligned staging buffer with
+    NumPy, which releases the GIL, so no copy of a large export's bytes holds the caller up.
+    At most `QUEUED` pieces wait at each stage, so memory stays bounded."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -40,8 +47,8 @@ class HashingFile:
         self._closed = False
         self._errors: list[Exception] = []
         fd, direct = _open(path)
-        self._to_hash: queue.Queue[bytes | memoryview | None] = queue.Queue(QUEUED)
-        to_write: queue.Queue[bytes | memoryview | None] = queue.Queue(QUEUED)
+        self._to_hash: queue.Queue[bytes | bytearray | memoryview | None] = queue.Queue(QUEUED)
+        to_write: queue.Queue[bytes | bytearray | memoryview | None] = queue.Queue(QUEUED)
         self._threads = [
             threading.Thread(
                 target=_hash_blocks, args=(self._to_hash, to_write, self.sha256), daemon=True
@@ -61,11 +68,11 @@ class HashingFile:
         self._raise_error()
         size = memoryview(data).nbytes
         self.size += size
-        if size >= BLOCK:
+        if size >= DIRECT:
             self._push()
             # the caller may reuse a buffer it lends: keep a copy (a bytes object is its own)
-            view = memoryview(bytes(data))
-            for start in range(0, size, BLOCK):  # blocks bound what waits in the queues
+            view = memoryview(data if isinstance(data, bytes) else bytes(data)).cast("B")
+            for start in range(0, size, BLOCK):  # pieces bound what waits in the queues
                 self._to_hash.put(view[start : start + BLOCK])
         else:
             self._buffer += data
@@ -75,8 +82,8 @@ class HashingFile:
 
     def _push(self) -> None:
         if self._buffer:
-            self._to_hash.put(bytes(self._buffer))
-            self._buffer.clear()
+            block, self._buffer = self._buffer, bytearray()  # handed over, not copied
+            self._to_hash.put(block)
 
     def _raise_error(self) -> None:
         if self._errors:
@@ -86,7 +93,7 @@ class HashingFile:
         return self.size
 
     def flush(self) -> None:
-        self._push()
+        """Nothing to do: `close` hashes and writes every byte."""
 
     @property
     def closed(self) -> bool:
@@ -130,35 +137,36 @@ def _hash_blocks(blocks: queue.Queue, out: queue.Queue, digest: Any) -> None:
 
 def _write_blocks(blocks: queue.Queue, fd: int, direct: bool, errors: list[Exception]) -> None:
     stage = mmap.mmap(-1, STAGE)  # anonymous memory is page-aligned, as O_DIRECT needs
-    view = memoryview(stage)
+    staged = np.frombuffer(stage, dtype=np.uint8)
     fill = 0
     try:
         while (block := blocks.get()) is not None:
             if errors:
                 continue  # keep draining, so the producer never waits on a failed file
             try:
-                data = memoryview(block).cast("B")
-                while data:
-                    take = min(STAGE - fill, data.nbytes)
-                    view[fill : fill + take] = data[:take]
+                data = np.frombuffer(block, dtype=np.uint8)
+                while data.size:
+                    take = min(STAGE - fill, data.size)
+                    staged[fill : fill + take] = data[:take]  # NumPy copies without the GIL
                     fill += take
                     data = data[take:]
                     if fill == STAGE:
-                        direct = _write(fd, view, direct)
+                        direct = _write(fd, memoryview(stage), direct)
                         fill = 0
             except OSError as error:
                 errors.append(error)
         if fill and not errors:
             try:
                 whole = fill - fill % ALIGN
-                if whole:
-                    direct = _write(fd, view[:whole], direct)
-                if fill > whole:  # the tail is not a whole block: written through the cache
-                    _write(fd, view[whole:fill], _buffered(fd) if direct else False)
+                with memoryview(stage) as view:
+                    if whole:
+                        direct = _write(fd, view[:whole], direct)
+                    if fill > whole:  # the tail is not a whole block: through the cache
+                        _write(fd, view[whole:fill], _buffered(fd))
             except OSError as error:
                 errors.append(error)
     finally:
-        view.release()
+        del staged
         stage.close()
         os.close(fd)
 
@@ -175,5 +183,7 @@ def _write(fd: int, data: memoryview, direct: bool) -> bool:
 
 
 def _buffered(fd: int) -> bool:
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    if flags & os.O_DIRECT:
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
     return False
