@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
+from annotation.models import Project
 from core.models import Job
 from corpora.models import Corpus, CorpusImage, ImageAsset, Item
 from curation.models import (
@@ -255,6 +256,20 @@ def _curve(run_id: int) -> list[tuple[int, float, float | None]]:
     return list(rows.values_list("step", "loss", "val_accuracy"))
 
 
+def _vlm_run_start(name: str, tmp_path: Path) -> tuple[APIClient, Project, dict, str, int, int]:
+    """A VLM run (tiny random LLaVA saved under `tmp_path`) queued through the API on a new
+    colour project: (client, project, hyperparameters, runs URL, run id, job id)."""
+    from tests.tiny_vlms import tiny_llava
+
+    client = _staff_client()
+    project = colour_project(name, n_items=32)
+    hyper = {**VLM_HYPER, "backbone": str(tiny_llava(tmp_path / "tiny-llava"))}
+    url = f"/api/v1/projects/{project.pk}/reward-models/"
+    response = client.post(url, {"hyperparameters": hyper}, format="json")
+    assert response.status_code == 202, response.json()
+    return client, project, hyper, url, response.json()["id"], response.json()["job"]["id"]
+
+
 def test_a_vlm_run_killed_past_a_checkpoint_resumes_from_it_and_ends_as_if_uninterrupted(
     cluster, tmp_path
 ):
@@ -263,15 +278,7 @@ def test_a_vlm_run_killed_past_a_checkpoint_resumes_from_it_and_ends_as_if_unint
     step 4 and the run's adapter, head and curve equal those of an uninterrupted run."""
     import torch
 
-    from tests.tiny_vlms import tiny_llava
-
-    client = _staff_client()
-    project = colour_project("vlm-faults", n_items=32)
-    hyper = {**VLM_HYPER, "backbone": str(tiny_llava(tmp_path / "tiny-llava"))}
-    url = f"/api/v1/projects/{project.pk}/reward-models/"
-    response = client.post(url, {"hyperparameters": hyper}, format="json")
-    assert response.status_code == 202, response.json()
-    run_id, job_id = response.json()["id"], response.json()["job"]["id"]
+    client, project, hyper, url, run_id, job_id = _vlm_run_start("vlm-faults", tmp_path)
     # when: the worker logs step 6 while this test holds that point; it is killed there
     with step_held(run_id, 6):
         worker = cluster.start("vlm-a")
@@ -316,15 +323,7 @@ def test_a_vlm_run_cancelled_mid_training_ends_cancelled_with_no_model_to_promot
 ):
     """Cancel through the jobs API while the worker is at step 6 of 10 (checkpoints of 2 and
     4 written): the run stops there, ends cancelled, and leaves no model to score or promote."""
-    from tests.tiny_vlms import tiny_llava
-
-    client = _staff_client()
-    project = colour_project("vlm-cancel", n_items=32)
-    hyper = {**VLM_HYPER, "backbone": str(tiny_llava(tmp_path / "tiny-llava"))}
-    url = f"/api/v1/projects/{project.pk}/reward-models/"
-    response = client.post(url, {"hyperparameters": hyper}, format="json")
-    assert response.status_code == 202, response.json()
-    run_id, job_id = response.json()["id"], response.json()["job"]["id"]
+    client, project, hyper, url, run_id, job_id = _vlm_run_start("vlm-cancel", tmp_path)
     with step_held(run_id, 6):
         cluster.start("vlm-c")
         assert _blocked_worker(cluster) == "vlm-c"

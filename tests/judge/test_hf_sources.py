@@ -29,18 +29,23 @@ def picture(colour):
     return Image.new("RGB", (48, 40), colour)
 
 
+def assert_batch_answers_as_single_queries(vlm, images, prompts) -> list[tuple[float, float]]:
+    """One padded batch gives each query the probabilities it gets alone; returns them."""
+    batched = vlm.yes_no(images, prompts)
+    single = [vlm.yes_no([im], [p])[0] for im, p in zip(images, prompts, strict=True)]
+    for (y1, n1), (y2, n2) in zip(batched, single, strict=True):
+        assert y1 == pytest.approx(y2, abs=1e-4) and n1 == pytest.approx(n2, abs=1e-4)
+        assert 0 < y1 + n1 <= 1
+    return batched
+
+
 def test_yes_no_batches_agree_with_single_queries(sources):
     vlm, _, _ = sources
     red, blue = picture((220, 20, 20)), picture((20, 20, 220))
     prompts = ["Is a red shape visible ?", "Is a triangle visible in this image ?"]
-    batched = vlm.yes_no([red, None, blue, None], [prompts[0], prompts[0], prompts[1], prompts[1]])
-    single = [
-        vlm.yes_no([im], [p])[0]
-        for im, p in [(red, prompts[0]), (None, prompts[0]), (blue, prompts[1]), (None, prompts[1])]
-    ]
-    for (y1, n1), (y2, n2) in zip(batched, single, strict=True):
-        assert y1 == pytest.approx(y2, abs=1e-4) and n1 == pytest.approx(n2, abs=1e-4)
-        assert 0 < y1 + n1 <= 1
+    batched = assert_batch_answers_as_single_queries(
+        vlm, [red, None, blue, None], [prompts[0], prompts[0], prompts[1], prompts[1]]
+    )
     assert batched[0] != batched[1]  # the image changes the answer
     assert isinstance(vlm.generate(red, "describe the image", 4), str)
 
@@ -105,11 +110,6 @@ def test_a_qwen2_vl_judge_loads_by_path_and_pads_like_single_queries(tmp_path, v
     vlm = VisionLanguageSource(str(path), device="cpu", batch_size=4)
     red, wide = picture((220, 20, 20)), Image.new("RGB", (96, 32), (20, 20, 220))
     prompts = ["Is a red shape visible ?", "Is a triangle visible in this image now ?"]
-    batched = vlm.yes_no([red, wide, None, None], [prompts[0], prompts[1], prompts[0], prompts[1]])
-    single = [
-        vlm.yes_no([im], [p])[0]
-        for im, p in [(red, prompts[0]), (wide, prompts[1]), (None, prompts[0]), (None, prompts[1])]
-    ]
-    for (y1, n1), (y2, n2) in zip(batched, single, strict=True):
-        assert y1 == pytest.approx(y2, abs=1e-4) and n1 == pytest.approx(n2, abs=1e-4)
-        assert 0 < y1 + n1 <= 1
+    assert_batch_answers_as_single_queries(
+        vlm, [red, wide, None, None], [prompts[0], prompts[1], prompts[0], prompts[1]]
+    )
