@@ -12,6 +12,7 @@ exactly the bytes written, in order.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import mmap
@@ -166,9 +167,12 @@ def _write_blocks(blocks: queue.Queue, fd: int, direct: bool, errors: list[Excep
             except OSError as error:
                 errors.append(error)
     finally:
-        del staged
-        stage.close()
         os.close(fd)
+        del staged
+        # A failed write's traceback (kept in `errors`) may still hold a view of the buffer;
+        # the mapping is then freed with it.
+        with contextlib.suppress(BufferError):
+            stage.close()
 
 
 def _write(fd: int, data: memoryview, direct: bool) -> bool:
