@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -283,10 +283,12 @@ class HelperLM:
         max_prompt_tokens: int,
         stop: Sequence[str],
         stop_when: Any = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> tuple[str, bool]:
         """Greedy continuation of ``prompt``, ended by any of ``stop``, by ``stop_when(text)``
-        returning true for the text so far, or by the end of text: (text, ended). ``ended`` is
-        false when the token limit cut the model off."""
+        returning true for the text so far, by ``should_stop()`` (the caller wants no more: a
+        cancelled job) or by the end of text: (text, ended). ``ended`` is false when the token
+        limit cut the model off."""
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
@@ -299,12 +301,18 @@ class HelperLM:
             truncation=True,
             max_length=max(1, min(max_prompt_tokens, positions - max_new_tokens)),
             add_special_tokens=False,
+            return_token_type_ids=False,  # some tokenizers add them; generate() refuses them
         ).to(self.device)
         width = encoded["input_ids"].shape[1]
 
         class _When(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                done = stop_when is not None and stop_when(tok.decode(input_ids[0, width:]))
+                so_far = tok.decode(input_ids[0, width:], skip_special_tokens=True)
+                done = (
+                    (should_stop is not None and should_stop())
+                    or _stop_at(so_far, stop) is not None
+                    or (stop_when is not None and stop_when(so_far))
+                )
                 return torch.full((input_ids.shape[0],), bool(done), device=input_ids.device)
 
         with torch.inference_mode():
@@ -316,16 +324,24 @@ class HelperLM:
                 top_p=None,
                 top_k=None,
                 pad_token_id=tok.pad_token_id,
-                stop_strings=list(stop),
-                tokenizer=tok,
                 stopping_criteria=StoppingCriteriaList([_When()]),
             )
         new = out[0, width:]
         text = tok.decode(new, skip_special_tokens=True)
+        if (end := _stop_at(text, stop)) is not None:
+            text = text[:end]  # a token may run past the stop string: end right after it
         cut_off = len(new) >= max_new_tokens and not any(text.endswith(s) for s in stop)
         if cut_off and stop_when is not None:
             cut_off = not stop_when(text)
         return text, not cut_off
+
+
+def _stop_at(text: str, stop: Sequence[str]) -> int | None:
+    """Where ``text`` ends if cut right after its first stop string; None if it holds none.
+    (Checked here on the decoded text, not by transformers' stop strings, which need to map
+    every token of the vocabulary to text and fail on some tokenizers.)"""
+    ends = [text.index(s) + len(s) for s in stop if s and s in text]
+    return min(ends) if ends else None
 
 
 def _repeats(text: str) -> bool:
@@ -355,21 +371,30 @@ def preconditions_propose(
     objectified: str = "",
     max_new_tokens: int = 96,
     max_prompt_tokens: int = 2048,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ProposalResult:
     """Ask ``lm`` for the rule's preconditions and central objects; parse strictly. A rule
-    without text, or a model whose text holds no usable proposal, gives ``proposal=None``."""
+    without text, or a model whose text holds no usable proposal, gives ``proposal=None``.
+    ``should_stop()`` is asked after every generated token: once it says true, generation ends
+    and ``ProposalStopped`` is raised (nobody waits for the proposal any more)."""
     if not str(text).strip() and not str(objectified).strip():
         return ProposalResult(None, "the rule has no text", "", lm.name)
     began = time.monotonic()
     try:
-        raw = _write(lm, text, objectified, max_new_tokens, max_prompt_tokens)
+        raw = _write(lm, text, objectified, max_new_tokens, max_prompt_tokens, should_stop)
     except (RuntimeError, ValueError, IndexError) as exc:  # a model that cannot run this prompt
         reason = f"the model failed: {str(exc)[:200]}"
         return ProposalResult(None, reason, "", lm.name, seconds=time.monotonic() - began)
+    if should_stop is not None and should_stop():
+        raise ProposalStopped()
     proposal, reason = proposal_parse(raw)
     if proposal is None and raw.endswith("\0cut"):
         raw, reason = raw[:-4], _cut_reason(max_new_tokens)
     return ProposalResult(proposal, reason, raw, lm.name, seconds=time.monotonic() - began)
+
+
+class ProposalStopped(Exception):
+    """The caller's ``should_stop`` ended the proposal before it was written."""
 
 
 def _cut_reason(max_new_tokens: int) -> str:
@@ -377,13 +402,13 @@ def _cut_reason(max_new_tokens: int) -> str:
 
 
 def _write(lm: HelperLM, text: str, objectified: str, max_new_tokens: int,
-           max_prompt_tokens: int) -> str:  # fmt: skip
+           max_prompt_tokens: int, should_stop: Callable[[], bool] | None) -> str:  # fmt: skip
     """The model's block, its structure guided."""
     # Guided: the program writes the block's structure and the model fills it in: first the
     # bullets (stopped when the model loops), then, if it did not write it, the objects line.
     # The parser below stays strict about what the model wrote.
     head = f"{lm.prompt(*proposal_messages(text, objectified))}{_HEADER}\n-"
-    budget = {"max_prompt_tokens": max_prompt_tokens}
+    budget = {"max_prompt_tokens": max_prompt_tokens, "should_stop": should_stop}
     bullets, ended = lm.generate(
         head,
         max_new_tokens=max_new_tokens,

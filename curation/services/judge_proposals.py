@@ -9,6 +9,8 @@ A request names the rule's text, never a model: the server loads only the config
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -17,12 +19,14 @@ from django.db import transaction
 from annotation.models import Project
 from core.errors import DomainError
 from core.models import Job
-from core.services.jobs import job_create, job_progress
+from core.services.jobs import JobCancelled, job_cancel_requested, job_create, job_progress
 
 JOB_KIND = Job.Kind.JUDGE_PROPOSAL
 MAX_TEXT = 1000
 # a person clicking "Propose" on many rules queues this many at most; more wait their turn
 MAX_IN_FLIGHT_PER_USER = 4
+# how often generation asks whether the job was cancelled (a query each time)
+CANCEL_CHECK_S = 0.5
 
 _LOADED: dict[str, Any] = {}
 _LOAD_LOCK = threading.Lock()
@@ -104,16 +108,38 @@ def _helper_lm() -> Any:
 
 def judge_proposal_execute(*, job: Job) -> dict[str, Any]:
     """The job's body: the proposal (or none, with the reason) as the job's result."""
-    from judge.proposals import preconditions_propose
+    from judge.proposals import ProposalStopped, preconditions_propose
 
     job_progress(job_id=job.pk, current=0, total=2, message="Loading the helper LLM.")
     lm = _helper_lm()
+    if job_cancel_requested(job.pk):
+        raise JobCancelled()
     job_progress(job_id=job.pk, current=1, total=2, message="Writing the proposal.")
-    result = preconditions_propose(
-        lm, text=job.params.get("text", ""), objectified=job.params.get("objectified", "")
-    )
+    try:
+        result = preconditions_propose(
+            lm,
+            text=job.params.get("text", ""),
+            objectified=job.params.get("objectified", ""),
+            should_stop=_cancel_check(job.pk),
+        )
+    except ProposalStopped:
+        raise JobCancelled() from None
     job_progress(job_id=job.pk, current=2, total=2, message="Done.")
     return result.to_json()
+
+
+def _cancel_check(job_id: int) -> Callable[[], bool]:
+    """Whether the job was cancelled, asked at most every CANCEL_CHECK_S (the model asks after
+    every token); once cancelled, always true."""
+    state = {"at": time.monotonic(), "cancelled": False}
+
+    def cancelled() -> bool:
+        if not state["cancelled"] and time.monotonic() - state["at"] >= CANCEL_CHECK_S:
+            state["at"] = time.monotonic()
+            state["cancelled"] = job_cancel_requested(job_id)
+        return bool(state["cancelled"])
+
+    return cancelled
 
 
 def judge_proposal_requeue(job: Job) -> None:

@@ -5,12 +5,13 @@ cap on a person's unfinished proposals, and the job's contract in the OpenAPI do
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation.models import Constitution
 from annotation.services.projects import project_create
 from core.models import Job
-from core.services.jobs import job_run
+from core.services.jobs import job_cancel, job_run
 from curation.services.judge_proposals import MAX_IN_FLIGHT_PER_USER, judge_proposal_execute
 from tests.factories import CorpusFactory, StaffFactory
 from tests.tiny_models import tiny_causal_lm
@@ -75,6 +76,22 @@ def test_a_proposal_is_a_job_whose_result_the_editor_polls(
     assert polled["progress"]["fraction"] == 1.0
     # nothing saved: the proposal lives in the job until a person accepts and saves
     assert Constitution.objects.filter(project=project).count() == versions
+
+
+def test_a_cancelled_proposal_ends_cancelled_without_a_result(
+    settings, owner_client, tiny_lm_dir, django_capture_on_commit_callbacks
+):
+    settings.ARBITER_JUDGE_HELPER_LLM = str(tiny_lm_dir)
+    project, client = owner_client
+    with django_capture_on_commit_callbacks(execute=False):
+        answer = client.post(f"/api/v1/projects/{project.pk}/judge-proposals/", RULE, format="json")
+    job_id = answer.json()["id"]
+    # the person pressed Stop while a live worker held the job
+    Job.objects.filter(pk=job_id).update(status=Job.Status.RUNNING, heartbeat_at=timezone.now())
+    assert job_cancel(job=Job.objects.get(pk=job_id)).status == Job.Status.RUNNING
+    job = job_run(job_id, lambda job: judge_proposal_execute(job=job))
+    assert job.status == Job.Status.CANCELLED
+    assert not job.result
 
 
 def test_bounds_and_a_cap_on_unfinished_proposals(

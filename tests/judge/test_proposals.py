@@ -16,6 +16,7 @@ from judge.proposals import (
     MAX_PRECONDITIONS,
     PROMPT_VERSION,
     HelperLM,
+    ProposalStopped,
     preconditions_propose,
     proposal_messages,
     proposal_parse,
@@ -138,9 +139,24 @@ def test_a_random_initialised_lm_gives_a_clean_no_proposal(tiny_lm):
     result = preconditions_propose(tiny_lm, text="No weapon may be pointed at a person.")
     data = result.to_json()
     assert data["proposal"] is None
-    assert data["reason"]
+    assert data["reason"] and not data["reason"].startswith("the model failed"), data["reason"]
+    assert data["raw"]  # the model did write: what it wrote holds no proposal
     assert data["prompt_version"] == PROMPT_VERSION
     assert data["llm"] == tiny_lm.name
+
+
+def test_should_stop_ends_generation_at_once_and_raises(tiny_lm):
+    asked = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    with pytest.raises(ProposalStopped):
+        preconditions_propose(tiny_lm, text="No weapon may be visible.", should_stop=stop)
+    # asked after each of the first tokens, then once per generation call and once at the end:
+    # nowhere near the 96-token budget
+    assert len(asked) < 8
 
 
 def test_a_rule_without_text_is_not_sent_to_the_model(tiny_lm):
