@@ -42,9 +42,9 @@ def main() -> None:
         raise SystemExit("needs a CUDA GPU")
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+    from rewardmodel.causal_lm import causal_lm_wrap
     from rewardmodel.encoders.text import default_text_encoder
     from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
-    from rewriting.lm import causal_lm_wrap
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_to_safetensors(smollm2_gguf_path(), args.cache))
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=4096, intermediate_size=11008,

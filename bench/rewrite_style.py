@@ -54,9 +54,9 @@ def main() -> None:
     parser.add_argument("--cache", default="var/models")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    from rewardmodel.causal_lm import causal_lm_load
     from rewardmodel.encoders.text import default_text_encoder
     from rewardmodel.gguf import gguf_to_safetensors, smollm2_gguf_path
-    from rewriting.lm import causal_lm_load
 
     turns = demo_clean_turns(args.items)
     unique = sorted(set(turns))

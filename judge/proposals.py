@@ -238,8 +238,8 @@ def _objects(text: str) -> tuple[str, ...]:
 
 
 class HelperLM:
-    """Any ``transformers`` causal LM by local path (or a hub name in the local cache): the
-    chat template of its tokenizer when it has one, a plain layout otherwise."""
+    """Any ``transformers`` causal LM by local path (or a hub name in the local cache), loaded
+    as the rewriter loads its LM (``rewardmodel.causal_lm``)."""
 
     def __init__(
         self,
@@ -249,31 +249,23 @@ class HelperLM:
         loaded: tuple[Any, Any] | None = None,
         name: str | None = None,
     ) -> None:
-        """``loaded``: an already built (model, tokenizer). Loading is offline only."""
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        """``loaded``: an already built (model, tokenizer). Loading is offline only; a model
+        that can't be loaded raises ValueError."""
+        from rewardmodel.causal_lm import causal_lm_load, causal_lm_wrap
 
-        self.name = name or str(name_or_path)
+        name = name or str(name_or_path)
         if loaded is not None:
-            self.model, self.tokenizer = loaded
+            self.lm = causal_lm_wrap(*loaded, name=name, device=device)
         else:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), local_files_only=True)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                str(name_or_path), local_files_only=True
-            )
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = self.model.to(self.device).eval()
+            self.lm = causal_lm_load(name_or_path, device=device, name=name)
+        self.name, self.model, self.tokenizer = name, self.lm.model, self.lm.tokenizer
+        self.device = self.lm.device
 
     def prompt(self, system: str, user: str) -> str:
         """The text up to the assistant's answer."""
-        if getattr(self.tokenizer, "chat_template", None):
-            messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-            return self.tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=True
-            )
-        return f"{system}\n\n{user}\n"
+        from rewardmodel.causal_lm import chat_prompt
+
+        return chat_prompt(self.lm, system, user)
 
     def generate(
         self,

@@ -111,8 +111,8 @@ def rewrite_start(
 
 def _load_models(run: RewriteRun, *, need_encoder: bool) -> tuple[Any, Any]:
     """(LLM, sentence encoder or None), loaded once per worker process."""
+    from rewardmodel.causal_lm import causal_lm_load
     from rewardmodel.gguf import PACKAGED_SMOLLM2, llm_path
-    from rewriting.lm import causal_lm_load
 
     with _LOAD_LOCK:
         name = django_settings.ARBITER_REWRITE_LLM or PACKAGED_SMOLLM2

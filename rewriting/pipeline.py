@@ -16,15 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rewardmodel.causal_lm import CausalLM, chat_prompt
 from rewriting.guards import Embed, GuardSettings, guards_check
-from rewriting.lm import (
-    CausalLM,
-    answer_nll,
-    chat_answer_prefix,
-    chat_prompt,
-    choose_letter,
-    generate,
-)
+from rewriting.lm import answer_nll, chat_answer_prefix, choose_letter, generate
 from rewriting.prompts import (
     DEFAULT_PROMPT_VERSION,
     DEFAULT_REVIEW_VERSION,

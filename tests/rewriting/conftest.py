@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rewriting.lm import CausalLM, causal_lm_load
+from rewardmodel.causal_lm import CausalLM, causal_lm_load
 from tests.tiny_models import tiny_causal_lm
 
 

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from rewriting.lm import answer_nll, chat_answer_prefix, chat_prompt, choose_letter, generate
+from rewardmodel.causal_lm import chat_prompt
+from rewriting.lm import answer_nll, chat_answer_prefix, choose_letter, generate
 
 
 def test_chat_prompt_falls_back_to_a_plain_layout_without_a_template(tiny_lm):

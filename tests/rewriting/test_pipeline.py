@@ -134,7 +134,7 @@ def test_every_built_in_example_is_a_rewrite_the_word_guards_accept():
 
 
 def test_worked_examples_come_before_the_text_as_earlier_turns(tiny_lm):
-    from rewriting.lm import chat_prompt
+    from rewardmodel.causal_lm import chat_prompt
     from rewriting.prompts import PROMPTS
 
     prompt = PROMPTS["v2"]
@@ -146,7 +146,8 @@ def test_worked_examples_come_before_the_text_as_earlier_turns(tiny_lm):
 
 
 def test_sentence_by_sentence_rewrites_each_sentence_and_guards_each(tiny_lm):
-    from rewriting.lm import chat_prompt, generate
+    from rewardmodel.causal_lm import chat_prompt
+    from rewriting.lm import generate
     from rewriting.pipeline import Unit
     from rewriting.prompts import PROMPTS
 
