@@ -103,7 +103,7 @@ def backbone_revision(name_or_path: str | os.PathLike[str]) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def _is_vision_config(config: Any) -> bool:
+def is_vision_config(config: Any) -> bool:
     return hasattr(config, "vision_config") and config.vision_config is not None
 
 
@@ -200,7 +200,7 @@ def vlm_reward_model_load(
         hf_config = AutoConfig.from_pretrained(name, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot load checkpoint {name!r} offline: {exc}") from exc
-    vision = _is_vision_config(hf_config)
+    vision = is_vision_config(hf_config)
     bf16 = config.bf16 and target.type == "cuda"
     kwargs = {
         "local_files_only": True,
@@ -237,7 +237,7 @@ def vlm_reward_model_wrap(
     if family is None:
         family = FAMILIES.get(str(getattr(full.config, "model_type", "")), GENERIC)
     if vision is None:
-        vision = _is_vision_config(full.config)
+        vision = is_vision_config(full.config)
     target = device
     tokenizer = getattr(processor, "tokenizer", processor)
     if tokenizer.pad_token is None:
@@ -365,6 +365,28 @@ def collate(
         ) from exc
     encoded.pop("token_type_ids", None)
     return dict(encoded)
+
+
+def samples_over_length(
+    model: Any, samples: Sequence[Sample], *, max_length: int, batch_size: int = 16
+) -> list[int]:
+    """Indices of the samples longer than ``max_length`` tokens with their image: training
+    and scoring cut their ends, so their rewards never see the last turns. ``model`` needs
+    only ``processor``, ``tokenizer`` and ``vision`` (a loaded reward model has them)."""
+    over: list[int] = []
+    for start in range(0, len(samples), batch_size):
+        part = samples[start : start + batch_size]
+        texts = [sample_text(model, s) for s in part]
+        if model.vision:
+            images = [_image(s.image) for s in part if s.image is not None]
+            encoded = model.processor(text=texts, images=images or None, padding=True,
+                                      return_tensors="pt")  # fmt: skip
+        else:
+            encoded = model.processor(texts, padding=True, return_tensors="pt",
+                                      add_special_tokens=False)  # fmt: skip
+        lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        over += [start + k for k, n in enumerate(lengths) if n > max_length]
+    return over
 
 
 def _to(inputs: dict[str, torch.Tensor], device: torch.device, dtype: torch.dtype):

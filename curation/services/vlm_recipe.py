@@ -138,6 +138,7 @@ def vlm_recipe_train(
     except ValueError as exc:
         raise DomainError("backbone_unavailable", str(exc)[:500]) from exc
     samples = [item_sample(item) for item in items.values()]
+    over_length = _over_length(model, backbone, samples, config.max_length)
     log_every = max(1, min(10, config.checkpoint_every, config.eval_every))
     run_key = {"backbone": backbone, "revision": revision}
     if model is None:  # data parallel: one process per GPU (gloo on CPU), started here
@@ -176,7 +177,14 @@ def vlm_recipe_train(
     digest = hashlib.sha256(f"{backbone}@{revision}".encode())
     for pair in item_pairs:
         digest.update(f"{pair.chosen}>{pair.rejected}:{pair.margin}\n".encode())
-    metrics: dict[str, Any] = {"backbone": backbone, "backbone_revision": revision}
+    metrics: dict[str, Any] = {
+        "backbone": backbone,
+        "backbone_revision": revision,
+        # items whose conversation max_length cuts: their rewards never see the last turns
+        "max_length": config.max_length,
+        "items_over_max_length": len(over_length),
+        "items_over_max_length_examples": [list(items)[i] for i in over_length[:10]],
+    }
     if result.eval_accuracy is not None:
         metrics.update(
             eval_accuracy=result.eval_accuracy,
@@ -205,6 +213,33 @@ def vlm_recipe_train(
         data_info={"pairs_by_source": {"rating-difference (items)": len(item_pairs)}},
         write_model=write_model,
     )
+
+
+def _over_length(
+    model: VLMRewardModel | None, backbone: str, samples: list[Sample], max_length: int
+) -> list[int]:
+    """Indices of the samples ``max_length`` cuts (with data parallel, where no model is
+    loaded here, the checkpoint's processor alone measures them)."""
+    from rewardmodel.vlm import samples_over_length
+
+    if model is None:
+        from types import SimpleNamespace
+
+        from transformers import AutoConfig, AutoTokenizer
+
+        from rewardmodel.vlm import is_vision_config
+        from rewardmodel.vlm_processors import processor_load
+
+        hf_config = AutoConfig.from_pretrained(backbone, local_files_only=True)
+        vision = is_vision_config(hf_config)
+        processor = (
+            processor_load(backbone, hf_config)
+            if vision
+            else AutoTokenizer.from_pretrained(backbone, local_files_only=True)
+        )
+        model = SimpleNamespace(processor=processor, vision=vision,
+                                tokenizer=getattr(processor, "tokenizer", processor))  # fmt: skip
+    return samples_over_length(model, samples, max_length=max_length)
 
 
 def _load_trained(output: Path, backbone: str) -> VLMRewardModel:

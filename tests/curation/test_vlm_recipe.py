@@ -59,6 +59,8 @@ def test_a_vlm_run_trains_scores_and_refuses_another_backbone(
     assert recipe["backbone_revision"].startswith("sha256:")
     assert run.metrics["eval_item_pairs"] > 0 and 0 <= run.metrics["eval_accuracy"] <= 1
     assert list(run.steps.values_list("step", flat=True)) == [3, 6]
+    # every item fits in 64 tokens: none is reported cut
+    assert run.metrics["max_length"] == 64 and run.metrics["items_over_max_length"] == 0
     # when: it scores its corpus (every item and every candidate)
     corpus = rated_project.corpora.first()
     with django_capture_on_commit_callbacks(execute=True):

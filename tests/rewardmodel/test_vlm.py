@@ -16,6 +16,7 @@ from rewardmodel.vlm import (
     Pair,
     Sample,
     backbone_revision,
+    samples_over_length,
     score_samples,
     vlm_reward_model_load,
     vlm_state_load,
@@ -141,6 +142,21 @@ def test_an_image_longer_than_max_length_is_a_clear_error(family, request):
     with pytest.raises(ValueError, match="raise max_length"):
         score_samples(model, [sample], max_length=4)
     assert score_samples(model, [sample], max_length=128)  # it fits
+
+
+@pytest.mark.parametrize("family", ["llava", "llama"])
+def test_conversations_longer_than_max_length_are_named(family, request):
+    model = vlm_reward_model_load(request.getfixturevalue(f"{family}_dir"))
+    image = None if family == "llama" else colour_image("red")
+    short = Sample((QUESTION, ("assistant", "red")), image)
+    long = Sample((QUESTION, ("assistant", "red")) * 6 + (("assistant", "it is red"),), image)
+    assert samples_over_length(model, [short], max_length=0) == [0]
+    # a limit between the two: only the long one is cut, and its cut end no longer counts
+    limit = next(n for n in range(1, 4096) if not samples_over_length(model, [short], max_length=n))
+    assert samples_over_length(model, [short, long, short], max_length=limit) == [1]
+    other_end = Sample(long.turns[:-1] + (("assistant", "it is blue"),), image)
+    cut = score_samples(model, [long, other_end], max_length=limit)
+    assert cut[0] == pytest.approx(cut[1], abs=1e-6)
 
 
 def test_a_processor_that_needs_torchvision_says_so(llava_dir, tmp_path):
