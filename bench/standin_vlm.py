@@ -85,6 +85,22 @@ class VlmBuild:
 
     # SmolLM2's first 4 of 30 layers: a step through all 30 takes minutes on a shared CPU
     lm_layers: int = 4
+    # "smollm2": SmolLM2's first `lm_layers` layers; "scratch": a fresh Llama of that many
+    # layers and width `lm_hidden` (SmolLM2's tokenizer and vocabulary), trained here only.
+    # A scratch LM knows no language beyond these questions, but a small one can be trained
+    # in full for ten times the samples in the same CPU time.
+    lm_init: str = "smollm2"
+    lm_hidden: int = 256
+    # "lora": LoRA on the LM (merged before saving); "full": every LM weight trained (a
+    # scratch LM is always trained in full).
+    lm_tuning: str = "lora"
+    # Weight of an auxiliary loss that pulls the projected CLS image token toward the sum of
+    # the LM's own embeddings of the words naming what the image shows (" red" + " circle";
+    # needs vision_features "full"). The judge's question then asks whether a word of the
+    # content occurs twice in the context; without it the named colour must be compared with
+    # the image through an interaction no single feature predicts (balanced pairs cancel
+    # each one), which these builds never learned.
+    align_words: float = 0.0
     vision_init: str = "clip"  # "clip": the stand-in CLIP's tower; "scratch": trained here only
     # LLaVA's vision_feature_select_strategy: "default" drops CLS (16 image tokens); "full"
     # keeps it (17), the one token the stand-in CLIP's contrastive loss trained directly.
@@ -218,7 +234,8 @@ def build_processor(
 
 def build_llava(
     clip_dir: Path | None, lm_dir: Path, processor: object, lm_layers: int,
-    clip_build: ClipBuild | None = None, strategy: str = "default",
+    clip_build: ClipBuild | None = None, strategy: str = "default", lm_init: str = "smollm2",
+    lm_hidden: int = 256,
 ) -> object:  # fmt: skip
     """A LLaVA whose LM is SmolLM2's first layers and whose vision tower is the stand-in CLIP's
     (`clip_dir`) or a fresh one of the same shape (trained from scratch with the VLM)."""
@@ -244,6 +261,14 @@ def build_llava(
     text_config.vocab_size = len(processor.tokenizer)
     if getattr(text_config, "layer_types", None):
         text_config.layer_types = text_config.layer_types[:lm_layers]
+    if lm_init == "scratch":
+        heads = max(1, lm_hidden // 64)
+        text_config.hidden_size = lm_hidden
+        text_config.intermediate_size = 4 * lm_hidden
+        text_config.num_attention_heads = text_config.num_key_value_heads = heads
+        text_config.head_dim = lm_hidden // heads
+    elif lm_init != "smollm2":
+        raise ValueError(f"lm_init must be 'smollm2' or 'scratch', not {lm_init!r}")
     image_token_id = processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
     config = LlavaConfig(
         vision_config=clip.config.vision_config.to_dict(),
@@ -259,6 +284,9 @@ def build_llava(
     model = LlavaForConditionalGeneration(config)
     if clip_dir is not None:
         model.model.vision_tower.load_state_dict(clip.vision_model.state_dict())
+    if lm_init == "scratch":
+        model.tie_weights()
+        return model
     lm_state = {k.removeprefix("model."): v for k, v in lm.state_dict().items()}
     embed = lm_state.pop("embed_tokens.weight")
     lm_state.pop("lm_head.weight", None)
@@ -312,6 +340,29 @@ def _image_tokens(processor: object) -> int:
     size = processor.image_processor.crop_size["height"]
     full = getattr(processor, "vision_feature_select_strategy", "default") == "full"
     return (size // processor.patch_size) ** 2 + full
+
+
+def word_ids(processor: object, words: list[str]) -> list[int]:
+    """The LM's token for each word as the judge's content writes it (" red", " circle")."""
+    return [processor.tokenizer(f" {w}", add_special_tokens=False)["input_ids"][0] for w in words]
+
+
+def word_alignment_loss(
+    model: object, pixels: torch.Tensor, color_ids: list[int | None], shape_ids: list[int | None]
+) -> torch.Tensor:
+    """Squared distance, relative to the target's norm, between the CLS image token (the first
+    of the "full" features) and the sum of the LM's embeddings of the words naming the image
+    (" red" + " circle"; a word whose value is unknown is left out). Then the context holds a
+    named word twice exactly when the image shows it: a count, not an interaction."""
+    feats = torch.stack(list(model.model.get_image_features(pixel_values=pixels).pooler_output))
+    table = model.get_input_embeddings().weight.detach()
+    terms = []
+    for row, ids in enumerate(zip(color_ids, shape_ids, strict=True)):
+        known = [i for i in ids if i is not None]
+        if known:
+            target = table[known].sum(dim=0)
+            terms.append((feats[row, 0] - target).pow(2).sum() / target.pow(2).sum())
+    return torch.stack(terms).mean() if terms else feats.sum() * 0.0
 
 
 def answer_loss(model: object, batch: Batch) -> torch.Tensor:
@@ -509,17 +560,20 @@ def build_standin_vlm(
         )
         torch.manual_seed(build.seed)
         model = build_llava(
-            clip_dir, lm_dir, processor, build.lm_layers, clip_build, build.vision_features
-        )
-    for p in model.model.language_model.parameters():
-        p.requires_grad_(False)
-    lora = LoraConfig(
-        r=build.lora_r, lora_alpha=2 * build.lora_r, lora_dropout=0.0,
-        target_modules=LORA_TARGETS,
-    )  # fmt: skip
-    model.model.language_model = get_peft_model(model.model.language_model, lora)
-    lm_head = model.lm_head
-    lm_head.weight.requires_grad_(False)
+            clip_dir, lm_dir, processor, build.lm_layers, clip_build, build.vision_features,
+            build.lm_init, build.lm_hidden,
+        )  # fmt: skip
+    if build.lm_tuning not in ("lora", "full"):
+        raise ValueError(f"lm_tuning must be 'lora' or 'full', not {build.lm_tuning!r}")
+    if build.lm_tuning == "lora" and build.lm_init != "scratch":
+        for p in model.model.language_model.parameters():
+            p.requires_grad_(False)
+        lora = LoraConfig(
+            r=build.lora_r, lora_alpha=2 * build.lora_r, lora_dropout=0.0,
+            target_modules=LORA_TARGETS,
+        )  # fmt: skip
+        model.model.language_model = get_peft_model(model.model.language_model, lora)
+        model.lm_head.weight.requires_grad_(False)
     projector_lr = build.projector_lr if build.projector_lr is not None else build.lr
     groups = [
         {"params": list(model.model.vision_tower.parameters()), "lr": build.vision_lr},
@@ -558,6 +612,10 @@ def build_standin_vlm(
         return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / build.steps))
 
     base = [g["lr"] for g in groups]
+    if build.align_words and build.vision_features != "full":
+        raise ValueError("align_words needs vision_features 'full' (the CLS token)")
+    color_id = dict(zip(COLORS, word_ids(processor, list(COLORS)), strict=True))
+    shape_id = dict(zip(SHAPES, word_ids(processor, list(SHAPES)), strict=True))
     last_checkpoint = time.perf_counter()
     started = time.perf_counter() - elapsed
     losses: list[float] = []
@@ -585,6 +643,13 @@ def build_standin_vlm(
         questions = [q for _, q, _ in drawn]
         answers = [a for _, _, a in drawn]
         loss = answer_loss(model, make_batch(processor, questions, answers, train_pixels[rows]))
+        if build.align_words:
+            seen = list(dict.fromkeys(rows))  # each image once
+            loss = loss + build.align_words * word_alignment_loss(
+                model, train_pixels[seen],
+                [color_id.get(train_images[i].color) for i in seen],
+                [shape_id.get(train_images[i].shape) for i in seen],
+            )  # fmt: skip
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
@@ -617,8 +682,10 @@ def build_standin_vlm(
                 stopped = "grounded"
                 break
         if time.perf_counter() - last_checkpoint > build.checkpoint_minutes * 60:
+            full = build.lm_tuning == "full" or build.lm_init == "scratch"
+            kept = ("lora_", "vision_tower", "projector")
             trainable = {n: p for n, p in model.state_dict().items()
-                         if "lora_" in n or "vision_tower" in n or "projector" in n}  # fmt: skip
+                         if full or any(k in n for k in kept)}  # fmt: skip
             torch.save({"model": trainable, "optimizer": optimizer.state_dict(), "step": step,
                         "elapsed": time.perf_counter() - started, "early_done": early_done,
                         "rng": rng.getstate()}, state_file)  # fmt: skip
@@ -680,6 +747,10 @@ def main() -> None:
         "--minutes", type=float, default=VlmBuild.minutes, help="wall-time cap on training"
     )
     parser.add_argument("--lm-layers", type=int, default=VlmBuild.lm_layers)
+    parser.add_argument("--lm-init", choices=("smollm2", "scratch"), default=VlmBuild.lm_init)
+    parser.add_argument("--lm-hidden", type=int, default=VlmBuild.lm_hidden)
+    parser.add_argument("--lm-tuning", choices=("lora", "full"), default=VlmBuild.lm_tuning)
+    parser.add_argument("--align-words", type=float, default=VlmBuild.align_words)
     parser.add_argument("--batch-size", type=int, default=VlmBuild.batch_size)
     parser.add_argument("--eval-questions", type=int, default=VlmBuild.eval_questions)
     parser.add_argument("--clip-steps", type=int, default=ClipBuild.steps)
@@ -718,6 +789,8 @@ def main() -> None:
     copy_to = Path(args.copy_to) if args.copy_to else None
     build = VlmBuild(
         steps=args.steps, minutes=args.minutes, lm_layers=args.lm_layers,
+        lm_init=args.lm_init, lm_hidden=args.lm_hidden, lm_tuning=args.lm_tuning,
+        align_words=args.align_words,
         batch_size=args.batch_size, eval_questions=args.eval_questions,
         vision_init=args.vision_init, vision_lr=args.vision_lr, lr=args.lr,
         projector_lr=args.projector_lr,
