@@ -192,6 +192,8 @@ def main() -> None:
                     "annotator_vs_annotator": round(peer_vs, 4),
                 },
                 "annotator_agreement": run.human_agreement.get("agreement"),
+                # what the run page shows, on the trainer's own held-out split of the project
+                "run_page_vs_annotators": run.metrics.get("eval_vs_annotators"),
                 "heldout_top10_precision_clean": round(
                     float(np.mean([truth[i]["clean"] for i in top])), 4
                 ),

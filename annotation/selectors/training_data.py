@@ -299,3 +299,35 @@ def _rating_pairs(rated, criterion, span, per_item, min_gap, rng) -> Iterator[Ju
             made += 1
             hi, lo = (item_id, other_id) if gap > 0 else (other_id, item_id)
             yield _pair(hi, criterion, _ref(hi), _ref(lo), min(abs(gap) / span, 1.0), "rating")
+
+
+def annotator_item_scores(*, project: Project, items: set[int]) -> dict[int, dict[int, float]]:
+    """User id -> item id -> that annotator's own score of the item: the mean of their answers
+    to the rubric's rating questions (rescaled to [0, 1]) and yes/no questions (1 or 0), a
+    per-turn question counting with its worst turn: one annotator's view of what the
+    trainer's consensus targets average over everyone. Human, non-gold annotations of
+    ``items``; an annotation that answered none of these questions gives no score."""
+    questions = [q for q in project.rubric.questions if q["type"] in ("rating", "binary")]
+    out: dict[int, dict[int, float]] = defaultdict(dict)
+    rows = Annotation.objects.filter(
+        project=project, source=Annotation.Source.HUMAN, is_gold=False, item_id__in=items
+    ).values_list("user_id", "item_id", "answers")
+    for user_id, item_id, answers in rows.iterator(chunk_size=5000):
+        values = [v for q in questions if (v := _own_value(q, (answers or {}).get(q["key"])))
+                  is not None]  # fmt: skip
+        if values:
+            out[user_id][item_id] = sum(values) / len(values)
+    return dict(out)
+
+
+def _own_value(question: dict, answer: Any) -> float | None:
+    if isinstance(answer, dict) and question.get("per_turn"):
+        turns = [_own_value({**question, "per_turn": False}, v) for v in answer.values()]
+        known = [v for v in turns if v is not None]
+        return min(known) if known else None
+    if question["type"] == "binary":
+        return float(answer) if isinstance(answer, bool) else None
+    if isinstance(answer, int | float) and not isinstance(answer, bool):
+        low = min(lab["value"] for lab in question["labels"])
+        return (float(answer) - low) / _span(question)
+    return None

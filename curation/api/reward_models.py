@@ -47,7 +47,11 @@ class RunOutputSerializer(serializers.ModelSerializer):
         "criterion: of held-out item pairs whose consensus on it differs by a step or more, "
         "the share the model's reward orders the same way; per rule: of (complying, violating) "
         "pairs, the share it puts the complying item above. agreement: how often two "
-        "annotators agree there (the ceiling). null where there is nothing to measure."
+        "annotators agree there. null where there is nothing to measure. The like-for-like "
+        "comparison is metrics.eval_vs_annotators: {model, annotators, pairs, "
+        "peer_comparisons, annotators_compared}: of the held-out item pairs an annotator "
+        "scored differently, the share the model orders the same way (model) and the share "
+        "another annotator does (annotators)."
     )
 
     class Meta:

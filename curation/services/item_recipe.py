@@ -274,7 +274,10 @@ def item_recipe_train(
         ratings=[t for t in inputs.ratings if not held_out(t.item_id)],
         verdicts=[t for t in inputs.verdicts if not held_out(t.item_id)],
     )
-    trained.metrics.update(_held_out_metrics(trained.head, inputs, item_pairs, load, held_out))
+    metrics, trained.held_out_rewards = _held_out_metrics(
+        trained.head, inputs, item_pairs, load, held_out
+    )
+    trained.metrics.update(metrics)
     trained.metrics["train_pairs_by_source"] = trained.data_info["pairs_by_source"]
     return trained
 
@@ -287,9 +290,12 @@ def _fingerprint(item_pairs: list[Any], turn_fingerprint: str) -> str:
     return digest.hexdigest()
 
 
-def _held_out_metrics(head, inputs, item_pairs, load, held_out) -> dict[str, Any]:
+def _held_out_metrics(
+    head, inputs, item_pairs, load, held_out
+) -> tuple[dict[str, Any], dict[str, float]]:
     """On held-out items, with items scored as scoring will (hard minimum over turns):
-    accuracy on item pairs and on candidate pairs, and Spearman per criterion."""
+    accuracy on item pairs and on candidate pairs, and Spearman per criterion; and the
+    held-out items' rewards."""
     from rewardmodel.evaluation import pairwise_accuracy, spearman
     from rewardmodel.scoring import score_refs
 
@@ -327,7 +333,7 @@ def _held_out_metrics(head, inputs, item_pairs, load, held_out) -> dict[str, Any
     if by_criterion:
         out["eval_spearman_by_criterion"] = by_criterion
     out.update(_readouts(overall, inputs))
-    return out
+    return out, overall
 
 
 def _readouts(overall: dict[str, float], inputs: ItemRecipeInputs) -> dict[str, Any]:

@@ -6,6 +6,11 @@ half). For a rule: of the pairs (an item that complies, one that violates), the 
 reward puts the complying item above. A model with one scalar reward (the VLM recipe) is read
 the same way as one with a head per criterion, so runs of both recipes compare on the runs
 page, next to how often annotators agree with each other on that criterion or rule.
+
+Overall, like for like (``agreement_with_annotators``): on the held-out pairs each annotator
+ordered, how often the model orders them the same way, beside how often another annotator
+does. Both figures are the same measurement, so the model "reaches the annotators" exactly
+when the first is not below the second.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import numpy as np
 MIN_GAP = 0.25
 # Pairs grow with the square of the held-out items: beyond this many items, a seeded sample.
 MAX_ITEMS = 2000
+# The same for the items one annotator scored (each is compared with every other annotator).
+MAX_ANNOTATOR_ITEMS = 600
 
 
 def ordered_pair_accuracy(
@@ -92,3 +99,55 @@ def held_out_readouts(
         if read:
             out[key] = read
     return out
+
+
+def _signs(values: np.ndarray, upper: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    return np.sign(values[:, None] - values[None, :])[upper]
+
+
+def agreement_with_annotators(
+    scores: Mapping[Any, Mapping[str, float]], rewards: Mapping[str, float], *, seed: int = 0
+) -> dict[str, Any] | None:
+    """For each annotator k, the pairs of held-out items k scored differently: the share the
+    model's reward orders as k did (``model``), beside the share another annotator j who
+    scored both orders as k did (``annotators``); a tie of j's, or of the rewards, counts a
+    half, as a coin would break it. ``scores``: annotator -> item -> their item score. None
+    when no annotator scored two held-out items differently."""
+    rng = random.Random(seed)
+    model_hits = model_n = peer_hits = peer_n = 0.0
+    compared = 0
+    for k in sorted(scores, key=str):
+        ids = sorted(i for i in scores[k] if i in rewards)
+        if len(ids) > MAX_ANNOTATOR_ITEMS:
+            ids = sorted(rng.sample(ids, MAX_ANNOTATOR_ITEMS))
+        if len(ids) < 2:
+            continue
+        upper = np.triu_indices(len(ids), k=1)
+        own = _signs(np.asarray([scores[k][i] for i in ids], dtype=float), upper)
+        keep = own != 0
+        if not keep.any():
+            continue
+        compared += 1
+        own = own[keep]
+        model = _signs(np.asarray([rewards[i] for i in ids], dtype=float), upper)[keep]
+        model_hits += float((model == own).sum() + 0.5 * (model == 0).sum())
+        model_n += float(own.size)
+        mine = set(ids)
+        for j in scores:
+            if j == k or len(mine.intersection(scores[j])) < 2:
+                continue
+            theirs = np.asarray([scores[j].get(i, np.nan) for i in ids], dtype=float)
+            other = (theirs[:, None] - theirs[None, :])[upper][keep]
+            both = ~np.isnan(other)
+            other = np.sign(other[both])
+            peer_hits += float((other == own[both]).sum() + 0.5 * (other == 0).sum())
+            peer_n += float(other.size)
+    if not model_n:
+        return None
+    return {
+        "model": round(model_hits / model_n, 4),
+        "annotators": round(peer_hits / peer_n, 4) if peer_n else None,
+        "pairs": int(model_n),
+        "peer_comparisons": int(peer_n),
+        "annotators_compared": compared,
+    }

@@ -31,6 +31,9 @@ class TrainedModel:
     data_info: dict[str, Any] = field(default_factory=dict)
     # writes the model's own files into an artifact version (the VLM recipe: adapter + head)
     write_model: Callable[[Path], None] | None = None
+    # item id -> the model's reward on each held-out item (compared with each annotator's
+    # scores there: ``readouts.agreement_with_annotators``); not saved
+    held_out_rewards: dict[str, float] = field(default_factory=dict)
 
 
 def in_eval(item_id: str, fraction: float, seed: int) -> bool:

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.models import Project
-from annotation.selectors.training_data import training_data
+from annotation.selectors.training_data import annotator_item_scores, training_data
 from annotation.services.imported_scores import imported_scores_to_annotations
 from core.errors import DomainError
 from core.models import Job
@@ -24,6 +24,7 @@ from curation.models import ActiveRewardModel, RewardModelRun, RewardModelStep
 from curation.selectors.agreement import annotator_agreement
 from curation.selectors.training_data import answers_by_item, rubric_criteria
 from curation.services.events import reward_model_promoted_emit, reward_model_trained_emit
+from curation.services.readouts import agreement_with_annotators
 from curation.services.recipes import in_eval
 from rewardmodel.configs import ItemTrainConfig, VLMTrainConfig
 
@@ -294,6 +295,16 @@ def reward_model_run_execute(*, run: RewardModelRun) -> dict[str, Any]:
     ]
     questions = list(run.project.rubric.questions) if hasattr(run.project, "rubric") else []
     agreement = annotator_agreement(answers, questions, eval_items)
+    if trained.held_out_rewards and questions:
+        # like for like: the model and the annotators against each annotator, same pairs
+        own = annotator_item_scores(project=run.project, items=set(eval_items))
+        versus = agreement_with_annotators(
+            {user: {str(i): v for i, v in by.items()} for user, by in own.items()},
+            trained.held_out_rewards,
+            seed=config.seed,
+        )
+        if versus is not None:
+            metrics["eval_vs_annotators"] = versus
     path = reward_model_save(
         run_dir(run) / "model",
         trained.head,

@@ -168,12 +168,12 @@ def vlm_recipe_train(
     if not result.cancelled:
         scorer = model if model is not None else _load_trained(output, backbone)
         held_items = [i for i in items if held(i)]
-        metrics_readouts = _held_out_readouts(
+        metrics_readouts, held_out_rewards = _held_out_readouts(
             scorer, samples, [index[i] for i in held_items], held_items, data=data,
             criteria=criteria, config=config,
         )  # fmt: skip
     else:
-        metrics_readouts = {}
+        metrics_readouts, held_out_rewards = {}, {}
     digest = hashlib.sha256(f"{backbone}@{revision}".encode())
     for pair in item_pairs:
         digest.update(f"{pair.chosen}>{pair.rejected}:{pair.margin}\n".encode())
@@ -212,6 +212,7 @@ def vlm_recipe_train(
         cancelled=result.cancelled,
         data_info={"pairs_by_source": {"rating-difference (items)": len(item_pairs)}},
         write_model=write_model,
+        held_out_rewards=held_out_rewards,
     )
 
 
@@ -258,24 +259,26 @@ def _held_out_readouts(
     data: TrainingData,
     criteria: list[str],
     config: VLMTrainConfig,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, float]]:
     """Per criterion and per rule, on the held-out items, how the reward orders them against
-    the annotators' consensus (``readouts``), with the best weights the run kept."""
+    the annotators' consensus (``readouts``), with the best weights the run kept; and the
+    held-out items' rewards."""
     from curation.services.readouts import criterion_values, held_out_readouts, rule_values
     from rewardmodel.vlm import score_samples
 
     if not indices:
-        return {}
+        return {}, {}
     scores = score_samples(model, samples, indices=indices, batch_size=config.micro_batch_size * 2,
                            max_length=config.max_length, bf16=config.bf16)  # fmt: skip
     rewards = {item: scores[k] for item, k in zip(item_ids, indices, strict=True)}
     held = set(item_ids)
-    return held_out_readouts(
+    readouts = held_out_readouts(
         rewards,
         criteria=criterion_values(data.targets, criteria=criteria, items=held),
         rules=rule_values(data.verdicts, items=held),
         seed=config.seed,
     )
+    return readouts, rewards
 
 
 def _copy_model(source: Path, directory: Path) -> None:

@@ -8,7 +8,11 @@ import pytest
 from core.models import Job
 from curation.models import RewardModelRun
 from curation.selectors.agreement import annotator_agreement
-from curation.services.readouts import held_out_readouts, ordered_pair_accuracy
+from curation.services.readouts import (
+    agreement_with_annotators,
+    held_out_readouts,
+    ordered_pair_accuracy,
+)
 
 
 def test_pairs_a_step_apart_are_counted_and_ordered_by_the_reward():
@@ -37,6 +41,24 @@ def test_readouts_per_criterion_and_rule_leave_out_what_cannot_be_read():
     }
     # complying items 2 (0.1) and 3 (0.5) against violating item 1 (0.9): both wrong
     assert out["eval_accuracy_by_rule"] == {"no-red": {"accuracy": 0.0, "pairs": 2, "items": 3}}
+
+
+def test_the_model_and_each_annotator_are_measured_on_the_same_pairs():
+    # annotator 1 orders a > b > c; annotator 2 agrees on a > c, ties a and b, has no b-c...
+    scores = {1: {"a": 1.0, "b": 0.5, "c": 0.0}, 2: {"a": 1.0, "b": 1.0, "c": 0.0},
+              3: {"x": 1.0}}  # fmt: skip
+    rewards = {"a": 3.0, "b": 1.0, "c": 2.0}  # orders a > c > b
+    out = agreement_with_annotators(scores, rewards)
+    # k=1: pairs ab, ac, bc; the model gets ab and ac right, bc wrong: 2 of 3.
+    # k=2: pairs ac, bc (ab is its tie); the model gets ac right, bc wrong: 1 of 2.
+    assert out["model"] == round(3 / 5, 4) and out["pairs"] == 5
+    # peers on the same pairs: for k=1, annotator 2 agrees on ac and bc, ties ab (a half);
+    # for k=2, annotator 1 agrees on ac and bc; annotator 3 shares no two items
+    assert out["annotators"] == round((2.5 + 2) / 5, 4) and out["peer_comparisons"] == 5
+    assert out["annotators_compared"] == 2
+    # a reward that ties everything is a coin; nothing ordered, nothing to read
+    assert agreement_with_annotators(scores, dict.fromkeys(rewards, 0.0))["model"] == 0.5
+    assert agreement_with_annotators({1: {"a": 1.0, "b": 1.0}}, rewards) is None
 
 
 def test_annotator_agreement_per_rule_counts_decided_verdicts_only():
@@ -74,6 +96,8 @@ def test_the_run_page_and_the_api_show_accuracy_per_criterion_and_rule_beside_ag
         in_progress=False, artifact_path="unused",
         metrics={
             "eval_accuracy": 0.71, "eval_item_pairs": 40,
+            "eval_vs_annotators": {"model": 0.618, "annotators": 0.672, "pairs": 900,
+                                   "peer_comparisons": 3600, "annotators_compared": 5},
             "eval_accuracy_by_criterion": {"helpfulness": {"accuracy": 0.625, "pairs": 16,
                                                            "items": 8}},
             "eval_accuracy_by_rule": {"no-<b>red</b>": {"accuracy": 0.875, "pairs": 12,
@@ -105,6 +129,12 @@ def test_the_run_page_and_the_api_show_accuracy_per_criterion_and_rule_beside_ag
     assert "<th>clarity</th><td>–</td><td>–</td><td>0.500</td>" in table
     assert "<th>Rule no-&lt;b&gt;red&lt;/b&gt;</th><td>0.875</td><td>12</td><td>0.900</td>" in table
     assert "<b>red" not in page
+    # like for like first: the model and the annotators on the same pairs, and which is ahead
+    versus = page[page.index('id="vs-annotators"') : page.index("Held-out pairwise accuracy")]
+    assert "0.618" in versus and "900 pairs, 5 annotators" in versus
+    assert "0.672" in versus and "the model is below the annotators" in versus
+    runs = client.get(f"/projects/{project.pk}/reward-models/").content.decode()
+    assert "<td>0.618</td>\n    <td>0.672</td>" in runs
 
 
 def test_the_overall_row_counts_the_pairs_its_accuracy_was_measured_on():

@@ -72,6 +72,13 @@ def test_item_recipe_learns_from_item_ratings(
     # (pairs share items, so no binomial bound; 0.8 is far from the 0.5 of an unlearned head)
     assert helpful["pairs"] > 100 and helpful["accuracy"] > 0.8
     assert 0.5 < run.human_agreement["agreement"] <= 1.0
+    # like for like: each of the three annotators' held-out pairs, the model beside the others
+    versus = metrics["eval_vs_annotators"]
+    assert versus["annotators_compared"] == 3 and versus["pairs"] > 1000
+    assert versus["peer_comparisons"] == 2 * versus["pairs"]  # every pair, by both others
+    # a model that learned good from bad orders them about as an annotator does (one that
+    # learned nothing is a coin: 0.5)
+    assert versus["model"] > 0.6 and versus["model"] > versus["annotators"] - 0.05
     assert run.criteria == ["faithfulness", "hallucination", "answerability", "helpfulness",
                             "clarity", "detail"]  # fmt: skip
     artifact = run_artifact(run)

@@ -1,4 +1,4 @@
-// One reward-model run: the learning curve (from json_script) against the annotators' ceiling.
+// One reward-model run: the learning curve (from json_script) beside the annotators' agreement.
 /* global Chart */
 const canvas = document.getElementById("curve");
 const curve = JSON.parse(document.getElementById("curve-data").textContent);
