@@ -94,13 +94,18 @@ class VlmBuild:
     # "lora": LoRA on the LM (merged before saving); "full": every LM weight trained (a
     # scratch LM is always trained in full).
     lm_tuning: str = "lora"
-    # Weight of an auxiliary loss that pulls the projected CLS image token toward the sum of
-    # the LM's own embeddings of the words naming what the image shows (" red" + " circle";
-    # needs vision_features "full"). The judge's question then asks whether a word of the
-    # content occurs twice in the context; without it the named colour must be compared with
-    # the image through an interaction no single feature predicts (balanced pairs cancel
-    # each one), which these builds never learned.
-    align_words: float = 0.0
+    # Weight of an auxiliary loss that pulls two projected image tokens toward the LM's own
+    # embeddings of the words naming what the image shows (CLS toward " red", the first patch
+    # toward " circle"; needs vision_features "full"). Without it the named colour must be
+    # compared with the image through an interaction no single feature predicts (balanced
+    # pairs cancel each one), which builds of up to 8,000 steps never learned.
+    align_words: float = 1.0
+    # Steps of word alignment alone (vision tower and projector, batch 64) before the main
+    # loop, so the judge-style questions meet image tokens that already read as words.
+    align_steps: int = 400
+    # Share of each batch given as judge-style pairs in text: the image's words written where
+    # the image would be ("red circle"), so the LM learns the question from words alone.
+    text_share: float = 0.5
     vision_init: str = "clip"  # "clip": the stand-in CLIP's tower; "scratch": trained here only
     # LLaVA's vision_feature_select_strategy: "default" drops CLS (16 image tokens); "full"
     # keeps it (17), the one token the stand-in CLIP's contrastive loss trained directly.
@@ -108,12 +113,12 @@ class VlmBuild:
     # Training length in steps; the learning rates follow a cosine over them, so a build is
     # the same on a busy and on a quiet machine. `minutes` only caps the wall time (a capped
     # build records it), evaluation and saving come on top.
-    steps: int = 800
+    steps: int = 1500
     minutes: float = 240.0
     batch_size: int = 8
     lr: float = 1e-3  # LoRA (and the projector unless projector_lr is set)
     projector_lr: float | None = 3e-3
-    vision_lr: float = 2e-4
+    vision_lr: float = 5e-4
     lora_r: int = 16
     # Every batch holds these shares (rounded; judge-style questions come in pairs): balanced
     # judge-style yes/no questions, easy-VQA's colour / shape questions, and the rest drawn
@@ -350,19 +355,47 @@ def word_ids(processor: object, words: list[str]) -> list[int]:
 def word_alignment_loss(
     model: object, pixels: torch.Tensor, color_ids: list[int | None], shape_ids: list[int | None]
 ) -> torch.Tensor:
-    """Squared distance, relative to the target's norm, between the CLS image token (the first
-    of the "full" features) and the sum of the LM's embeddings of the words naming the image
-    (" red" + " circle"; a word whose value is unknown is left out). Then the context holds a
-    named word twice exactly when the image shows it: a count, not an interaction."""
+    """Squared distance, relative to the target's norm, between two image tokens and the LM's
+    embeddings of the words naming the image: the CLS token (the first of the "full"
+    features) and its colour word (" red"), the first patch token and its shape word
+    (" circle"); a word whose value is unknown is left out. The image then reads to the LM
+    as the two words, and the judge's question as whether a word of the content is among
+    them, which the LM learns from text alone (``text_share``)."""
     feats = torch.stack(list(model.model.get_image_features(pixel_values=pixels).pooler_output))
     table = model.get_input_embeddings().weight.detach()
     terms = []
     for row, ids in enumerate(zip(color_ids, shape_ids, strict=True)):
-        known = [i for i in ids if i is not None]
-        if known:
-            target = table[known].sum(dim=0)
-            terms.append((feats[row, 0] - target).pow(2).sum() / target.pow(2).sum())
+        for position, word in enumerate(ids):
+            if word is not None:
+                target = table[word]
+                terms.append((feats[row, position] - target).pow(2).sum() / target.pow(2).sum())
     return torch.stack(terms).mean() if terms else feats.sum() * 0.0
+
+
+@torch.no_grad()
+def word_readout(
+    model: object, processor: object, images: list[EvqaImage], pixels: torch.Tensor
+) -> dict[str, float]:
+    """How often the CLS token's nearest colour word and the first patch's nearest shape word
+    (by cosine, among the words of easy-VQA) name the image's colour and shape."""
+    feats = torch.stack(list(model.model.get_image_features(pixel_values=pixels).pooler_output))
+    table = model.get_input_embeddings().weight
+    out = {}
+    for name, position, words, truth in (
+        ("color", 0, COLORS, [im.color for im in images]),
+        ("shape", 1, SHAPES, [im.shape for im in images]),
+    ):
+        known = [k for k, t in enumerate(truth) if t]
+        ids = word_ids(processor, list(words))
+        cos = F.cosine_similarity(feats[known, position][:, None], table[ids][None], dim=-1)
+        hits = [words[j] == truth[k] for j, k in zip(cos.argmax(1).tolist(), known, strict=True)]
+        out[f"{name}_word"] = round(sum(hits) / max(1, len(hits)), 4)
+    return out
+
+
+def text_judge_question(image: EvqaImage, question: str) -> str:
+    """A judge-style question with the image's words written where the image would be."""
+    return f"{' '.join(w for w in (image.color, image.shape) if w)}\n{question}"
 
 
 def answer_loss(model: object, batch: Batch) -> torch.Tensor:
@@ -616,6 +649,28 @@ def build_standin_vlm(
         raise ValueError("align_words needs vision_features 'full' (the CLS token)")
     color_id = dict(zip(COLORS, word_ids(processor, list(COLORS)), strict=True))
     shape_id = dict(zip(SHAPES, word_ids(processor, list(SHAPES)), strict=True))
+    described = [i for i, im in enumerate(train_images) if im.color and im.shape]
+    readout_images = [im for im in test_images if im.color or im.shape][:200]
+    readout_pixels = pixel_values(processor.image_processor, [im.path for im in readout_images])
+    aligned: dict[str, float] = {}
+    if build.align_steps and step == 0:
+        model.train()
+        for k in range(1, build.align_steps + 1):
+            seen = [described[rng.randrange(len(described))] for _ in range(64)]
+            loss = word_alignment_loss(
+                model, train_pixels[seen],
+                [color_id[train_images[i].color] for i in seen],
+                [shape_id[train_images[i].shape] for i in seen],
+            )  # fmt: skip
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if k % 50 == 0 or k == build.align_steps:
+                words = word_readout(model, processor, readout_images, readout_pixels)
+                aligned = {"step": k, "loss": round(loss.item(), 4), **words}
+                log(f"word alignment {aligned}")
+    n_text = round(build.batch_size * build.text_share)
+    n_text += n_text % 2  # whole pairs
     last_checkpoint = time.perf_counter()
     started = time.perf_counter() - elapsed
     losses: list[float] = []
@@ -643,6 +698,14 @@ def build_standin_vlm(
         questions = [q for _, q, _ in drawn]
         answers = [a for _, _, a in drawn]
         loss = answer_loss(model, make_batch(processor, questions, answers, train_pixels[rows]))
+        if n_text:
+            texts: list[tuple[str, str]] = []
+            while len(texts) < n_text:
+                image = train_images[described[rng.randrange(len(described))]]
+                texts += [(text_judge_question(image, q), a)
+                          for q, a in judge_pair(image, rng, build.judge_kinds)]  # fmt: skip
+            text_batch = make_batch(processor, [q for q, _ in texts], [a for _, a in texts], None)
+            loss = loss + answer_loss(model, text_batch) * n_text / build.batch_size
         if build.align_words:
             seen = list(dict.fromkeys(rows))  # each image once
             loss = loss + build.align_words * word_alignment_loss(
@@ -700,6 +763,10 @@ def build_standin_vlm(
         **{f"no_image_{k}": v for k, v in no_image.items() if k.endswith("_accuracy")},
         **blind_baseline(train_images, test_images),
         "grounding_checks": history,
+        "word_alignment": {
+            "pre_stage": aligned,
+            "final": word_readout(model, processor, readout_images, readout_pixels),
+        },
         "steps": step,
         "stopped": stopped,
         "judge_prompt": JUDGE_QUESTION,
@@ -751,6 +818,8 @@ def main() -> None:
     parser.add_argument("--lm-hidden", type=int, default=VlmBuild.lm_hidden)
     parser.add_argument("--lm-tuning", choices=("lora", "full"), default=VlmBuild.lm_tuning)
     parser.add_argument("--align-words", type=float, default=VlmBuild.align_words)
+    parser.add_argument("--align-steps", type=int, default=VlmBuild.align_steps)
+    parser.add_argument("--text-share", type=float, default=VlmBuild.text_share)
     parser.add_argument("--batch-size", type=int, default=VlmBuild.batch_size)
     parser.add_argument("--eval-questions", type=int, default=VlmBuild.eval_questions)
     parser.add_argument("--clip-steps", type=int, default=ClipBuild.steps)
@@ -790,7 +859,7 @@ def main() -> None:
     build = VlmBuild(
         steps=args.steps, minutes=args.minutes, lm_layers=args.lm_layers,
         lm_init=args.lm_init, lm_hidden=args.lm_hidden, lm_tuning=args.lm_tuning,
-        align_words=args.align_words,
+        align_words=args.align_words, align_steps=args.align_steps, text_share=args.text_share,
         batch_size=args.batch_size, eval_questions=args.eval_questions,
         vision_init=args.vision_init, vision_lr=args.vision_lr, lr=args.lr,
         projector_lr=args.projector_lr,

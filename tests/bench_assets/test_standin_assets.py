@@ -20,6 +20,7 @@ from bench.standin_vlm import (
     judge_pair,
     judge_samples,
     make_batch,
+    text_judge_question,
 )
 from judge.sources import VISIBLE_PROMPT
 
@@ -63,7 +64,7 @@ def built(tmp_path_factory):
     clip_build = ClipBuild(steps=3, batch_size=8, hidden=32, vision_layers=1, text_layers=1)
     build = VlmBuild(
         lm_layers=1, steps=3, batch_size=4, eval_questions=8, lora_r=2, what_share=0.4,
-        check_every=2,
+        check_every=2, align_steps=2,
     )  # fmt: skip
     path, metrics = build_standin_vlm(
         cache, build, clip_build=clip_build, train_images=train, test_images=test,
@@ -88,6 +89,12 @@ def test_judge_questions_are_true_half_the_time():
         named = set(judge_content(question).split())
         assert (answer == "yes") == ({image.color, image.shape} >= named - {"a", "shape"})
     assert 70 < sum(a == "yes" for _, a in answers) < 130
+
+
+def test_text_judge_questions_write_the_image_words_where_the_image_would_be():
+    image = easyvqa_split("train")[2]  # a red triangle
+    question = VISIBLE_PROMPT.format(content="a red shape")
+    assert text_judge_question(image, question) == f"red triangle\n{question}"
 
 
 def test_judge_questions_are_the_judges_own_words():
@@ -169,6 +176,10 @@ def test_the_llava_checkpoint_reloads_through_the_auto_classes_and_answers(built
     check = metrics["grounding_checks"][0]
     assert {"color", "judge_color", "judge_shape", "judge_both", "judge_said_yes"} <= set(check)
     assert metrics["judge_prompt"] == VISIBLE_PROMPT and metrics["stopped"] == "steps"
+    # the word alignment ran first and its readout is kept, before and after the main loop
+    words = metrics["word_alignment"]
+    assert words["pre_stage"]["step"] == 2
+    assert {"color_word", "shape_word"} <= set(words["final"])
     model = AutoModelForImageTextToText.from_pretrained(path)
     processor = AutoProcessor.from_pretrained(path)
     assert type(model).__name__ == "LlavaForConditionalGeneration"
