@@ -10,8 +10,10 @@ from email.policy import HTTP
 
 import pytest
 
+from core.models import Job
 from corpora.pipeline.images import ImageLimits, ImageSource
 from tests.browser.conftest import login, shot
+from tests.conftest import wait_for_job
 from tests.factories import StaffFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,7 +29,7 @@ def _images_part(body: bytes, content_type: str) -> tuple[str, bytes]:
     raise AssertionError("no images part in the upload")
 
 
-def test_an_images_folder_is_uploaded_as_one_tar(page, tmp_path):
+def test_an_images_folder_is_uploaded_as_one_tar(page, worker, tmp_path):
     folder = tmp_path / "coco"
     (folder / "train2017").mkdir(parents=True)
     (folder / "train2017" / "0001.jpg").write_bytes(b"\xff\xd8first" * 100)
@@ -48,9 +50,14 @@ def test_an_images_folder_is_uploaded_as_one_tar(page, tmp_path):
     assert "3 files" in summary.inner_text() and "coco" in summary.inner_text()
     shot(page, "import-images-folder")
 
-    with page.expect_request(lambda r: r.url.endswith("/imports/") and r.method == "POST") as sent:
+    with page.expect_response(
+        lambda r: r.url.endswith("/imports/") and r.request.method == "POST"
+    ) as answered:
         page.get_by_role("button", name="Start import").click()
-    request = sent.value
+    request = answered.value.request
+    # the import runs in the worker: let it end before the test's database is emptied (a
+    # flush beside a running import can deadlock)
+    wait_for_job(Job.objects.order_by("-pk").values_list("pk", flat=True).first())
     captured = {"body": request.post_data_buffer, "type": request.headers["content-type"]}
     name, data = _images_part(captured["body"], captured["type"])
     assert name == "coco.tar"
