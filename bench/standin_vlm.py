@@ -102,7 +102,10 @@ class VlmBuild:
     align_words: float = 1.0
     # Steps of word alignment alone (vision tower and projector, batch 64) before the main
     # loop, so the judge-style questions meet image tokens that already read as words.
-    align_steps: int = 400
+    align_steps: int = 600
+    # Weight of a choice among the words of a kind (cross-entropy over cosines) beside the
+    # alignment's distance: what makes the shape words apart (see word_alignment_loss).
+    align_choice: float = 1.0
     # Share of each batch given as judge-style pairs in text: the image's words written where
     # the image would be ("red circle"), so the LM learns the question from words alone.
     text_share: float = 0.5
@@ -353,23 +356,36 @@ def word_ids(processor: object, words: list[str]) -> list[int]:
 
 
 def word_alignment_loss(
-    model: object, pixels: torch.Tensor, color_ids: list[int | None], shape_ids: list[int | None]
-) -> torch.Tensor:
+    model: object, pixels: torch.Tensor, color_ids: list[int | None], shape_ids: list[int | None],
+    choices: tuple[list[int], list[int]] | None = None, choice_weight: float = 0.0,
+) -> torch.Tensor:  # fmt: skip
     """Squared distance, relative to the target's norm, between two image tokens and the LM's
     embeddings of the words naming the image: the CLS token (the first of the "full"
     features) and its colour word (" red"), the first patch token and its shape word
     (" circle"); a word whose value is unknown is left out. The image then reads to the LM
     as the two words, and the judge's question as whether a word of the content is among
-    them, which the LM learns from text alone (``text_share``)."""
+    them, which the LM learns from text alone (``text_share``). With ``choices`` (the colour
+    and shape words' ids) and ``choice_weight``, a cross-entropy over each token's cosine to
+    the words of its kind is added: the distance alone barely tells the three shape words
+    apart, a choice among them does."""
     feats = torch.stack(list(model.model.get_image_features(pixel_values=pixels).pooler_output))
     table = model.get_input_embeddings().weight.detach()
     terms = []
+    picks: list[torch.Tensor] = []
     for row, ids in enumerate(zip(color_ids, shape_ids, strict=True)):
         for position, word in enumerate(ids):
             if word is not None:
                 target = table[word]
                 terms.append((feats[row, position] - target).pow(2).sum() / target.pow(2).sum())
-    return torch.stack(terms).mean() if terms else feats.sum() * 0.0
+                if choices is not None and choice_weight:
+                    options = choices[position]
+                    cos = F.cosine_similarity(feats[row, position][None], table[options], dim=-1)
+                    picks.append(F.cross_entropy(cos[None] / 0.1,
+                                                 torch.tensor([options.index(word)])))  # fmt: skip
+    if not terms:
+        return feats.sum() * 0.0
+    loss = torch.stack(terms).mean()
+    return loss + choice_weight * torch.stack(picks).mean() if picks else loss
 
 
 @torch.no_grad()
@@ -649,6 +665,7 @@ def build_standin_vlm(
         raise ValueError("align_words needs vision_features 'full' (the CLS token)")
     color_id = dict(zip(COLORS, word_ids(processor, list(COLORS)), strict=True))
     shape_id = dict(zip(SHAPES, word_ids(processor, list(SHAPES)), strict=True))
+    choices = (list(color_id.values()), list(shape_id.values()))
     described = [i for i, im in enumerate(train_images) if im.color and im.shape]
     readout_images = [im for im in test_images if im.color or im.shape][:200]
     readout_pixels = pixel_values(processor.image_processor, [im.path for im in readout_images])
@@ -660,7 +677,7 @@ def build_standin_vlm(
             loss = word_alignment_loss(
                 model, train_pixels[seen],
                 [color_id[train_images[i].color] for i in seen],
-                [shape_id[train_images[i].shape] for i in seen],
+                [shape_id[train_images[i].shape] for i in seen], choices, build.align_choice,
             )  # fmt: skip
             optimizer.zero_grad()
             loss.backward()
@@ -711,7 +728,7 @@ def build_standin_vlm(
             loss = loss + build.align_words * word_alignment_loss(
                 model, train_pixels[seen],
                 [color_id.get(train_images[i].color) for i in seen],
-                [shape_id.get(train_images[i].shape) for i in seen],
+                [shape_id.get(train_images[i].shape) for i in seen], choices, build.align_choice,
             )  # fmt: skip
         optimizer.zero_grad()
         loss.backward()
@@ -819,6 +836,7 @@ def main() -> None:
     parser.add_argument("--lm-tuning", choices=("lora", "full"), default=VlmBuild.lm_tuning)
     parser.add_argument("--align-words", type=float, default=VlmBuild.align_words)
     parser.add_argument("--align-steps", type=int, default=VlmBuild.align_steps)
+    parser.add_argument("--align-choice", type=float, default=VlmBuild.align_choice)
     parser.add_argument("--text-share", type=float, default=VlmBuild.text_share)
     parser.add_argument("--batch-size", type=int, default=VlmBuild.batch_size)
     parser.add_argument("--eval-questions", type=int, default=VlmBuild.eval_questions)
@@ -860,6 +878,7 @@ def main() -> None:
         steps=args.steps, minutes=args.minutes, lm_layers=args.lm_layers,
         lm_init=args.lm_init, lm_hidden=args.lm_hidden, lm_tuning=args.lm_tuning,
         align_words=args.align_words, align_steps=args.align_steps, text_share=args.text_share,
+        align_choice=args.align_choice,
         batch_size=args.batch_size, eval_questions=args.eval_questions,
         vision_init=args.vision_init, vision_lr=args.vision_lr, lr=args.lr,
         projector_lr=args.projector_lr,
