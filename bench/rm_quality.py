@@ -138,6 +138,9 @@ def main() -> None:
                         help="image-text alignment width (0 = off)")  # fmt: skip
     parser.add_argument("--no-last-sentence", action="store_true",
                         help="turn features without the answer's last sentence")  # fmt: skip
+    parser.add_argument("--no-colour-terms", action="store_true",
+                        help="the encoders without colour-term grounding (the defaults before "
+                        "2026-12-02)")  # fmt: skip
     parser.add_argument("--work-dir", default="/tmp/rm_quality")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
@@ -169,11 +172,13 @@ def main() -> None:
     )
     ids = [str(r["id"]) for r in records]
     specs, examples = records_turn_examples(records, images_dir)
+    grounded = not args.no_colour_terms
     text_encoder = TurnTextEncoder(
-        default_text_encoder("cpu"), last_sentence=not args.no_last_sentence
-    )
+        default_text_encoder("cpu"), last_sentence=not args.no_last_sentence,
+        colour_terms=grounded,
+    )  # fmt: skip
     image_encoder = ImageWithColourEncoder(
-        EfficientNetLiteEncoder(image_size=args.image_size, device="cpu")
+        EfficientNetLiteEncoder(image_size=args.image_size, device="cpu"), colour_terms=grounded
     )
     cache = FeatureCache(work / "features")
     refs = featurize(examples, text_encoder, image_encoder, cache, batch_size=64)
@@ -229,7 +234,8 @@ def main() -> None:
                                   lr=args.lr, temperature=args.temperature,
                                   patience=args.patience, align_dim=args.align_dim,
                                   align_image_cols=image_encoder.colour_columns,
-                                  align_text_cols=text_encoder.answer_columns)  # fmt: skip
+                                  align_text_cols=text_encoder.answer_columns,
+                                  colour_grounding=grounded)  # fmt: skip
     result = train_item_reward_head(item_sides, item_pairs, load, turn_pairs=pairs,
                                     config=item_config)  # fmt: skip
     n_item_pairs = len(item_pairs)

@@ -178,6 +178,8 @@ def main() -> None:
                 "items": len(records),
                 "held_out_items": len(rows),
                 "train_pairs": run.metrics.get("train_pairs"),
+                "best_step": run.metrics.get("best_step"),
+                "steps": run.metrics.get("steps"),
                 "pairs_by_source": run.metrics.get("train_pairs_by_source")
                 or run.data_summary.get("pairs_by_source"),
                 "heldout_accuracy_vs_ground_truth": round(_auc(clean, dirty) or 0.0, 4),

@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-dir", default="/tmp/rm_quality")
+    parser.add_argument("--no-colour-terms", action="store_true",
+                        help="the encoders without colour-term grounding")  # fmt: skip
     parser.add_argument("--configs", default="[{}]", help="JSON list of configurations")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -70,8 +72,11 @@ def main() -> None:
     )
     ids = [str(r["id"]) for r in records]
     specs, examples = records_turn_examples(records, folder / "images")
-    text_encoder = TurnTextEncoder(default_text_encoder("cpu"))
-    image_encoder = ImageWithColourEncoder(EfficientNetLiteEncoder(image_size=128, device="cpu"))
+    grounded = not args.no_colour_terms
+    text_encoder = TurnTextEncoder(default_text_encoder("cpu"), colour_terms=grounded)
+    image_encoder = ImageWithColourEncoder(
+        EfficientNetLiteEncoder(image_size=128, device="cpu"), colour_terms=grounded
+    )
     cache = FeatureCache(work / "features")
     refs = featurize(examples, text_encoder, image_encoder, cache, batch_size=64)
     load = cache_feature_loader(
@@ -118,7 +123,7 @@ def main() -> None:
                 )
                 for p in pairs
             ]
-        config = ItemTrainConfig(**{"seed": args.seed, **cfg})
+        config = ItemTrainConfig(**{"seed": args.seed, "colour_grounding": grounded, **cfg})
         result = train_item_reward_head(sides, pairs, load, turn_pairs=turn_pairs, config=config)
         reward = aggregate_item_scores(specs, score_refs(result.head, refs, load).overall)
         model_vs, peer_vs = rmq._pairwise_agreement(val, judgments, k_count, reward)

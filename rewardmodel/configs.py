@@ -46,6 +46,9 @@ class ItemTrainConfig:
         100, low=1, high=1_000_000, help="Steps between checkpoints (a run resumes from one)."
     )
     standardise: bool = param(True, exposed=False)
+    # colour-term grounding (``rewardmodel.colour_terms``): the text and image rows end with the
+    # colour-term columns, which the head compares; set by the caller from its encoders
+    colour_grounding: bool = param(False, exposed=False)
     # image-text alignment learned from every side's (image, turn) features before the head
     # trains (see ``rewardmodel.alignment``); 0 = off. The column ranges pick what it reads.
     align_dim: int = param(0, low=0, high=4096, exposed=False)

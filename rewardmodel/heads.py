@@ -9,6 +9,14 @@ import torch
 from torch import nn
 
 from rewardmodel.alignment import ImageTextAlignment
+from rewardmodel.colour_terms import (
+    N_GROUNDING,
+    N_TERMS,
+    N_TEXT_COLUMNS,
+    colour_grounding,
+)
+
+_COLUMN_KEYS = ("align_image_cols", "align_text_cols", "ground_text_cols", "ground_image_cols")
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,10 @@ class HeadConfig:
     align_dim: int = 0
     align_image_cols: tuple[int, int] | None = None
     align_text_cols: tuple[int, int] | None = None
+    # colour-term grounding (``rewardmodel.colour_terms``): the columns of the text row holding
+    # the mention flags and of the image row holding the shares; None = off
+    ground_text_cols: tuple[int, int] | None = None
+    ground_image_cols: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.text_dim < 1 or self.image_dim < 0 or self.hidden < 1:
@@ -42,11 +54,27 @@ class HeadConfig:
             raise ValueError(f"align_dim must be >= 0, got {self.align_dim}")
         if self.align_dim and self.image_dim == 0:
             raise ValueError("image-text alignment needs image features")
+        self._check_grounding()
+
+    def _check_grounding(self) -> None:
+        text, image = self.ground_text_cols, self.ground_image_cols
+        if text is None and image is None:
+            return
+        if text is None or image is None or self.image_dim == 0:
+            raise ValueError("colour grounding needs both text and image columns")
+        widths = ((text, self.text_dim, N_TEXT_COLUMNS), (image, self.image_dim, N_TERMS))
+        for (start, end), dim, width in widths:
+            if not (start >= 0 and end <= dim and end - start == width):
+                raise ValueError(f"bad colour-grounding columns {(start, end)} for width {dim}")
+
+    @property
+    def grounded(self) -> bool:
+        return self.ground_text_cols is not None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["criteria"], data["rules"] = list(self.criteria), list(self.rules)
-        for key in ("align_image_cols", "align_text_cols"):
+        for key in _COLUMN_KEYS:
             if data[key] is not None:
                 data[key] = list(data[key])
         return data
@@ -56,7 +84,7 @@ class HeadConfig:
         data = dict(data)
         data["criteria"] = tuple(data.get("criteria", ()))
         data["rules"] = tuple(data.get("rules", ()))
-        for key in ("align_image_cols", "align_text_cols"):
+        for key in _COLUMN_KEYS:
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
         return cls(**data)
@@ -77,6 +105,8 @@ class RewardHead(nn.Module):
     Text-only examples come with a zero image vector, which the product turns into "no image".
     With ``align_dim``, the cosine of an ``ImageTextAlignment`` (learned beforehand from the
     corpus, frozen here) joins the fused input and, through a learned weight, the reward.
+    With colour grounding (``ground_*_cols``), the five numbers of ``colour_grounding`` (do the
+    colours the answer names appear in the image?) join the text input, standardised.
     """
 
     def __init__(self, config: HeadConfig) -> None:
@@ -84,8 +114,11 @@ class RewardHead(nn.Module):
         self.config = config
         self.alignment: ImageTextAlignment | None = None
         h = config.hidden
+        self._grounding_width = N_GROUNDING if config.grounded else 0
         self.image_proj = nn.Sequential(nn.Linear(max(config.image_dim, 1), h), nn.LayerNorm(h))
-        self.text_proj = nn.Sequential(nn.Linear(config.text_dim, h), nn.LayerNorm(h))
+        self.text_proj = nn.Sequential(
+            nn.Linear(config.text_dim + self._grounding_width, h), nn.LayerNorm(h)
+        )
         if config.align_dim:
             self.alignment = ImageTextAlignment(
                 config.align_image_cols or (0, config.image_dim),
@@ -93,6 +126,11 @@ class RewardHead(nn.Module):
                 config.align_dim,
             ).requires_grad_(False)
             self.align_weight = nn.Parameter(torch.zeros(()))
+        if config.grounded:
+            # the text layer reads the grounding standardised like every other input column;
+            # the trainer sets these from the rows it reads (saved with the weights)
+            self.register_buffer("ground_mean", torch.zeros(N_GROUNDING))
+            self.register_buffer("ground_std", torch.ones(N_GROUNDING))
         self.trunk = nn.Sequential(
             nn.Dropout(config.dropout),
             nn.Linear(3 * h + (1 if config.align_dim else 0), h),
@@ -118,8 +156,14 @@ class RewardHead(nn.Module):
                 f"image features must be ({text.shape[0]}, {self.config.image_dim}), "
                 f"got {tuple(image.shape)}"
             )
+        text_in = text
+        if self.config.grounded:
+            grounding = self.grounding(image, text)
+            standard = (grounding - self.ground_mean) / self.ground_std
+            # read with the text (the comparison describes the answer), before any dropout
+            text_in = torch.cat([text, standard], dim=1)
         p_img = self.image_proj(image)
-        p_txt = self.text_proj(text)
+        p_txt = self.text_proj(text_in)
         fused = [p_img, p_txt, p_img * p_txt]
         overall_shift = 0.0
         if self.alignment is not None:
@@ -133,6 +177,11 @@ class RewardHead(nn.Module):
             self.criteria(hidden) if self.criteria is not None else empty,
             self.rules(hidden) if self.rules is not None else empty,
         )
+
+    def grounding(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """``colour_grounding`` of each row, read from the configured columns."""
+        (t0, t1), (i0, i1) = self.config.ground_text_cols, self.config.ground_image_cols
+        return colour_grounding(text[:, t0:t1], image[:, i0:i1])
 
     def reward_for(self, output: HeadOutput, criterion: torch.Tensor) -> torch.Tensor:
         """Per-row reward for a criterion index (-1 = overall, k = ``config.criteria[k]``)."""

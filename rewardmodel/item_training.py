@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from rewardmodel.alignment import AlignConfig, train_alignment
+from rewardmodel.colour_terms import N_TERMS, N_TEXT_COLUMNS
 from rewardmodel.configs import ItemTrainConfig
 from rewardmodel.evaluation import pairwise_accuracy, split_by_item
 from rewardmodel.features import FeatureLoader, FeatureRef
@@ -170,6 +171,17 @@ def _soft_min(rewards: torch.Tensor, mask: torch.Tensor, temperature: float) -> 
     return -temperature * torch.logsumexp(scaled, dim=1)
 
 
+def _grounding_columns(
+    config: ItemTrainConfig, image_dim: int, text_dim: int
+) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """The colour-term columns closing the text and image rows, when grounding is on."""
+    if not config.colour_grounding:
+        return None, None
+    if image_dim < N_TERMS or text_dim < N_TEXT_COLUMNS:
+        raise ValueError("colour grounding needs features with colour-term columns")
+    return (text_dim - N_TEXT_COLUMNS, text_dim), (image_dim - N_TERMS, image_dim)
+
+
 def _fold_standardisation(head: RewardHead, mean: torch.Tensor, std: torch.Tensor) -> None:
     """Make ``head`` accept raw features: Linear(W, b) on (x - m) / s == Linear(W / s, b')."""
     split = head.config.image_dim
@@ -183,8 +195,10 @@ def _fold_standardisation(head: RewardHead, mean: torch.Tensor, std: torch.Tenso
     with torch.no_grad():
         for layer, cols in layers:
             m, s = mean[cols], std[cols]
-            layer.weight.div_(s)
-            layer.bias.sub_(layer.weight @ m)
+            # a grounded head's text layer also reads the grounding after the features
+            weight = layer.weight[:, : len(m)]
+            weight.div_(s)
+            layer.bias.sub_(weight @ m)
 
 
 def train_item_reward_head(
@@ -275,6 +289,11 @@ def train_item_reward_head(
     else:
         mean = torch.zeros(features.shape[1])
         std = torch.ones(features.shape[1])
+    ground_text, ground_image = _grounding_columns(config, image_dim, int(texts.shape[1]))
+    if ground_text is not None and ground_image is not None:
+        # the head compares these columns as they are (flags and shares): never standardised
+        for start, end in (ground_image, (image_dim + ground_text[0], image_dim + ground_text[1])):
+            mean[start:end], std[start:end] = 0.0, 1.0
     z = (features - mean) / std
     z_img, z_txt = z[:, :image_dim], z[:, image_dim:]
 
@@ -287,8 +306,16 @@ def train_item_reward_head(
             align_dim=config.align_dim,
             align_image_cols=config.align_image_cols,
             align_text_cols=config.align_text_cols,
+            ground_text_cols=ground_text,
+            ground_image_cols=ground_image,
         )  # fmt: skip
     )
+    if head.config.grounded and len(features):
+        with torch.no_grad():
+            grounding = head.grounding(z_img, z_txt)
+            head.ground_mean.copy_(grounding.mean(0))
+            # a column that never varies (no answer negates) keeps a unit scale
+            head.ground_std.copy_(grounding.std(0).nan_to_num(1.0).clamp_min(0.05))
     if head.alignment is not None:
         with_image = [n for n, ref in enumerate(refs_all) if ref.image_key is not None]
         rows = torch.tensor(with_image, dtype=torch.long)

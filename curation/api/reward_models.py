@@ -124,14 +124,17 @@ class _RecipeSerializer(serializers.Serializer):
     text_encoder = serializers.CharField(
         required=False,
         max_length=500,
-        help_text="'default-turn-text' (default), 'turn:SPEC' or a local path.",
+        help_text="'grounded-turn-text' (default: 'default-turn-text' plus the colours each "
+        "answer names), 'default-turn-text', 'turn:SPEC' or a local path.",
     )
     image_encoder = serializers.CharField(
         required=False,
         allow_blank=True,
         allow_null=True,
         max_length=500,
-        help_text="'default-image-colour' (default), 'colour:SPEC'; empty: text only.",
+        help_text="'grounded-image-colour' (default: 'default-image-colour' plus the share of "
+        "each colour term; with 'grounded-turn-text' the head compares the two), "
+        "'default-image-colour', 'colour:SPEC'; empty: text only.",
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from rewardmodel.encoder_specs import COMPOSITE_DEFAULTS, GROUNDED_IMAGE, GROUNDED_TEXT
 from rewardmodel.keys import content_key
 
 # The library (and torch with it) is imported inside the functions: the web process imports
@@ -81,9 +82,11 @@ def _composite_id(spec: str) -> str:
     # building one around a stand-in gives exactly the id the real encoder writes under.
     from rewardmodel.encoders.composite import ImageWithColourEncoder, TurnTextEncoder
 
-    if spec == "default-turn-text":
-        return TurnTextEncoder(_IdOnly(*_DEFAULT_BASES["default-text"])).encoder_id
-    return ImageWithColourEncoder(_IdOnly(*_DEFAULT_BASES["default-image-128"])).encoder_id
+    if spec in ("default-turn-text", GROUNDED_TEXT):
+        base = _IdOnly(*_DEFAULT_BASES["default-text"])
+        return TurnTextEncoder(base, colour_terms=spec == GROUNDED_TEXT).encoder_id
+    base = _IdOnly(*_DEFAULT_BASES["default-image-128"])
+    return ImageWithColourEncoder(base, colour_terms=spec == GROUNDED_IMAGE).encoder_id
 
 
 @functools.lru_cache(maxsize=16)
@@ -92,7 +95,7 @@ def encoder_id_of(spec: str) -> str:
     for the offline defaults)."""
     if spec in ("default-text", "default-image"):
         return _DEFAULT_BASES[spec][0]
-    if spec in ("default-turn-text", "default-image-colour"):
+    if spec in COMPOSITE_DEFAULTS:
         return _composite_id(spec)
     if spec.startswith("cached:"):
         # Features put into the cache by another tool under this exact id (benchmarks, imports).

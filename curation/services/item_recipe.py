@@ -38,6 +38,7 @@ from curation.services.texts import default_candidate
 from curation.services.turns import items_turn_specs
 from rewardmodel.configs import ItemPairsConfig, ItemTrainConfig
 from rewardmodel.data import SideRef, TrainingData
+from rewardmodel.encoder_specs import colour_grounded
 
 ITEM_PAIR_SOURCE = "rating-difference (items)"
 TURN_PAIR_SOURCE = "per-turn rating"
@@ -187,7 +188,9 @@ def _best_candidate(conversations: list[dict], turn: Any, wins: dict[int, float]
 
 
 def item_train_config(hyper: dict[str, Any]) -> ItemTrainConfig:
-    return config_from_hyper(ItemTrainConfig, hyper)
+    config = config_from_hyper(ItemTrainConfig, hyper)
+    grounded = colour_grounded(hyper.get("text_encoder"), hyper.get("image_encoder") or None)
+    return replace(config, colour_grounding=grounded)
 
 
 def item_recipe_train(

@@ -27,6 +27,7 @@ from curation.services.events import reward_model_promoted_emit, reward_model_tr
 from curation.services.readouts import agreement_with_annotators
 from curation.services.recipes import in_eval
 from rewardmodel.configs import ItemTrainConfig, VLMTrainConfig
+from rewardmodel.encoder_specs import GROUNDED_IMAGE, GROUNDED_TEXT
 
 # The training recipe: "item" scores (question, answer) turns and trains on item-level
 # judgments through the minimum over turns (see `item_recipe`). The earlier whole-item "pairs"
@@ -39,7 +40,7 @@ DEFAULT_TRAINER = "item"
 # The recipe's parameters, defaults and bounds are the library's config dataclasses'
 # (`rewardmodel.configs`); the encoders are the product's, by spec.
 ENCODER_DEFAULTS = {
-    "item": {"text_encoder": "default-turn-text", "image_encoder": "default-image-colour"},
+    "item": {"text_encoder": GROUNDED_TEXT, "image_encoder": GROUNDED_IMAGE},
     "vlm": {},
 }
 MAX_SPEC = 500

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from rewardmodel.encoder_specs import COMPOSITE_DEFAULTS, GROUNDED_IMAGE, GROUNDED_TEXT
 from rewardmodel.encoders.base import Encoder, l2_normalise
 from rewardmodel.encoders.text import TextEncoder, default_text_encoder
 from rewardmodel.encoders.vision import EfficientNetLiteEncoder, ImageEncoder
@@ -30,6 +31,8 @@ def encoder_load(spec: str, *, device: str | torch.device | None = None) -> Enco
       (question, answer) turn (texts made by ``composite.turn_text``);
     - ``"default-image-colour"``: EfficientNet-Lite0 at 128 pixels with a colour histogram
       (``ImageWithColourEncoder``);
+    - ``"grounded-turn-text"`` / ``"grounded-image-colour"``: the two defaults above, each
+      with the colour-term columns (``rewardmodel.colour_terms``) a head grounds colours with;
     - ``"turn:SPEC"`` / ``"colour:SPEC"``: those composites over the encoder ``SPEC`` names
       (``"colour:none"``: the colour histogram alone);
     - ``"text:NAME_OR_PATH"`` / ``"image:NAME_OR_PATH"``: explicit kind;
@@ -41,9 +44,7 @@ def encoder_load(spec: str, *, device: str | torch.device | None = None) -> Enco
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"encoder spec must be a non-empty string, got {spec!r}")
     spec = spec.strip()
-    if spec in ("default-turn-text", "default-image-colour") or spec.startswith(
-        ("turn:", "colour:")
-    ):
+    if spec in COMPOSITE_DEFAULTS or spec.startswith(("turn:", "colour:")):
         return _composite_load(spec, device)
     if spec == "default-text":
         return default_text_encoder(device)
@@ -83,11 +84,14 @@ def encoder_load(spec: str, *, device: str | torch.device | None = None) -> Enco
 def _composite_load(spec: str, device: str | torch.device | None) -> Encoder:
     from rewardmodel.encoders.composite import ImageWithColourEncoder, TurnTextEncoder
 
-    if spec == "default-turn-text":
-        return TurnTextEncoder(default_text_encoder(device))
-    if spec == "default-image-colour":
+    if spec in ("default-turn-text", GROUNDED_TEXT):
+        return TurnTextEncoder(default_text_encoder(device), colour_terms=spec == GROUNDED_TEXT)
+    if spec in ("default-image-colour", GROUNDED_IMAGE):
         # 128 pixels, as in the offline quality experiment: ~3x faster on CPU than 224
-        return ImageWithColourEncoder(EfficientNetLiteEncoder(image_size=128, device=device))
+        return ImageWithColourEncoder(
+            EfficientNetLiteEncoder(image_size=128, device=device),
+            colour_terms=spec == GROUNDED_IMAGE,
+        )
     kind, _, inner = spec.partition(":")
     if kind == "turn":
         return TurnTextEncoder(encoder_load(inner, device=device))

@@ -20,6 +20,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from rewardmodel.colour_terms import (
+    N_TERMS,
+    N_TEXT_COLUMNS,
+    colour_term_mentions,
+    colour_term_shares,
+)
 from rewardmodel.encoders.base import Encoder, l2_normalise
 from rewardmodel.encoders.images import ImageInput, image_open
 
@@ -97,25 +103,44 @@ class TurnTextEncoder:
     generator that drifts (an invented extra object, a sentence cut off) does so at the end,
     and in the mean-pooled embedding of a long answer that sentence is diluted; its cosine
     with the question says whether the ending still addresses the question. The statistics
-    are ``turn_statistics``. The row is L2-normalised like every encoder output.
+    are ``turn_statistics``. The row is L2-normalised like every encoder output; with
+    ``colour_terms`` the answer's colour-term flags (``colour_terms.colour_term_mentions``)
+    follow it unnormalised, for a head that compares them with the image's.
     """
 
     def __init__(
-        self, base: Encoder, *, stats_weight: float = 1.0, last_sentence: bool = True
+        self,
+        base: Encoder,
+        *,
+        stats_weight: float = 1.0,
+        last_sentence: bool = True,
+        colour_terms: bool = False,
     ) -> None:
         self.base = base
         self.stats_weight = float(stats_weight)
         self.last_sentence = last_sentence
+        self.colour_terms = colour_terms
         extra = int(base.dim) + 1 if last_sentence else 0
         self.dim = 3 * int(base.dim) + 1 + extra + N_TURN_STATS
         version = "v2" if last_sentence else "v1"  # v1: the layout without the last sentence
         self.encoder_id = f"turn:{version}:{base.encoder_id}:stats{self.stats_weight:g}"
         # where e_a sits in the row (what an image-text alignment should read)
         self.answer_columns = (int(base.dim), 2 * int(base.dim))
+        # the colour-term columns (``colour_terms.colour_term_mentions``) close the row
+        self.colour_term_columns: tuple[int, int] | None = None
+        if colour_terms:
+            self.colour_term_columns = (self.dim, self.dim + N_TEXT_COLUMNS)
+            self.dim += N_TEXT_COLUMNS
+            self.encoder_id += ":colourterms1"
         self._tokenizer = getattr(base, "tokenizer", None)
 
-    def prepare(self, batch: Sequence[str]) -> tuple[Any, Any, Any, torch.Tensor]:
+    def prepare(self, batch: Sequence[str]) -> tuple[Any, Any, Any, torch.Tensor, Any]:
         pairs = [split_turn_text(text) for text in batch]
+        terms = None
+        if self.colour_terms:
+            terms = torch.tensor(
+                [colour_term_mentions(a) for _, a in pairs], dtype=torch.float32
+            ).reshape(len(pairs), N_TEXT_COLUMNS)
         questions = [q or "(no question)" for q, _ in pairs]
         answers = [a or "(no answer)" for _, a in pairs]
         endings = [last_sentence(a) for a in answers]
@@ -126,11 +151,11 @@ class TurnTextEncoder:
                 [turn_statistics(q, a, self._tokenizer) for q, a in pairs], dtype=torch.float32
             ).reshape(len(pairs), N_TURN_STATS)
             ends = self.base.prepare(endings) if self.last_sentence else None
-            return self.base.prepare(questions), self.base.prepare(answers), ends, stats
+            return self.base.prepare(questions), self.base.prepare(answers), ends, stats, terms
 
     @torch.inference_mode()
-    def forward(self, prepared: tuple[Any, Any, Any, torch.Tensor]) -> torch.Tensor:
-        questions, answers, endings, stats = prepared
+    def forward(self, prepared: tuple[Any, Any, Any, torch.Tensor, Any]) -> torch.Tensor:
+        questions, answers, endings, stats, terms = prepared
         e_q = l2_normalise(self.base.forward(questions))
         e_a = l2_normalise(self.base.forward(answers))
         cosine = (e_q * e_a).sum(dim=1, keepdim=True)
@@ -141,8 +166,9 @@ class TurnTextEncoder:
             e_last = l2_normalise(self.base.forward(endings))
             blocks += [e_last, (e_q * e_last).sum(dim=1, keepdim=True)]
         block_scale = self.stats_weight / math.sqrt(N_TURN_STATS)
-        row = torch.cat([*blocks, stats * block_scale], dim=1)
-        return l2_normalise(row)
+        row = l2_normalise(torch.cat([*blocks, stats * block_scale], dim=1))
+        # flags appended after the normalisation: the head reads them as they are
+        return row if terms is None else torch.cat([row, terms], dim=1)
 
     def encode(self, batch: Sequence[str]) -> torch.Tensor:
         if len(batch) == 0:
@@ -167,32 +193,53 @@ class ImageWithColourEncoder:
     """``base`` image features concatenated with a colour histogram, as equal-norm blocks.
 
     Generic (any image has a colour distribution); ``base`` may be ``None`` for colour only.
+    With ``colour_terms`` the share of pixels nearest each colour term
+    (``colour_terms.colour_term_shares``) follows the normalised row as it is.
     """
 
-    def __init__(self, base: Encoder | None, *, bins: int = 4, colour_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        base: Encoder | None,
+        *,
+        bins: int = 4,
+        colour_weight: float = 1.0,
+        colour_terms: bool = False,
+    ) -> None:
         if bins < 2:
             raise ValueError(f"bins must be >= 2, got {bins}")
         self.base = base
         self.bins = bins
         self.colour_weight = float(colour_weight)
+        self.colour_terms = colour_terms
         self.dim = (int(base.dim) if base is not None else 0) + bins**3
         base_id = base.encoder_id if base is not None else "none"
         self.encoder_id = f"image:{base_id}+rgbhist{bins}w{self.colour_weight:g}:v1"
         # where the histogram sits in the row (what an image-text alignment should read)
         self.colour_columns = (self.dim - bins**3, self.dim)
+        # the colour-term shares (``colour_terms.colour_term_shares``) close the row
+        self.colour_term_columns: tuple[int, int] | None = None
+        if colour_terms:
+            self.colour_term_columns = (self.dim, self.dim + N_TERMS)
+            self.dim += N_TERMS
+            self.encoder_id += ":colourterms1"
 
-    def prepare(self, batch: Sequence[ImageInput]) -> tuple[Any, torch.Tensor]:
+    def prepare(self, batch: Sequence[ImageInput]) -> tuple[Any, torch.Tensor, Any]:
         images = [image_open(x) for x in batch]
         hist = torch.from_numpy(np.stack([colour_histogram(im, self.bins) for im in images]))
-        return (self.base.prepare(images) if self.base is not None else None), hist
+        terms = None
+        if self.colour_terms:
+            terms = torch.from_numpy(np.stack([colour_term_shares(im) for im in images]))
+        return (self.base.prepare(images) if self.base is not None else None), hist, terms
 
     @torch.inference_mode()
-    def forward(self, prepared: tuple[Any, torch.Tensor]) -> torch.Tensor:
-        pixels, hist = prepared
+    def forward(self, prepared: tuple[Any, torch.Tensor, Any]) -> torch.Tensor:
+        pixels, hist, terms = prepared
         blocks = [hist * self.colour_weight]
         if self.base is not None:
             blocks.insert(0, l2_normalise(self.base.forward(pixels)))
-        return l2_normalise(torch.cat(blocks, dim=1))
+        row = l2_normalise(torch.cat(blocks, dim=1))
+        # shares appended after the normalisation: the head reads them as they are
+        return row if terms is None else torch.cat([row, terms], dim=1)
 
     def encode(self, batch: Sequence[ImageInput]) -> torch.Tensor:
         if len(batch) == 0:

@@ -145,11 +145,19 @@ def test_hyperparameters_clean_fills_defaults() -> None:
 
 def test_the_recipe_parameters_are_the_library_config_fields() -> None:
     from curation.api.reward_models import HyperparametersSerializer
+    from curation.services.item_recipe import item_train_config
     from rewardmodel.configs import ItemPairsConfig, ItemTrainConfig, item_recipe_schema
 
     item = hyperparameters_clean({})
-    assert item["trainer"] == "item" and item["text_encoder"] == "default-turn-text"
-    assert item["image_encoder"] == "default-image-colour"
+    assert item["trainer"] == "item" and item["text_encoder"] == "grounded-turn-text"
+    assert item["image_encoder"] == "grounded-image-colour"
+    # the default encoders carry colour-term columns, and the head compares them
+    assert item_train_config(item).colour_grounding
+    plain = hyperparameters_clean(
+        {"text_encoder": "default-turn-text", "image_encoder": "default-image-colour"}
+    )
+    assert not item_train_config(plain).colour_grounding
+    assert not item_train_config({**item, "image_encoder": ""}).colour_grounding
     # the product's defaults are the library's, and every parameter is a library field
     library = {**vars(ItemTrainConfig()), **vars(ItemPairsConfig())}
     parameters = set(item) - {"trainer", "text_encoder", "image_encoder"}

@@ -100,3 +100,25 @@ def test_default_image_encoder_groups_similar_images():
     torch.testing.assert_close(a.norm(), torch.tensor(1.0))
     assert float(a @ b) > float(a @ c)
     assert EfficientNetLiteEncoder(image_size=128).encoder_id != encoder.encoder_id
+
+
+def test_grounded_composites_add_colour_columns_and_keep_the_defaults_ids() -> None:
+    from rewardmodel.colour_terms import N_TERMS, N_TEXT_COLUMNS, colour_term_mentions
+    from rewardmodel.encoders.composite import turn_text
+
+    plain_text, text = encoder_load("default-turn-text"), encoder_load("grounded-turn-text")
+    plain_image, image = encoder_load("default-image-colour"), encoder_load("grounded-image-colour")
+    # the defaults' cache ids never change: models trained on them keep scoring
+    assert plain_text.encoder_id == "turn:v2:text:all-MiniLM-L6-v2:mean:256:stats1"
+    assert plain_image.encoder_id == "image:image:efficientnet-lite0:avgpool:128+rgbhist4w1:v1"
+    assert text.encoder_id != plain_text.encoder_id and image.encoder_id != plain_image.encoder_id
+    assert text.dim == plain_text.dim + N_TEXT_COLUMNS
+    assert image.dim == plain_image.dim + N_TERMS
+    answer = "No, the square is not blue."
+    row = text.encode([turn_text("Is the square blue?", answer)])[0]
+    plain_row = plain_text.encode([turn_text("Is the square blue?", answer)])[0]
+    assert torch.allclose(row[: plain_text.dim], plain_row, atol=1e-6)
+    assert row[plain_text.dim :].tolist() == colour_term_mentions(answer)
+    picture = Image.new("RGB", (32, 32), (40, 70, 220))
+    shares = image.encode([picture])[0, plain_image.dim :]
+    assert shares.sum().item() == pytest.approx(1.0) and shares.max().item() == 1.0
