@@ -150,29 +150,6 @@ def test_grounded_head_learns_the_colour_pairing_on_fresh_items() -> None:
     assert accuracy[True] >= accuracy[False], accuracy
 
 
-def test_grounded_head_reads_raw_columns_after_training() -> None:
-    # the head compares the colour columns as they are, so they bypass standardisation:
-    # scoring raw features gives the rewards training saw
-    config = HeadConfig(
-        image_dim=6 + N_TERMS,
-        text_dim=4 + N_TEXT_COLUMNS,
-        hidden=8,
-        dropout=0.0,
-        ground_text_cols=(4, 4 + N_TEXT_COLUMNS),
-        ground_image_cols=(6, 6 + N_TERMS),
-    )
-    head = RewardHead(config).eval()
-    image = torch.zeros((3, config.image_dim))
-    image[:, 6 + TERMS.index("red")] = 1.0
-    text = torch.zeros((3, config.text_dim))
-    text[0, 4 + TERMS.index("red")] = 1.0
-    text[1, 4 + TERMS.index("blue")] = 1.0
-    with torch.no_grad():
-        out = head(image, text).overall
-    assert out.shape == (3,) and torch.isfinite(out).all()
-    assert out[0] != out[1]  # the grounding block reaches the reward
-
-
 def _grounded_head() -> RewardHead:
     torch.manual_seed(0)
     config = HeadConfig(
