@@ -13,10 +13,11 @@ RECIPES: tuple[dict[str, str], ...] = (
         "name": "Item (default)",
         "purpose": "One score per (question, answer) turn from frozen text and image features "
         "(MiniLM, EfficientNet + colour); an item scores by its worst turn. Strong on text "
-        "defects; it sees text and image apart, so it cannot check an answer against a photo.",
+        "defects; it checks the colours an answer names against the image's, but no other "
+        "content of a photo (objects, counts, positions).",
         "hardware": "CPU (2 cores are enough).",
-        "time": "Measured: 3,000 demo items imported, trained and scored in 51 s on 2 CPU "
-        "cores (bench/rm_quality_e2e.py).",
+        "time": "Measured: 6,000 demo items imported, trained and scored in 35 s on 2 CPU "
+        "cores with their features cached (bench/rm_quality_e2e.py).",
     },
     {
         "trainer": "vlm",
