@@ -96,7 +96,7 @@ def test_the_run_page_and_the_api_show_accuracy_per_criterion_and_rule_beside_ag
         in_progress=False, artifact_path="unused",
         metrics={
             "eval_accuracy": 0.71, "eval_item_pairs": 40,
-            "eval_vs_annotators": {"model": 0.618, "annotators": 0.672, "pairs": 900,
+            "eval_vs_annotators": {"model": 0.618, "annotators": 0.672, "pairs": 15963,
                                    "peer_comparisons": 3600, "annotators_compared": 5},
             "eval_accuracy_by_criterion": {"helpfulness": {"accuracy": 0.625, "pairs": 16,
                                                            "items": 8}},
@@ -131,7 +131,7 @@ def test_the_run_page_and_the_api_show_accuracy_per_criterion_and_rule_beside_ag
     assert "<b>red" not in page
     # like for like first: the model and the annotators on the same pairs, and which is ahead
     versus = page[page.index('id="vs-annotators"') : page.index("Held-out pairwise accuracy")]
-    assert "0.618" in versus and "900 pairs, 5 annotators" in versus
+    assert "0.618" in versus and "15,963 pairs, 5 annotators" in versus  # grouped digits
     assert "0.672" in versus and "the model is below the annotators" in versus
     runs = client.get(f"/projects/{project.pk}/reward-models/").content.decode()
     assert "<td>0.618</td>\n    <td>0.672</td>" in runs
