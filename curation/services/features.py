@@ -15,7 +15,12 @@ from typing import Any
 
 from django.conf import settings
 
-from rewardmodel.encoder_specs import COMPOSITE_DEFAULTS, GROUNDED_IMAGE, GROUNDED_TEXT
+from rewardmodel.encoder_specs import (
+    COMPOSITE_DEFAULTS,
+    DEFAULT_TURN_TEXT,
+    GROUNDED_IMAGE,
+    GROUNDED_TEXT,
+)
 from rewardmodel.keys import content_key
 
 # The library (and torch with it) is imported inside the functions: the web process imports
@@ -82,7 +87,7 @@ def _composite_id(spec: str) -> str:
     # building one around a stand-in gives exactly the id the real encoder writes under.
     from rewardmodel.encoders.composite import ImageWithColourEncoder, TurnTextEncoder
 
-    if spec in ("default-turn-text", GROUNDED_TEXT):
+    if spec in (DEFAULT_TURN_TEXT, GROUNDED_TEXT):
         base = _IdOnly(*_DEFAULT_BASES["default-text"])
         return TurnTextEncoder(base, colour_terms=spec == GROUNDED_TEXT).encoder_id
     base = _IdOnly(*_DEFAULT_BASES["default-image-128"])

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import torch
 
-from rewardmodel.encoder_specs import COMPOSITE_DEFAULTS, GROUNDED_IMAGE, GROUNDED_TEXT
+from rewardmodel.encoder_specs import (
+    COMPOSITE_DEFAULTS,
+    DEFAULT_IMAGE_COLOUR,
+    DEFAULT_TURN_TEXT,
+    GROUNDED_IMAGE,
+    GROUNDED_TEXT,
+)
 from rewardmodel.encoders.base import Encoder, l2_normalise
 from rewardmodel.encoders.text import TextEncoder, default_text_encoder
 from rewardmodel.encoders.vision import EfficientNetLiteEncoder, ImageEncoder
@@ -84,9 +90,9 @@ def encoder_load(spec: str, *, device: str | torch.device | None = None) -> Enco
 def _composite_load(spec: str, device: str | torch.device | None) -> Encoder:
     from rewardmodel.encoders.composite import ImageWithColourEncoder, TurnTextEncoder
 
-    if spec in ("default-turn-text", GROUNDED_TEXT):
+    if spec in (DEFAULT_TURN_TEXT, GROUNDED_TEXT):
         return TurnTextEncoder(default_text_encoder(device), colour_terms=spec == GROUNDED_TEXT)
-    if spec in ("default-image-colour", GROUNDED_IMAGE):
+    if spec in (DEFAULT_IMAGE_COLOUR, GROUNDED_IMAGE):
         # 128 pixels, as in the offline quality experiment: ~3x faster on CPU than 224
         return ImageWithColourEncoder(
             EfficientNetLiteEncoder(image_size=128, device=device),

@@ -126,10 +126,9 @@ class TurnTextEncoder:
         self.encoder_id = f"turn:{version}:{base.encoder_id}:stats{self.stats_weight:g}"
         # where e_a sits in the row (what an image-text alignment should read)
         self.answer_columns = (int(base.dim), 2 * int(base.dim))
-        # the colour-term columns (``colour_terms.colour_term_mentions``) close the row
-        self.colour_term_columns: tuple[int, int] | None = None
+        # the colour-term flags (``colour_terms.colour_term_mentions``) close the row, where
+        # the item trainer looks for them
         if colour_terms:
-            self.colour_term_columns = (self.dim, self.dim + N_TEXT_COLUMNS)
             self.dim += N_TEXT_COLUMNS
             self.encoder_id += ":colourterms1"
         self._tokenizer = getattr(base, "tokenizer", None)
@@ -216,10 +215,9 @@ class ImageWithColourEncoder:
         self.encoder_id = f"image:{base_id}+rgbhist{bins}w{self.colour_weight:g}:v1"
         # where the histogram sits in the row (what an image-text alignment should read)
         self.colour_columns = (self.dim - bins**3, self.dim)
-        # the colour-term shares (``colour_terms.colour_term_shares``) close the row
-        self.colour_term_columns: tuple[int, int] | None = None
+        # the colour-term shares (``colour_terms.colour_term_shares``) close the row, where
+        # the item trainer looks for them
         if colour_terms:
-            self.colour_term_columns = (self.dim, self.dim + N_TERMS)
             self.dim += N_TERMS
             self.encoder_id += ":colourterms1"
 
